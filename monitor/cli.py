@@ -1,0 +1,199 @@
+"""The command line: a stable contract (DESIGN.md). Exit codes: 0 ok, 1 a check failed, 2 bad usage
+or configuration."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, time, timezone
+from pathlib import Path
+
+import click
+
+from monitor import __version__
+from monitor.clock import parse_iso, system_clock, to_iso
+from monitor.events import CHECKPOINT_ANCHORED, NewEvent, derive_event_id
+from monitor.projections import Projector, default_projections, replay as replay_log
+from monitor.store import Anchor, AnchorError, AnchorKeyMissing, EventStore, read_anchor, verify as verify_log, write_anchor
+from monitor import daemon
+
+
+class Refused(click.ClickException):
+    """Bad usage or configuration: exit 2 with the reason."""
+
+    exit_code = 2
+
+
+@dataclass
+class Settings:
+    config_path: str | None
+    state_override: str | None
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.state_override or "state")
+
+    def open_store(self, *, must_exist: bool = True) -> EventStore:
+        path = self.state_dir / daemon.EVENTS_DB
+        if must_exist and not path.exists():
+            raise Refused(f"no event log at {path} (run `monitor poll` first, or pass --state)")
+        return daemon.open_store(self.state_dir)
+
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_path", envvar="MONITOR_CONFIG", metavar="FILE",
+              help="sources.toml to use [env MONITOR_CONFIG; default ./sources.toml].")
+@click.option("--state", "state_dir", envvar="MONITOR_STATE", metavar="DIR",
+              help="State directory holding events.db [env MONITOR_STATE; default from the config, else ./state].")
+@click.version_option(__version__, prog_name="monitor")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, state_dir: str | None) -> None:
+    """Regulatory change monitor for export controls on AI chips and cloud computing."""
+    ctx.obj = Settings(config_path, state_dir)
+
+
+def main() -> None:
+    cli(prog_name="monitor")
+
+
+# -- the log ----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--type", "types", multiple=True, metavar="T", help="Only events of this type (repeatable).")
+@click.option("--since", type=int, default=0, show_default=True, metavar="SEQ", help="Only events after this seq.")
+@click.option("--stream", metavar="S", help="Only events of this stream.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@pass_settings
+def events(settings: Settings, types: tuple[str, ...], since: int, stream: str | None, as_json: bool) -> None:
+    """Print the event log."""
+    with settings.open_store() as store:
+        for event in store.read(since=since, types=types or None, stream=stream):
+            if as_json:
+                click.echo(json.dumps(event.to_json(), ensure_ascii=False))
+            else:
+                click.echo(f"{event.seq:>8}  {event.recorded_at}  {event.type:<16}  {event.stream}  {event.raw_data[:80]}")
+
+
+@cli.command()
+@click.option("--as-of", "as_of", metavar="TIME",
+              help="Rebuild the state as it was at this time (ISO date or datetime, UTC; a bare date means the end of that day).")
+@click.option("--as-of-seq", "as_of_seq", type=click.IntRange(min=0), metavar="N", help="Rebuild the state as it was at this position.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Keep the rebuilt tables in this new SQLite file (for an auditor's queries).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_settings
+def replay(settings: Settings, as_of: str | None, as_of_seq: int | None, out: Path | None, as_json: bool) -> None:
+    """Rebuild every projection from the log and print a digest of each. Never sends alerts."""
+    if as_of and as_of_seq is not None:
+        raise Refused("give --as-of or --as-of-seq, not both")
+    with settings.open_store() as store:
+        until = as_of_seq
+        if as_of:
+            until = store.seq_at(_as_of_time(as_of))
+        head = store.head()
+        try:
+            result = replay_log(store, default_projections(), until=until, out=out)
+        except FileExistsError as exc:
+            raise Refused(str(exc)) from None
+        live = {d["projection"]: d["digest"] for d in Projector(default_projections()).digests(store.conn)}
+    at_head = result.seq == head.seq
+    report = {
+        "as_of": _as_of_time(as_of) if as_of else None,
+        "seq": result.seq,
+        "hash": result.hash,
+        "recorded_at": result.recorded_at,
+        "events": result.events,
+        "head_seq": head.seq,
+        "projections": [
+            {**{k: v for k, v in p.items() if k != "tables"},
+             "matches_live": (p["digest"] == live.get(p["projection"])) if at_head else None,
+             "tables": p["tables"]}
+            for p in result.projections
+        ],
+    }
+    if out is not None:
+        report["database"] = str(out)
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+        return
+    when = f" as of {report['as_of']}" if as_of else (f" as of seq {as_of_seq}" if as_of_seq is not None else "")
+    click.echo(f"replayed {result.events} events{when}: seq {result.seq}, hash {result.hash[:16]}…, "
+               f"recorded {result.recorded_at or '-'} (log head: seq {head.seq})")
+    for p in report["projections"]:
+        match = {True: "matches live", False: "DIFFERS FROM LIVE", None: ""}[p["matches_live"]]
+        click.echo(f"  {p['projection']:<16} v{p['version']}  rows {p['rows']:>8}  digest {p['digest']}  {match}")
+    if out is not None:
+        click.echo(f"tables kept in {out}")
+
+
+@cli.command()
+@click.option("--anchor", "anchor_path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also check against an anchor written by `monitor anchor` (catches truncation and rewrites).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_settings
+def verify(settings: Settings, anchor_path: Path | None, as_json: bool) -> None:
+    """Check the hash chain; exit 1 naming the first bad seq."""
+    anchor = None
+    if anchor_path is not None:
+        try:
+            anchor = read_anchor(anchor_path, _anchor_key())
+        except AnchorKeyMissing as exc:
+            raise Refused(str(exc)) from None
+        except AnchorError as exc:
+            if as_json:
+                click.echo(json.dumps({"ok": False, "problem": str(exc)}))
+            raise click.ClickException(str(exc)) from None  # a failed check: exit 1
+    with settings.open_store() as store:
+        report = verify_log(store.conn, anchor)
+    if as_json:
+        click.echo(json.dumps(report.to_json()))
+    elif report.ok:
+        against = f", matches anchor at seq {anchor.seq}" if anchor else ""
+        click.echo(f"ok: {report.checked} events, head seq {report.head_seq}, hash {report.head_hash}{against}")
+    else:
+        click.echo(f"FAILED at seq {report.bad_seq}: {report.problem}", err=True)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@cli.command()
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Where to write the anchor (keep it outside the state directory).")
+@pass_settings
+def anchor(settings: Settings, out: Path) -> None:
+    """Write the log head (seq, hash, time) to FILE; HMAC-signed when MONITOR_ANCHOR_KEY is set."""
+    key = _anchor_key()
+    with settings.open_store() as store:
+        head = store.head()
+        now = to_iso(system_clock())
+        written = Anchor(head.seq, head.hash, head.recorded_at, now)
+        written = written.signed(key) if key else written
+        write_anchor(out, written)
+        # The anchoring itself is part of the record: what was anchored, when, and whether signed.
+        store.append([NewEvent(
+            CHECKPOINT_ANCHORED, "log:anchors",
+            {"seq": head.seq, "hash": head.hash, "file": out.name, "signed": key is not None},
+            derive_event_id("anchor", str(head.seq), head.hash, now),
+            occurred_at=now,
+        )])
+    click.echo(f"anchored seq {head.seq} hash {head.hash} in {out}{' (signed)' if key else ''}")
+
+
+def _anchor_key() -> bytes | None:
+    key = os.environ.get("MONITOR_ANCHOR_KEY")
+    return key.encode() if key else None
+
+
+def _as_of_time(text: str) -> str:
+    try:
+        if len(text.strip()) == 10:  # a bare date: everything recorded during that day (UTC)
+            day = datetime.fromisoformat(text.strip()).date()
+            return to_iso(datetime.combine(day, time.max, tzinfo=timezone.utc))
+        return to_iso(parse_iso(text))
+    except ValueError:
+        raise Refused(f"--as-of: not an ISO date or datetime: {text!r}") from None

@@ -1,0 +1,1 @@
+"""Collectors: fetch sources over HTTP and parse them into observations (no database access)."""

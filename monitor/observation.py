@@ -1,0 +1,45 @@
+"""What a collector saw: one item of one source, as plain data.
+
+Collectors produce ``Observation`` records and never touch the database; detection and the store
+decide what they mean. ``fields`` holds the source's own structured data (Federal Register
+document number, type, action, RINs, docket ids, citation, effective date, comment close date,
+correction_of, MOFCOM announcement number, ...), already normalised and free of volatile values
+(page views, signed query strings, comment counts), so that ``content_hash`` changes only when
+the item really changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    source: str
+    key: str
+    title: str
+    url: str | None = None
+    summary: str = ""
+    language: str | None = None  # "en" or "zh" when known
+    published: str | None = None  # ISO date ("2025-01-15") or UTC datetime ("...Z")
+    updated: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    def content(self) -> dict[str, Any]:
+        """The meaningful content: what a revision is measured against."""
+        return {
+            "title": self.title,
+            "url": self.url,
+            "summary": self.summary,
+            "language": self.language,
+            "published": self.published,
+            "updated": self.updated,
+            "fields": dict(self.fields),
+        }
+
+    def content_hash(self) -> str:
+        canonical = json.dumps(self.content(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,25 @@
+"""Projections: pure folds of the event log into read tables, rebuilt by replay."""
+
+from monitor.projections.base import Projection, Statement, projection_digest, table_digest
+from monitor.projections.log_summary import EventTypes, Streams
+from monitor.projections.runner import Projector, ReplayResult, fold, replay
+
+
+def default_projections() -> list[Projection]:
+    """Every projection the application keeps live, in a fixed order."""
+    return [Streams(), EventTypes()]
+
+
+__all__ = [
+    "EventTypes",
+    "Projection",
+    "Projector",
+    "ReplayResult",
+    "Statement",
+    "Streams",
+    "default_projections",
+    "fold",
+    "projection_digest",
+    "replay",
+    "table_digest",
+]

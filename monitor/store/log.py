@@ -1,0 +1,223 @@
+"""The event log: the only writer of ``events``.
+
+``append`` is one transaction (all of a batch or none of it), idempotent by ``event_id``, checks
+expected stream versions, keeps ``recorded_at`` non-decreasing, extends the hash chain and brings
+the live projections up to date before it commits, so readers never see events without their
+projections (or the outbox rows they imply).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping, Protocol, Sequence
+
+import sqlite_utils
+
+from monitor.clock import Clock, system_clock, to_iso
+from monitor.events import UPCASTERS, Event, NewEvent, Upcasters, dumps
+from monitor.store import chain, schema
+
+
+class ConcurrencyError(Exception):
+    """A stream was not at the version the caller expected; nothing was written."""
+
+    def __init__(self, stream: str, expected: int, actual: int):
+        super().__init__(f"stream {stream!r} is at version {actual}, expected {expected}")
+        self.stream, self.expected, self.actual = stream, expected, actual
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    hash: str
+    recorded_at: str | None
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    appended: tuple[Event, ...]
+    duplicates: int  # events of the batch already in the log (by event_id), skipped
+
+    @property
+    def noop(self) -> bool:
+        return not self.appended
+
+
+class LiveProjections(Protocol):
+    """What the store needs from the projection runner (kept abstract: the store knows no folds)."""
+
+    def prepare(self, conn: sqlite3.Connection, store: "EventStore") -> None: ...
+
+    def apply(self, conn: sqlite3.Connection, events: Sequence[Event], store: "EventStore") -> None: ...
+
+
+def _event(row: tuple) -> Event:
+    return Event(*row)
+
+
+class EventStore:
+    """An append-only, hash-chained event log in one SQLite file."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Clock = system_clock,
+        projections: LiveProjections | None = None,
+        upcasters: Upcasters = UPCASTERS,
+        readonly: bool = False,
+    ):
+        self.path = Path(path)
+        self.clock = clock
+        self.upcasters = upcasters
+        self.conn = schema.connect(self.path, readonly=readonly)
+        self.db = sqlite_utils.Database(self.conn)
+        self._projections = projections
+        if not readonly:
+            with self.transaction():
+                schema.create(self.conn)
+                if projections is not None:
+                    projections.prepare(self.conn, self)
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE: one writer at a time, across processes)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def append(self, batch: Sequence[NewEvent], *, expected: Mapping[str, int] | None = None) -> AppendResult:
+        """Append a batch atomically. Events already in the log (same event_id) are skipped.
+
+        ``expected`` maps a stream to the version it must be at before this batch (0: new stream);
+        on a mismatch ``ConcurrencyError`` is raised and nothing is written.
+        """
+        batch = _unique(batch)
+        for event in batch:
+            _check_header(event)
+        if not batch:
+            return AppendResult((), 0)
+        with self.transaction() as conn:
+            known = self._existing_ids([e.event_id for e in batch])
+            fresh = [e for e in batch if e.event_id not in known]
+            if not fresh:
+                return AppendResult((), len(batch))
+            versions = {s: self.stream_version(s) for s in {e.stream for e in fresh} | set(expected or ())}
+            for stream, want in (expected or {}).items():
+                if versions[stream] != want:
+                    raise ConcurrencyError(stream, want, versions[stream])
+            head = self.head()
+            recorded_at = to_iso(self.clock())
+            if head.recorded_at and recorded_at < head.recorded_at:
+                recorded_at = head.recorded_at  # our clock stepped back: never let time decrease
+            rows, prev, seq = [], head.hash, head.seq
+            for e in fresh:
+                seq += 1
+                version = versions[e.stream] = versions[e.stream] + 1
+                data = dumps(e.data)
+                digest = chain.link(prev, chain.row_bytes(
+                    seq, e.event_id, e.stream, version, e.type, e.schema_version,
+                    e.occurred_at, recorded_at, data,
+                ))
+                rows.append((seq, e.event_id, e.stream, version, e.type, e.schema_version,
+                             e.occurred_at, recorded_at, data, prev, digest))
+                prev = digest
+            conn.executemany(f"INSERT INTO events ({schema.EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            appended = tuple(_event(r) for r in rows)
+            if self._projections is not None:
+                self._projections.apply(conn, [self.upcasters.upcast(e) for e in appended], self)
+        return AppendResult(appended, len(batch) - len(fresh))
+
+    def _existing_ids(self, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self.conn.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk))
+        return found
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def head(self) -> Head:
+        row = self.conn.execute("SELECT seq, hash, recorded_at FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        return Head(*row) if row else Head(0, chain.GENESIS, None)
+
+    def stream_version(self, stream: str) -> int:
+        row = self.conn.execute("SELECT max(stream_version) FROM events WHERE stream = ?", (stream,)).fetchone()
+        return row[0] or 0
+
+    def seq_at(self, recorded_at: str) -> int:
+        """The last position recorded at or before a time (0 if none): what we knew then."""
+        row = self.conn.execute("SELECT max(seq) FROM events WHERE recorded_at <= ?", (recorded_at,)).fetchone()
+        return row[0] or 0
+
+    def read(
+        self,
+        *,
+        since: int = 0,
+        until: int | None = None,
+        types: Sequence[str] | None = None,
+        stream: str | None = None,
+        upcast: bool = True,
+        chunk: int = 2000,
+    ) -> Iterator[Event]:
+        """Events with ``since < seq <= until`` in order, streamed (never the whole log in memory)."""
+        where, params = ["seq > ?"], [since]
+        if until is not None:
+            where.append("seq <= ?")
+            params.append(until)
+        if types:
+            where.append(f"type IN ({','.join('?' * len(types))})")
+            params.extend(types)
+        if stream is not None:
+            where.append("stream = ?")
+            params.append(stream)
+        cursor = self.conn.execute(
+            f"SELECT {schema.EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY seq", params
+        )
+        upcaster = self.upcasters.upcast if upcast else None
+        while rows := cursor.fetchmany(chunk):
+            for row in rows:
+                event = Event(*row)
+                yield upcaster(event) if upcaster else event
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "EventStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _unique(batch: Sequence[NewEvent]) -> list[NewEvent]:
+    """The same event twice in one batch is recorded once."""
+    seen: set[str] = set()
+    out = []
+    for event in batch:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            out.append(event)
+    return out
+
+
+def _check_header(event: NewEvent) -> None:
+    for name in ("event_id", "stream", "type"):
+        value = getattr(event, name)
+        if not value or not chain.is_clean_header(value):
+            raise ValueError(f"event {name} must be non-empty text without newlines: {value!r}")
+    if event.occurred_at is not None and not chain.is_clean_header(event.occurred_at):
+        raise ValueError(f"occurred_at must not contain newlines: {event.occurred_at!r}")
