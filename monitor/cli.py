@@ -178,7 +178,7 @@ def anchor(settings: Settings, out: Path) -> None:
         store.append([NewEvent(
             CHECKPOINT_ANCHORED, "log:anchors",
             {"seq": head.seq, "hash": head.hash, "file": out.name, "signed": key is not None},
-            derive_event_id("anchor", str(head.seq), head.hash, now),
+            derive_event_id("log:anchors", str(head.seq), head.hash, now),
             occurred_at=now,
         )])
     click.echo(f"anchored seq {head.seq} hash {head.hash} in {out}{' (signed)' if key else ''}")

@@ -25,7 +25,8 @@ class Streams:
     )
     """
     _upsert = (
-        "INSERT INTO streams VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT (stream) DO UPDATE SET "
+        "INSERT INTO streams (stream, version, events, first_seq, last_seq, last_type, last_recorded_at) "
+        "VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT (stream) DO UPDATE SET "
         "version = excluded.version, events = events + 1, last_seq = excluded.last_seq, "
         "last_type = excluded.last_type, last_recorded_at = excluded.last_recorded_at"
     )
@@ -47,7 +48,7 @@ class EventTypes:
     )
     """
     _upsert = (
-        "INSERT INTO event_types VALUES (?, 1, ?) ON CONFLICT (type) DO UPDATE SET "
+        "INSERT INTO event_types (type, events, last_seq) VALUES (?, 1, ?) ON CONFLICT (type) DO UPDATE SET "
         "events = events + 1, last_seq = excluded.last_seq"
     )
 

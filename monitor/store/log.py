@@ -114,7 +114,7 @@ class EventStore:
             fresh = [e for e in batch if e.event_id not in known]
             if not fresh:
                 return AppendResult((), len(batch))
-            versions = {s: self.stream_version(s) for s in {e.stream for e in fresh} | set(expected or ())}
+            versions = self._stream_versions({e.stream for e in fresh} | set(expected or ()))
             for stream, want in (expected or {}).items():
                 if versions[stream] != want:
                     raise ConcurrencyError(stream, want, versions[stream])
@@ -147,6 +147,16 @@ class EventStore:
             marks = ",".join("?" * len(chunk))
             found.update(r[0] for r in self.conn.execute(f"SELECT event_id FROM events WHERE event_id IN ({marks})", chunk))
         return found
+
+    def _stream_versions(self, streams: set[str]) -> dict[str, int]:
+        versions = dict.fromkeys(streams, 0)
+        names = list(streams)
+        for start in range(0, len(names), 500):
+            chunk = names[start:start + 500]
+            versions.update(self.conn.execute(
+                f"SELECT stream, max(stream_version) FROM events WHERE stream IN ({','.join('?' * len(chunk))}) "
+                "GROUP BY stream", chunk))
+        return versions
 
     # -- reading ------------------------------------------------------------------------------
 
