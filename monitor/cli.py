@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass
 from datetime import datetime, time, timezone
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from monitor.events import CHECKPOINT_ANCHORED, NewEvent, derive_event_id
 from monitor.projections import Projector, default_projections, replay as replay_log
 from monitor.store import Anchor, AnchorError, AnchorKeyMissing, EventStore, read_anchor, verify as verify_log, write_anchor
 from monitor import daemon
+from monitor.config import Config, ConfigError, load_config
+from monitor.polling import source_states
 
 
 class Refused(click.ClickException):
@@ -25,14 +28,32 @@ class Refused(click.ClickException):
     exit_code = 2
 
 
+DEFAULT_CONFIG = "sources.toml"
+
+
 @dataclass
 class Settings:
     config_path: str | None
     state_override: str | None
+    _config: Config | None = None
+
+    def config(self) -> Config:
+        """The validated configuration; a missing or bad file exits 2 with the reason."""
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path or DEFAULT_CONFIG)
+            except ConfigError as exc:
+                raise Refused(str(exc)) from None
+        return self._config
 
     @property
     def state_dir(self) -> Path:
-        return Path(self.state_override or "state")
+        """--state / MONITOR_STATE, else the config's state_dir, else ./state."""
+        if self.state_override:
+            return Path(self.state_override)
+        if self.config_path or Path(DEFAULT_CONFIG).exists():
+            return self.config().state_path
+        return Path("state")
 
     def open_store(self, *, must_exist: bool = True) -> EventStore:
         path = self.state_dir / daemon.EVENTS_DB
@@ -58,6 +79,84 @@ def cli(ctx: click.Context, config_path: str | None, state_dir: str | None) -> N
 
 def main() -> None:
     cli(prog_name="monitor")
+
+
+# -- sources ---------------------------------------------------------------------------------------
+
+
+@cli.command("check-config")
+@pass_settings
+def check_config(settings: Settings) -> None:
+    """Validate sources.toml (and that the apprise config it names exists); exit 2 with the reason."""
+    config = settings.config()
+    apprise = config.apprise_config_path
+    if apprise is not None and not apprise.is_file():
+        raise Refused(f"{config.path}: [alerts] apprise_config: no such file {apprise}")
+    kinds = Counter(s.kind for s in config.sources)
+    click.echo(f"ok: {config.path}: {len(config.sources)} sources ("
+               + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + f"), {len(config.rules)} rules, "
+               f"{len(config.alerts.routes)} routes; state in {config.state_path}")
+
+
+@cli.command()
+@click.option("--source", "only", multiple=True, metavar="ID", help="Poll only this source (repeatable).")
+@click.option("--force", is_flag=True, help="Poll sources even inside their backoff or Retry-After window.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a source.")
+@pass_settings
+def poll(settings: Settings, only: tuple[str, ...], force: bool, as_json: bool) -> None:
+    """One cycle of every (or the named) source, then exit. Failing sources are recorded, not fatal."""
+    config = settings.config()
+    unknown = [s for s in only if s not in {src.id for src in config.sources}]
+    if unknown:
+        raise Refused(f"unknown source {unknown[0]!r}; configured: {', '.join(s.id for s in config.sources)}")
+    reports = daemon.poll(config, settings.state_dir, only=only or None, force=force)
+    for r in reports:
+        if as_json:
+            click.echo(json.dumps(asdict(r), ensure_ascii=False))
+            continue
+        detail = {"new": f"{r.new} new, {r.revised} revised", "failed": r.message, "skipped": r.message,
+                  "not_modified": "not modified (304)", "unchanged": "unchanged (same bytes)",
+                  "no_change": f"{r.entries} entries, nothing new"}[r.status]
+        if r.status == "new" and r.message:
+            detail += f" ({r.message})"
+        click.echo(f"{r.source:<24} {r.status:<13} {detail}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a source.")
+@pass_settings
+def sources(settings: Settings, as_json: bool) -> None:
+    """Each source's health: last success, consecutive failures, next attempt, last error."""
+    config = settings.config()
+    path = settings.state_dir / daemon.EVENTS_DB
+    states = {}
+    if path.exists():
+        with daemon.open_store(settings.state_dir) as store:
+            states = source_states(store)
+    for source in config.sources:
+        state = states.get(source.id) or {}
+        failures = state.get("consecutive_failures", 0)
+        if state.get("retry_at"):
+            next_attempt = state["retry_at"]
+        elif state.get("last_attempt_at"):
+            next_attempt = to_iso(parse_iso(state["last_attempt_at"]) + source.every)
+        else:
+            next_attempt = "at the next poll"
+        row = {
+            "source": source.id, "kind": source.kind, "enabled": source.enabled,
+            "health": "never polled" if not state else ("failing" if failures else "ok"),
+            "last_success_at": state.get("last_success_at"), "consecutive_failures": failures,
+            "next_attempt_at": next_attempt, "last_error": state.get("last_error") if failures else None,
+            "last_error_reason": state.get("last_error_reason") if failures else None,
+            "polls": state.get("polls", 0), "failures": state.get("failures", 0),
+            "last_entries": state.get("last_entries"),
+        }
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            error = f"  {row['last_error_reason']}: {row['last_error']}" if failures else ""
+            click.echo(f"{source.id:<24} {row['health']:<12} last ok {row['last_success_at'] or '-':<28} "
+                       f"failures {failures:<3} next {next_attempt}{error}")
 
 
 # -- the log ----------------------------------------------------------------------------------------

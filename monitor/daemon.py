@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Sequence
 
 from monitor.clock import Clock, system_clock
+from monitor.collectors.http import Fetcher, HostLimit
+from monitor.config import Config
+from monitor.polling import Poller, SourceReport
 from monitor.projections import Projector, default_projections
 from monitor.store import EventStore
 
@@ -14,3 +19,27 @@ EVENTS_DB = "events.db"
 def open_store(state_dir: str | Path, *, clock: Clock = system_clock) -> EventStore:
     """The event log of a state directory, with every live projection attached."""
     return EventStore(Path(state_dir) / EVENTS_DB, clock=clock, projections=Projector(default_projections()))
+
+
+def make_fetcher(config: Config) -> Fetcher:
+    settings = config.monitor
+    return Fetcher(
+        user_agent=settings.user_agent,
+        connect_timeout=settings.connect_timeout.total_seconds(),
+        read_timeout=settings.read_timeout.total_seconds(),
+        total_timeout=settings.total_timeout.total_seconds(),
+        max_redirects=settings.max_redirects,
+        hosts={host: HostLimit(rate=h.rate, concurrency=h.concurrency) for host, h in settings.hosts.items()},
+    )
+
+
+async def poll_once(config: Config, state_dir: Path, *, only: Sequence[str] | None = None, force: bool = False,
+                    clock: Clock = system_clock) -> list[SourceReport]:
+    """One cycle of every (or the named) source, recorded in the state directory's log."""
+    with open_store(state_dir, clock=clock) as store:
+        async with make_fetcher(config) as fetcher:
+            return await Poller(config, store, fetcher, clock).cycle(only, force=force)
+
+
+def poll(config: Config, state_dir: Path, **options) -> list[SourceReport]:
+    return asyncio.run(poll_once(config, state_dir, **options))

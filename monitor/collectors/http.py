@@ -29,9 +29,8 @@ import httpx
 from monitor.clock import Clock, system_clock
 
 REASONS = frozenset(
-    {"timeout", "connect", "dns", "tls", "reset", "http_status", "too_large", "redirects",
-     "protocol"}
-)  # fmt: skip
+    "timeout connect dns tls reset http_status too_large redirects protocol".split()
+)
 DEFAULT_MAX_BYTES = 10 * 2**20
 EXCERPT_CHARS = 300
 MESSAGE_CHARS = 300

@@ -1,21 +1,25 @@
 """Projections: pure folds of the event log into read tables, rebuilt by replay."""
 
 from monitor.projections.base import Projection, Statement, projection_digest, table_digest
+from monitor.projections.items import Items
 from monitor.projections.log_summary import EventTypes, Streams
 from monitor.projections.runner import Projector, ReplayResult, fold, replay
+from monitor.projections.sources import Sources
 
 
 def default_projections() -> list[Projection]:
     """Every projection the application keeps live, in a fixed order."""
-    return [Streams(), EventTypes()]
+    return [Streams(), EventTypes(), Sources(), Items()]
 
 
 __all__ = [
     "EventTypes",
+    "Items",
     "Projection",
     "Projector",
     "ReplayResult",
     "Statement",
+    "Sources",
     "Streams",
     "default_projections",
     "fold",

@@ -1,0 +1,143 @@
+"""A poll cycle: collect every due source concurrently and record each outcome as it arrives.
+
+Each source's outcome is appended in its own transaction as soon as it is known, so a source that
+hangs until its deadline never delays what the others found. Failures become ``SourceFailed``
+events with the next attempt time (exponential backoff with jitter, or the server's Retry-After);
+a source inside that window is skipped unless forced. No source is ever given up on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Sequence
+
+from monitor.clock import Clock, parse_iso, to_iso
+from monitor.collectors.backoff import next_attempt_after
+from monitor.collectors.collect import PollOutcome, SourceMemory, collect
+from monitor.collectors.http import Fetcher, Validators
+from monitor.config import Config
+from monitor.detect.identity import KnownItem, item_events
+from monitor.events import SOURCE_FAILED, SOURCE_POLLED, SOURCE_RECOVERED, NewEvent, derive_event_id
+from monitor.store import ConcurrencyError, EventStore
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    source: str
+    status: str  # new, not_modified, unchanged, no_change, failed, skipped
+    new: int = 0
+    revised: int = 0
+    entries: int | None = None
+    message: str | None = None
+    retry_at: str | None = None
+
+
+def source_states(store: EventStore) -> dict[str, dict]:
+    """The sources projection, by source id."""
+    return {row["source"]: row for row in store.db.query("SELECT * FROM sources")}
+
+
+class Poller:
+    def __init__(self, config: Config, store: EventStore, fetcher: Fetcher, clock: Clock,
+                 rng: random.Random | None = None):
+        self.config, self.store, self.fetcher, self.clock = config, store, fetcher, clock
+        self.rng = rng or random.Random()
+
+    async def cycle(self, only: Sequence[str] | None = None, *, force: bool = False) -> list[SourceReport]:
+        states = source_states(self.store)
+        now = self.clock()
+        reports: list[SourceReport] = []
+        tasks = []
+        for source in self.config.sources:
+            if only is not None and source.id not in only:
+                continue
+            if not source.enabled and only is None:
+                continue
+            state = states.get(source.id)
+            retry_at = state and state["retry_at"]
+            if retry_at and parse_iso(retry_at) > now and not force:
+                reports.append(SourceReport(source.id, "skipped", message=f"backing off until {retry_at}",
+                                            retry_at=retry_at))
+                continue
+            tasks.append(self._poll_one(source, state, now.year))
+        reports.extend(await asyncio.gather(*tasks))
+        order = {s.id: i for i, s in enumerate(self.config.sources)}
+        return sorted(reports, key=lambda r: order.get(r.source, 0))
+
+    async def _poll_one(self, source, state: dict | None, year: int) -> SourceReport:
+        memory = SourceMemory(
+            Validators(state["etag"], state["last_modified"]) if state else Validators(),
+            state["body_sha256"] if state else None,
+        )
+        outcome = await collect(source, self.fetcher, memory, year=year)
+        return self.record(source, outcome)
+
+    def record(self, source, outcome: PollOutcome) -> SourceReport:
+        """Append what one poll found: one transaction, retried if another writer moved an item."""
+        for _ in range(3):
+            state = source_states(self.store).get(source.id)
+            try:
+                if outcome.ok:
+                    return self._record_success(source, outcome, state)
+                return self._record_failure(source, outcome, state)
+            except ConcurrencyError:
+                continue
+        raise RuntimeError(f"{source.id}: items kept moving under concurrent writers")
+
+    def _record_success(self, source, outcome: PollOutcome, state: dict | None) -> SourceReport:
+        at = to_iso(self.clock())
+        stream = f"source:{source.id}"
+        items, expected = item_events(outcome.observations, self._known(source.id, outcome.observations))
+        new = sum(1 for e in items if e.type == "ItemDiscovered")
+        polled = {
+            "source": source.id, "at": at, "url": outcome.url, "status": outcome.status,
+            "not_modified": outcome.not_modified, "unchanged": outcome.unchanged, "bytes": outcome.bytes,
+            "pages": outcome.pages, "entries": None if (outcome.not_modified or outcome.unchanged) else len(outcome.observations),
+            "duration_ms": round(outcome.duration * 1000, 1), "etag": outcome.validators.etag,
+            "last_modified": outcome.validators.last_modified, "body_sha256": outcome.body_sha256,
+            "new": new, "revised": len(items) - new, "warnings": outcome.warnings[:20],
+        }
+        events = [NewEvent(SOURCE_POLLED, stream, polled, derive_event_id(stream, SOURCE_POLLED, at), occurred_at=at)]
+        if state and state["consecutive_failures"]:
+            events.append(NewEvent(SOURCE_RECOVERED, stream, {
+                "source": source.id, "at": at, "after_failures": state["consecutive_failures"],
+                "failing_since": state["failing_since"], "last_error": state["last_error"],
+            }, derive_event_id(stream, SOURCE_RECOVERED, at), occurred_at=at))
+        self.store.append(events + items, expected=expected)
+        status = "not_modified" if outcome.not_modified else "unchanged" if outcome.unchanged else (
+            "new" if items else "no_change")
+        message = "; ".join(outcome.warnings[:3]) or None
+        return SourceReport(source.id, status, new, len(items) - new, polled["entries"], message)
+
+    def _record_failure(self, source, outcome: PollOutcome, state: dict | None) -> SourceReport:
+        now = self.clock()
+        at = to_iso(now)
+        failures = (state["consecutive_failures"] if state else 0) + 1
+        delay = next_attempt_after(failures=failures, base=self.config.monitor.backoff_base,
+                                   cap=self.config.monitor.backoff_cap, retry_after=outcome.retry_after,
+                                   rng=self.rng)
+        retry_at = to_iso(now + delay)
+        stream = f"source:{source.id}"
+        self.store.append([NewEvent(SOURCE_FAILED, stream, {
+            "source": source.id, "at": at, "url": outcome.url, "reason": outcome.reason,
+            "message": outcome.message, "status": outcome.status, "retry_after": outcome.retry_after,
+            "consecutive_failures": failures, "retry_at": retry_at,
+            "duration_ms": round(outcome.duration * 1000, 1),
+        }, derive_event_id(stream, SOURCE_FAILED, at), occurred_at=at)])
+        return SourceReport(source.id, "failed", message=f"{outcome.reason}: {outcome.message}", retry_at=retry_at)
+
+    def _known(self, source: str, observations) -> dict[str, KnownItem]:
+        keys = list({o.key for o in observations})
+        known: dict[str, KnownItem] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            rows = self.store.conn.execute(
+                f"SELECT key, version, content_hash, content FROM items WHERE source = ? "
+                f"AND key IN ({','.join('?' * len(chunk))})", [source, *chunk])
+            for key, version, content_hash, content in rows:
+                known[key] = KnownItem(version, content_hash, json.loads(content))
+        return known
