@@ -330,7 +330,7 @@ class _Model(BaseModel):
 
 
 class HostSettings(_Model):
-    rate: float = Field(gt=0)  # maximum requests per second to this host
+    rate: float | None = Field(default=None, gt=0)  # maximum request starts per second; None: no spacing
     concurrency: int = Field(default=2, ge=1, le=64)
 
 

@@ -41,6 +41,10 @@ def source_states(store: EventStore) -> dict[str, dict]:
     return {row["source"]: row for row in store.db.query("SELECT * FROM sources")}
 
 
+def source_state(store: EventStore, source: str) -> dict | None:
+    return next(store.db.query("SELECT * FROM sources WHERE source = ?", [source]), None)
+
+
 class Poller:
     def __init__(self, config: Config, store: EventStore, fetcher: Fetcher, clock: Clock,
                  rng: random.Random | None = None):
@@ -79,7 +83,7 @@ class Poller:
     def record(self, source, outcome: PollOutcome) -> SourceReport:
         """Append what one poll found: one transaction, retried if another writer moved an item."""
         for _ in range(3):
-            state = source_states(self.store).get(source.id)
+            state = source_state(self.store, source.id)  # read afresh: another writer may have polled it
             try:
                 if outcome.ok:
                     return self._record_success(source, outcome, state)
