@@ -27,7 +27,7 @@ print("ready", flush=True)
 run = uuid.uuid4().hex[:8]
 for b in range(10**9):
     batch_id = f"{{run}}-{{b}}"
-    store.append([NewEvent("ItemDiscovered", f"item:crash:{{i % 5}}", {{"batch": batch_id, "i": i, "pad": "x" * 300}},
+    store.append([NewEvent("Noted", f"item:crash:{{i % 5}}", {{"batch": batch_id, "i": i, "pad": "x" * 300}},
                            f"{{batch_id}}-{{i}}") for i in range({BATCH})])
 """
 

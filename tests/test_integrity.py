@@ -17,7 +17,7 @@ from monitor.store import Anchor, AnchorError, read_anchor, verify, write_anchor
 
 def fill(state, n=20):
     with open_store(state) as store:
-        store.append([NewEvent("ItemDiscovered", f"item:t:{i % 4}", {"i": i}, f"e{i}") for i in range(1, n + 1)])
+        store.append([NewEvent("Noted", f"item:t:{i % 4}", {"i": i}, f"e{i}") for i in range(1, n + 1)])
 
 
 def tamper(state, *statements):

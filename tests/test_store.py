@@ -26,7 +26,7 @@ class SteppingClock:
 
 
 def event(n: int, stream: str = "item:src:a", **data) -> NewEvent:
-    return NewEvent("ItemDiscovered", stream, {"n": n, **data}, f"evt-{stream}-{n}")
+    return NewEvent("Noted", stream, {"n": n, **data}, f"evt-{stream}-{n}")
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_expected_version_conflict_raises_and_writes_nothing(store):
 def test_a_failing_batch_is_rolled_back_whole(store):
     store.append([event(1)])
     with pytest.raises(ValueError):
-        store.append([event(2), NewEvent("ItemDiscovered", "bad\nstream", {}, "x")])
+        store.append([event(2), NewEvent("Noted", "bad\nstream", {}, "x")])
     assert store.head().seq == 1
 
 

@@ -47,6 +47,7 @@ DEFAULT_FIELDS: list[str] = [
 MAX_PAGE = 50
 MAX_RESULTS = 10_000
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DOCKET_PREFIX = re.compile(r"^\s*docket\s*(?:no\.?|number|id)?\s*[:#]?\s*", re.IGNORECASE)
 
 
@@ -142,19 +143,28 @@ def _observation(doc: dict[str, Any], source: str, public_inspection: bool) -> O
     number = doc.get("document_number")
     if not isinstance(number, str) or not number.strip():
         return None
-    number = number.strip()
+    number = _scrub(number.strip())
     title = clean_text(doc.get("title")) or _pi_title(doc) or number
     summary = clean_text(doc.get("abstract") or doc.get("excerpts"))
     return Observation(
         source=source,
         key=number,
         title=title,
-        url=_url(doc.get("html_url")),
+        url=_scrub(_url(doc.get("html_url"))),
         summary=summary,
         language="en",
         published=iso_date(doc.get("publication_date")),
-        fields=_fields(doc, number, public_inspection),
+        fields={k: _scrub(v) for k, v in _fields(doc, number, public_inspection).items()},
     )
+
+
+def _scrub(value: Any) -> Any:
+    """Lone surrogates ("\\ud800" escapes) cannot be encoded, hashed or stored: make them U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
 
 
 def _pi_title(doc: dict[str, Any]) -> str:

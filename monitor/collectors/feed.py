@@ -31,6 +31,7 @@ from monitor.observation import Observation
 
 ITEM_KEYS = ("auto", "guid", "link", "title")
 _PASSED_HEADERS = ("content-type", "content-location", "content-language")
+_CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]{1,8}|[0-9]{1,10});")
 _PUBLISHER_SUFFIX = re.compile(r"^(?P<title>.+?)\s+[-–—|]\s+(?P<publisher>[^-–—|]{1,80})$")
 
 
@@ -53,9 +54,11 @@ def parse_feed(
     body = bytes(body)
     if not body.strip():
         raise ParseError("not a feed: the body is empty")
+    body = _CHAR_REF.sub(_safe_char_ref, body)
     sent = {k.lower(): str(v) for k, v in (headers or {}).items() if k.lower() in _PASSED_HEADERS}
     sent["content-type"] = _xml_content_type(sent.get("content-type"))
-    sent.setdefault("content-location", url)  # base for relative links
+    # No content-location default: feedparser would then resolve every relative URI in every
+    # element (a third of its parse time); entry links are made absolute in _draft instead.
     try:
         parsed = feedparser.parse(io.BytesIO(body), response_headers=sent)
     except Exception as exc:  # feedparser is third-party: whatever it raises is a bad body
@@ -94,6 +97,13 @@ def parse_feed(
     if duplicates:
         warnings.append(f"dropped {duplicates} entries whose key repeats an earlier entry")
     return ParseResult(observations, warnings)
+
+
+def _safe_char_ref(match: re.Match[bytes]) -> bytes:
+    """"&#xD800;" (a lone surrogate) makes feedparser crash on the whole feed: make it U+FFFD."""
+    ref = match.group(1)
+    code = int(ref[1:], 16) if ref[:1] in (b"x", b"X") else int(ref)
+    return match.group(0) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else b"&#xFFFD;"
 
 
 def _xml_content_type(value: str | None) -> str:

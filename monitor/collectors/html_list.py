@@ -25,6 +25,7 @@ from monitor.collectors.parsing import (
     html_title,
     language_tag,
     parse_date,
+    short_key,
 )
 from monitor.observation import Observation
 
@@ -216,7 +217,9 @@ def _unwrap_envelope(body: bytes) -> str | None:
         return None
     inner = data.get("data") if isinstance(data, dict) else None
     html = inner.get("html") if isinstance(inner, dict) else None
-    return html if isinstance(html, str) else None
+    if not isinstance(html, str):
+        return None
+    return re.sub("[\ud800-\udfff]", "\ufffd", html)  # a JSON "\ud800" escape is no character
 
 
 def _check_selector(selector: str | None) -> None:
@@ -252,7 +255,7 @@ def _row(element: Tag, index: int, base: str, link: str, title: str | None, date
 
     number = _announcement(heading) or _announcement(text)
     who = _KNOWN_ISSUERS.get(issuer, issuer) if issuer else None
-    key = href
+    key = short_key(href)
     if number:
         year, num, named = number
         if named and who not in named:  # "海关总署公告…" on a MOFCOM page: customs' own series
@@ -272,8 +275,8 @@ def _row(element: Tag, index: int, base: str, link: str, title: str | None, date
 
 def _href(anchor: Tag, base: str) -> str | None:
     raw = anchor.get("href")
-    if not isinstance(raw, str) or not raw.strip():
-        return None
+    if not isinstance(raw, str) or not raw.strip() or raw.strip().startswith("#"):
+        return None  # "#": a link to the page itself, not an item
     try:
         absolute, _fragment = urldefrag(urljoin(base, raw.strip()))
         parts = urlsplit(absolute)
