@@ -230,3 +230,59 @@ def test_secrets_in_a_source_url_never_reach_the_log(http_server, tmp_path):
         return
     raw = (config.state_path / "events.db").read_bytes()
     assert b"hunter2secret" not in raw
+
+
+def html_source(id: str, url: str, **extra) -> str:
+    return feed_source(id, url, item="ul.txtList_01 li", link="a", date="span", issuer="商务部", language="zh",
+                       **extra).replace('kind = "feed"', 'kind = "html_list"')
+
+
+def test_mofcom_gbk_list_with_the_year_in_its_address(http_server, tmp_path):
+    from datetime import datetime, timezone
+    year = datetime.now(timezone.utc).year
+    http_server.serve_file(f"/zcfb/blgg/gg/{year}/index.html", OWN / "mofcom_gg_list_gbk.html", content_type="text/html")
+    path = write_config(tmp_path, html_source("mofcom", http_server.url_for("/zcfb/blgg/gg/{year}/index.html")))
+    reports, config = cycle(path)
+    assert reports["mofcom"].status == "new", reports["mofcom"]
+    by_key = {e.data["key"]: e.data for e in events(config, "ItemDiscovered")}
+    announcement = by_key["announcement:商务部:2024-46"]  # one item, though listed under two URLs
+    assert "两用物项对美国出口管制" in announcement["title"]
+    assert announcement["published"].startswith("2024-12-03") and announcement["language"] == "zh"
+    assert "镓、锗" in by_key["announcement:商务部:2023-23"]["title"]  # the joint MOFCOM/GACC announcement
+    again, _ = cycle(path)
+    assert again["mofcom"].status == "unchanged"
+
+
+def test_a_page_served_with_the_wrong_charset_is_still_read_with_a_warning(http_server, tmp_path):
+    http_server.serve_file("/list.html", OWN / "mofcom_gg_list_gbk.html", content_type="text/html; charset=utf-8")
+    path = write_config(tmp_path, html_source("mofcom", http_server.url_for("/list.html")))
+    reports, config = cycle(path)
+    assert reports["mofcom"].new >= 5
+    titles = [e.data["title"] for e in events(config, "ItemDiscovered")]
+    assert any("镓、锗" in t for t in titles)  # decoded as GBK, not mojibake
+
+
+def test_a_search_that_repeats_a_page_stops_instead_of_looping(http_server, tmp_path):
+    page1 = json.loads((FR / "fr_documents_bis_advanced_computing_page1.json").read_text())
+    page1["next_page_url"] = http_server.url_for("/fr/again.json")
+    clamped = {**page1, "next_page_url": http_server.url_for("/fr/again2.json")}  # the clamp: page 1 again
+    http_server.route("/fr/search.json", body=json.dumps(page1), content_type="application/json")
+    http_server.route("/fr/again.json", body=json.dumps(clamped), content_type="application/json")
+    http_server.route("/fr/again2.json", body=json.dumps(clamped), content_type="application/json")
+    path = write_config(tmp_path, fr_source("fr-bis", http_server.url_for("/fr/search.json"), max_pages=10))
+    reports, config = cycle(path)
+    assert reports["fr-bis"].new == len(page1["results"])
+    (polled,) = events(config, "SourcePolled")
+    assert polled.data["pages"] == 2 and any("repeats" in w for w in polled.data["warnings"])
+    assert not http_server.requests_for("/fr/again2.json")
+
+
+def test_public_inspection_desk(http_server, tmp_path):
+    http_server.serve_file("/api/v1/public-inspection-documents/current.json", FR / "fr_public_inspection_current.json")
+    path = write_config(tmp_path, fr_source("fr-pi", http_server.url_for("/api/v1/public-inspection-documents/current.json")))
+    reports, config = cycle(path)
+    assert reports["fr-pi"].new >= 1
+    request = http_server.requests_for("/api/v1/public-inspection-documents/current.json")[0]
+    assert "fields" not in request.query  # document field names would be refused by this endpoint
+    item = events(config, "ItemDiscovered")[0].data
+    assert item["fields"].get("public_inspection") is True
