@@ -20,7 +20,7 @@ from monitor.collectors.backoff import next_attempt_after
 from monitor.collectors.collect import PollOutcome, SourceMemory, collect
 from monitor.collectors.http import Fetcher, Validators
 from monitor.config import Config
-from monitor.detect.identity import KnownItem, item_events
+from monitor.detect.identity import KnownItem, item_events, rekey_unstable
 from monitor.events import SOURCE_FAILED, SOURCE_POLLED, SOURCE_RECOVERED, NewEvent, derive_event_id
 from monitor.store import ConcurrencyError, EventStore
 
@@ -95,7 +95,15 @@ class Poller:
     def _record_success(self, source, outcome: PollOutcome, state: dict | None) -> SourceReport:
         at = to_iso(self.clock())
         stream = f"source:{source.id}"
-        items, expected = item_events(outcome.observations, self._known(source.id, outcome.observations))
+        observations = outcome.observations
+        known = self._known(source.id, observations)
+        if source.kind == "feed" and getattr(source, "item_key", "auto") == "auto":
+            observations, rekeyed = rekey_unstable(observations, set(known), self._keys_by_url(source.id, observations))
+            if rekeyed:
+                outcome.warnings.append(f"guids unstable: {rekeyed} entries matched earlier items by link; "
+                                        "keyed as those items")
+                known = self._known(source.id, observations)
+        items, expected = item_events(observations, known)
         new = sum(1 for e in items if e.type == "ItemDiscovered")
         polled = {
             "source": source.id, "at": at, "url": outcome.url, "status": outcome.status,
@@ -133,6 +141,16 @@ class Poller:
             "duration_ms": round(outcome.duration * 1000, 1),
         }, derive_event_id(stream, SOURCE_FAILED, at), occurred_at=at)])
         return SourceReport(source.id, "failed", message=f"{outcome.reason}: {outcome.message}", retry_at=retry_at)
+
+    def _keys_by_url(self, source: str, observations) -> dict[str, str]:
+        urls = list({o.url for o in observations if o.url})
+        found: dict[str, str] = {}
+        for start in range(0, len(urls), 500):
+            chunk = urls[start:start + 500]
+            found.update(self.store.conn.execute(
+                f"SELECT url, key FROM items WHERE source = ? AND url IN ({','.join('?' * len(chunk))})",
+                [source, *chunk]))
+        return found
 
     def _known(self, source: str, observations) -> dict[str, KnownItem]:
         keys = list({o.key for o in observations})

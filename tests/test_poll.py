@@ -286,3 +286,22 @@ def test_public_inspection_desk(http_server, tmp_path):
     assert "fields" not in request.query  # document field names would be refused by this endpoint
     item = events(config, "ItemDiscovered")[0].data
     assert item["fields"].get("public_inspection") is True
+
+
+def rss(*entries: tuple[str, str, str]) -> str:
+    items = "".join(f"<item><title>{t}</title><link>{l}</link><guid>{g}</guid></item>" for g, l, t in entries)
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>{items}</channel></rss>'
+
+
+def test_a_feed_that_reissues_guids_is_keyed_by_link_and_says_so(http_server, tmp_path):
+    first = rss(("g1", "https://n.example/a", "Alpha"), ("g2", "https://n.example/b", "Beta"))
+    reissued = rss(("g9", "https://n.example/a", "Alpha"), ("g8", "https://n.example/b", "Beta"),
+                   ("g7", "https://n.example/c", "Gamma"))
+    http_server.route_sequence("/unstable.rss", [{"body": first, "content_type": "application/rss+xml"},
+                                                 {"body": reissued, "content_type": "application/rss+xml"}])
+    path = write_config(tmp_path, feed_source("unstable", http_server.url_for("/unstable.rss")))
+    cycle(path)
+    reports, config = cycle(path)
+    assert (reports["unstable"].new, reports["unstable"].revised) == (1, 0)
+    assert [e.data["title"] for e in events(config, "ItemDiscovered")] == ["Alpha", "Beta", "Gamma"]
+    assert any("guids unstable: 2 entries" in w for w in events(config, "SourcePolled")[-1].data["warnings"])

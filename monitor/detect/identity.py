@@ -7,13 +7,14 @@ its content, so recording the same poll twice appends nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from monitor.events import ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.observation import Observation
 
 MAX_SUMMARY = 8000  # characters kept of a summary: enough to classify, bounded for the log
+NOT_MEANINGFUL = frozenset({"fields.guid"})  # an identifier the feed may reissue: not news
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,29 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[
         if name == "fields":
             old, new = before.get("fields") or {}, after.get("fields") or {}
             for field in sorted(set(old) | set(new)):
-                if old.get(field) != new.get(field):
+                if old.get(field) != new.get(field) and f"fields.{field}" not in NOT_MEANINGFUL:
                     changed[f"fields.{field}"] = {"before": old.get(field), "after": new.get(field)}
         elif before.get(name) != after.get(name):
             changed[name] = {"before": before.get(name), "after": after.get(name)}
     return changed
+
+
+def rekey_unstable(
+    observations: list[Observation], known_keys: set[str], keys_by_url: Mapping[str, str]
+) -> tuple[list[Observation], int]:
+    """Give an entry the key of the item it already is when its guid changed but its link did not.
+
+    A feed that reissues guids would otherwise make every poll look like all-new items. Returns
+    the observations and how many were re-keyed (the caller records that as a warning).
+    """
+    rekeyed, out = 0, []
+    for obs in observations:
+        earlier = keys_by_url.get(obs.url or "")
+        if obs.key not in known_keys and earlier is not None and earlier != obs.key:
+            obs = replace(obs, key=earlier)
+            rekeyed += 1
+        out.append(obs)
+    return out, rekeyed
 
 
 def item_events(
