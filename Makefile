@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/monitor run
+	$(VENV)/bin/monitor poll
 
 poll: $(STAMP)
 	$(VENV)/bin/monitor poll
