@@ -104,6 +104,9 @@ class Upcasters:
 
         return decorator
 
+    def __bool__(self) -> bool:
+        return bool(self._steps)
+
     def current_version(self, event_type: str) -> int:
         return self._current.get(event_type, 1)
 

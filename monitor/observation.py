@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 
+CONTENT_KEYS = ("title", "url", "summary", "language", "published", "updated", "fields")
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     source: str
@@ -39,6 +42,11 @@ class Observation:
             "updated": self.updated,
             "fields": dict(self.fields),
         }
+
+    @staticmethod
+    def content_of(data: Mapping[str, Any]) -> dict[str, Any]:
+        """The content part of a recorded item event (which carries more than the content)."""
+        return {key: data.get(key) for key in CONTENT_KEYS}
 
     def content_hash(self) -> str:
         canonical = json.dumps(self.content(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))

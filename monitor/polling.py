@@ -9,7 +9,6 @@ a source inside that window is skipped unless forced. No source is ever given up
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +20,7 @@ from monitor.collectors.collect import PollOutcome, SourceMemory, collect
 from monitor.collectors.http import Fetcher, Validators
 from monitor.config import Config
 from monitor.detect.identity import KnownItem, item_events, rekey_unstable
+from monitor.observation import Observation
 from monitor.events import SOURCE_FAILED, SOURCE_POLLED, SOURCE_RECOVERED, NewEvent, derive_event_id
 from monitor.store import ConcurrencyError, EventStore
 
@@ -153,13 +153,14 @@ class Poller:
         return found
 
     def _known(self, source: str, observations) -> dict[str, KnownItem]:
+        """What the log knows of these items: version, content hash and content (from its last event)."""
         keys = list({o.key for o in observations})
-        known: dict[str, KnownItem] = {}
+        rows = []
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
-            rows = self.store.conn.execute(
-                f"SELECT key, version, content_hash, content FROM items WHERE source = ? "
-                f"AND key IN ({','.join('?' * len(chunk))})", [source, *chunk])
-            for key, version, content_hash, content in rows:
-                known[key] = KnownItem(version, content_hash, json.loads(content))
-        return known
+            rows += self.store.conn.execute(
+                f"SELECT key, version, content_hash, last_seq FROM items WHERE source = ? "
+                f"AND key IN ({','.join('?' * len(chunk))})", [source, *chunk]).fetchall()
+        latest = self.store.get([row[3] for row in rows])
+        return {key: KnownItem(version, content_hash, Observation.content_of(latest[seq].data))
+                for key, version, content_hash, seq in rows}

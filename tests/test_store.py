@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from monitor.events import NewEvent, Upcasters
-from monitor.projections import Projector, Streams, default_projections, replay
+from monitor.projections import EventTypes, Projector, default_projections, replay
 from monitor.store import ConcurrencyError, EventStore, verify
 from monitor.store.chain import GENESIS, link, row_bytes
 
@@ -120,29 +120,30 @@ def test_old_event_versions_are_upcast_on_read_and_never_rewritten(tmp_path):
 
 def test_projections_catch_up_live_and_rebuild_when_their_version_changes(tmp_path):
     path = tmp_path / "e.db"
-    with EventStore(path, clock=SteppingClock(), projections=Projector([Streams()])) as store:
-        store.append([event(1), event(2), event(1, "item:src:b")])
-        rows = dict(store.conn.execute("SELECT stream, events FROM streams"))
-    assert rows == {"item:src:a": 2, "item:src:b": 1}
+    with EventStore(path, clock=SteppingClock(), projections=Projector([EventTypes()])) as store:
+        store.append([event(1), event(2), NewEvent("Other", "x", {}, "o1")])
+        rows = dict(store.conn.execute("SELECT type, events FROM event_types"))
+    assert rows == {"Noted": 2, "Other": 1}
 
-    class StreamsV2(Streams):
+    class EventTypesV2(EventTypes):
         version = 2
-        schema = Streams.schema.replace("last_type   TEXT NOT NULL,", "last_type   TEXT NOT NULL, note TEXT,")
+        schema = EventTypes.schema.replace("last_seq INTEGER NOT NULL", "last_seq INTEGER NOT NULL, note TEXT")
 
-    with EventStore(path, clock=SteppingClock(), projections=Projector([StreamsV2()])) as store:
-        columns = [r[1] for r in store.conn.execute("PRAGMA table_info(streams)")]
+    with EventStore(path, clock=SteppingClock(), projections=Projector([EventTypesV2()])) as store:
+        columns = [r[1] for r in store.conn.execute("PRAGMA table_info(event_types)")]
         assert "note" in columns
-        assert dict(store.conn.execute("SELECT stream, events FROM streams")) == rows
-        assert store.conn.execute("SELECT version, seq FROM projection_checkpoints WHERE name='streams'").fetchone() == (2, 3)
+        assert dict(store.conn.execute("SELECT type, events FROM event_types")) == rows
+        assert store.conn.execute(
+            "SELECT version, seq FROM projection_checkpoints WHERE name='event_types'").fetchone() == (2, 3)
 
 
 def test_a_projection_behind_the_log_catches_up_on_the_next_append(tmp_path):
     path = tmp_path / "e.db"
     with EventStore(path, clock=SteppingClock()) as bare:  # another writer without projections
         bare.append([event(1), event(2)])
-    with EventStore(path, clock=SteppingClock(), projections=Projector([Streams()])) as store:
+    with EventStore(path, clock=SteppingClock(), projections=Projector([EventTypes()])) as store:
         store.append([event(3)])
-        assert store.conn.execute("SELECT events FROM streams").fetchone() == (3,)
+        assert store.conn.execute("SELECT events FROM event_types").fetchone() == (3,)
 
 
 def test_replay_matches_live_and_as_of_equals_a_cut_log(tmp_path, store):

@@ -2,14 +2,14 @@
 
 from monitor.projections.base import Projection, Statement, projection_digest, table_digest
 from monitor.projections.items import Items
-from monitor.projections.log_summary import EventTypes, Streams
+from monitor.projections.log_summary import EventTypes
 from monitor.projections.runner import Projector, ReplayResult, fold, replay
 from monitor.projections.sources import Sources
 
 
 def default_projections() -> list[Projection]:
     """Every projection the application keeps live, in a fixed order."""
-    return [Streams(), EventTypes(), Sources(), Items()]
+    return [EventTypes(), Sources(), Items()]
 
 
 __all__ = [
@@ -20,7 +20,6 @@ __all__ = [
     "ReplayResult",
     "Statement",
     "Sources",
-    "Streams",
     "default_projections",
     "fold",
     "projection_digest",

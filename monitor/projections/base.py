@@ -29,17 +29,22 @@ class Projection(Protocol):
 
 
 def table_digest(conn: sqlite3.Connection, table: str) -> tuple[int, str]:
-    """(row count, sha256 over the rows in a total order): equal state gives equal digests."""
-    columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
-    if not columns:
+    """(row count, sha256 over the rows in a total order): equal state gives equal digests.
+
+    Rows are taken in primary-key order (a total order the index already holds, so nothing is
+    sorted) and hashed as their ``repr``, which is deterministic for SQLite's value types.
+    """
+    info = list(conn.execute(f"PRAGMA table_info({table})"))
+    if not info:
         raise LookupError(f"no table {table!r} in this database")
-    order = ", ".join(f"{c}" for c in columns)
+    columns = [row[1] for row in info]
+    key = [row[1] for row in sorted(info, key=lambda r: r[5]) if row[5]] or columns
     digest, count = sha256(), 0
     digest.update(json.dumps(columns).encode())
-    cursor = conn.execute(f"SELECT * FROM {table} ORDER BY {order}")
+    cursor = conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {', '.join(key)}")
     while rows := cursor.fetchmany(4096):
-        for row in rows:
-            digest.update(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        digest.update("\n".join(map(repr, rows)).encode("utf-8", "surrogatepass"))
+        digest.update(b"\n")
         count += len(rows)
     return count, digest.hexdigest()
 

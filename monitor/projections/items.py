@@ -1,10 +1,14 @@
-"""Items: the latest content of every item every source has shown us."""
+"""Items: every item every source has shown us, and where its latest content is in the log.
+
+The content itself stays in the log (``last_seq`` points at it): the projection keeps the columns
+that are queried, so it stays small and replays fast.
+"""
 
 from __future__ import annotations
 
 from typing import Iterable
 
-from monitor.events import ITEM_DISCOVERED, ITEM_REVISED, Event, dumps
+from monitor.events import ITEM_DISCOVERED, ITEM_REVISED, Event
 from monitor.projections.base import Statement
 
 
@@ -19,7 +23,6 @@ class Items:
         key           TEXT NOT NULL,
         version       INTEGER NOT NULL,
         content_hash  TEXT NOT NULL,
-        content       TEXT NOT NULL,
         title         TEXT,
         url           TEXT,
         published     TEXT,
@@ -29,21 +32,20 @@ class Items:
         first_seen_at TEXT NOT NULL,
         last_changed_at TEXT NOT NULL,
         PRIMARY KEY (source, key)
-    )
+    ) WITHOUT ROWID
     """
+    # The columns are read from the event's JSON by SQLite itself (json_extract, in C): the fold
+    # never decodes the payload in Python, which made replay three times slower.
     _upsert = (
-        "INSERT INTO items (source, key, version, content_hash, content, title, url, published, revisions, "
-        "first_seq, last_seq, first_seen_at, last_changed_at) VALUES (?,?,?,?,?,?,?,?,0,?,?,?,?) "
+        "INSERT INTO items (source, key, version, content_hash, title, url, published, revisions, "
+        "first_seq, last_seq, first_seen_at, last_changed_at) VALUES (json_extract(?1, '$.source'), "
+        "json_extract(?1, '$.key'), ?2, json_extract(?1, '$.content_hash'), json_extract(?1, '$.title'), "
+        "json_extract(?1, '$.url'), json_extract(?1, '$.published'), 0, ?3, ?3, ?4, ?4) "
         "ON CONFLICT (source, key) DO UPDATE SET version = excluded.version, "
-        "content_hash = excluded.content_hash, content = excluded.content, title = excluded.title, "
+        "content_hash = excluded.content_hash, title = excluded.title, "
         "url = excluded.url, published = excluded.published, revisions = revisions + 1, "
         "last_seq = excluded.last_seq, last_changed_at = excluded.last_changed_at"
     )
-    _content_keys = ("title", "url", "summary", "language", "published", "updated", "fields")
 
     def apply(self, event: Event) -> Iterable[Statement]:
-        d = event.data
-        content = dumps({k: d.get(k) for k in self._content_keys})
-        yield self._upsert, (d["source"], d["key"], event.stream_version, d["content_hash"], content,
-                             d.get("title"), d.get("url"), d.get("published"), event.seq, event.seq,
-                             event.recorded_at, event.recorded_at)
+        yield self._upsert, (event.raw_data, event.stream_version, event.seq, event.recorded_at)

@@ -1,4 +1,4 @@
-"""The log's own read model: every stream's version and last event, and counts per event type."""
+"""The log's own read model: how many events of each type, and the last of each."""
 
 from __future__ import annotations
 
@@ -6,33 +6,6 @@ from typing import Iterable
 
 from monitor.events import Event
 from monitor.projections.base import Statement
-
-
-class Streams:
-    name = "streams"
-    version = 1
-    tables = ("streams",)
-    types = None
-    schema = """
-    CREATE TABLE IF NOT EXISTS streams (
-        stream      TEXT PRIMARY KEY,
-        version     INTEGER NOT NULL,
-        events      INTEGER NOT NULL,
-        first_seq   INTEGER NOT NULL,
-        last_seq    INTEGER NOT NULL,
-        last_type   TEXT NOT NULL,
-        last_recorded_at TEXT NOT NULL
-    )
-    """
-    _upsert = (
-        "INSERT INTO streams (stream, version, events, first_seq, last_seq, last_type, last_recorded_at) "
-        "VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT (stream) DO UPDATE SET "
-        "version = excluded.version, events = events + 1, last_seq = excluded.last_seq, "
-        "last_type = excluded.last_type, last_recorded_at = excluded.last_recorded_at"
-    )
-
-    def apply(self, event: Event) -> Iterable[Statement]:
-        yield self._upsert, (event.stream, event.stream_version, event.seq, event.seq, event.type, event.recorded_at)
 
 
 class EventTypes:

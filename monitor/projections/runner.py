@@ -12,7 +12,7 @@ import sqlite3
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 from monitor.events import Event
 from monitor.projections.base import Projection, projection_digest
@@ -24,12 +24,19 @@ if TYPE_CHECKING:
 
 
 def fold(conn: sqlite3.Connection, projection: Projection, events: Iterable[Event]) -> None:
+    """Apply a projection to events in order; runs of the same statement go through executemany."""
     wanted = projection.types
-    execute = conn.execute
+    run_sql, run_params = None, []
     for event in events:
         if wanted is None or event.type in wanted:
             for sql, params in projection.apply(event):
-                execute(sql, params)
+                if sql is not run_sql and sql != run_sql:
+                    if run_params:
+                        conn.executemany(run_sql, run_params)
+                    run_sql, run_params = sql, []
+                run_params.append(params)
+    if run_params:
+        conn.executemany(run_sql, run_params)
 
 
 class Projector:
@@ -85,6 +92,17 @@ class Projector:
         )
 
 
+def _chunks(events: Iterator[Event], size: int) -> Iterator[list[Event]]:
+    chunk: list[Event] = []
+    for event in events:
+        chunk.append(event)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 @dataclass
 class ReplayResult:
     seq: int  # the last position folded
@@ -117,13 +135,11 @@ def replay(
                 execute_script(scratch, projection.schema)
             last, count = None, 0
             scratch.execute("BEGIN")
-            for event in store.read(until=until):
-                for projection in projections:
-                    if projection.types is None or event.type in projection.types:
-                        for sql, params in projection.apply(event):
-                            scratch.execute(sql, params)
-                last, count = event, count + 1
-                if count % commit_every == 0:
+            for chunk in _chunks(store.read(until=until), 5000):
+                for projection in projections:  # projections are independent: fold each in turn
+                    fold(scratch, projection, chunk)
+                last, count = chunk[-1], count + len(chunk)
+                if count % commit_every < len(chunk):
                     scratch.execute("COMMIT")
                     scratch.execute("BEGIN")
             scratch.execute("COMMIT")

@@ -194,11 +194,21 @@ class EventStore:
         cursor = self.conn.execute(
             f"SELECT {schema.EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY seq", params
         )
-        upcaster = self.upcasters.upcast if upcast else None
+        upcaster = self.upcasters.upcast if upcast and self.upcasters else None
         while rows := cursor.fetchmany(chunk):
             for row in rows:
                 event = Event(*row)
                 yield upcaster(event) if upcaster else event
+
+    def get(self, seqs: Sequence[int]) -> dict[int, Event]:
+        """Events at the given positions (upcast), by seq."""
+        found: dict[int, Event] = {}
+        for start in range(0, len(seqs), 500):
+            chunk = list(seqs[start:start + 500])
+            rows = self.conn.execute(
+                f"SELECT {schema.EVENT_COLUMNS} FROM events WHERE seq IN ({','.join('?' * len(chunk))})", chunk)
+            found.update((row[0], self.upcasters.upcast(Event(*row))) for row in rows)
+        return found
 
     def close(self) -> None:
         self.conn.close()

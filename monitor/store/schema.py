@@ -43,7 +43,7 @@ EVENT_COLUMNS = (
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open the database in WAL mode with explicit transactions (we issue BEGIN ourselves)."""
     if readonly:
-        conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True, isolation_level=None)
+        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
     else:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), isolation_level=None)
