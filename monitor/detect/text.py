@@ -1,0 +1,128 @@
+"""Text normalisation shared by the detectors (gazetteer, catalog).
+
+``normalize(text)`` returns a string of exactly the same length as ``text``, so every offset found
+in the normalised string is an offset into the original. Per character it applies:
+
+1. NFKC, when that yields exactly one character (full-width ``Ａ１，`` → ``A1,``; CJK compatibility
+   ideographs → unified ideographs); characters whose NFKC form is longer (``ﬁ``, ``㈱``) are kept.
+2. Traditional → Simplified Chinese with OpenCC ``t2s`` (``美國`` → ``美国``, ``輝達`` → ``辉达``).
+   The whole string is converted at once (OpenCC's phrase tables need context); if that changes
+   the length, the conversion falls back to character by character, keeping every character whose
+   conversion is not a single character.
+
+Nothing else: case is *not* folded here; the matchers decide their own case rules.
+
+It runs on every item, so ASCII text returns at once, the NFKC pass is one regex scan over a
+precomputed class of the characters it changes, and OpenCC runs only when there is a CJK ideograph.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import opencc
+
+__all__ = ["CJK", "normalize"]
+
+# CJK unified ideographs (URO, extensions A-H) and compatibility ideographs.
+CJK = re.compile(
+    "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df\U0002a700-\U0002ebef"
+    "\U0002ebf0-\U0002ee5f\U0002f800-\U0002fa1f\U00030000-\U000323af]"
+)
+
+_T2S = opencc.OpenCC("t2s")
+
+# No code point above U+2FFFF changes under NFKC (checked against the Unicode 14/15 data), so the
+# table covers planes 0-2 only; that keeps the one-off cost at import to a few tens of ms.
+_NFKC_LIMIT = 0x30000
+
+
+def _nfkc_table() -> dict[str, str]:
+    table: dict[str, str] = {}
+    normalize_ = unicodedata.normalize
+    for cp in range(0x80, _NFKC_LIMIT):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        if not unicodedata.decomposition(ch):
+            continue  # NFKC can only change a lone character that has a decomposition mapping
+        out = normalize_("NFKC", ch)
+        if out != ch and len(out) == 1:
+            table[ch] = out
+    return table
+
+
+def _char_class(chars: list[str]) -> str:
+    """A regex character class for ``chars``, with consecutive code points folded into ranges."""
+    cps = sorted(ord(c) for c in chars)
+    parts: list[str] = []
+    i = 0
+    while i < len(cps):
+        j = i
+        while j + 1 < len(cps) and cps[j + 1] == cps[j] + 1:
+            j += 1
+        lo, hi = re.escape(chr(cps[i])), re.escape(chr(cps[j]))
+        parts.append(lo if i == j else f"{lo}-{hi}")
+        i = j + 1
+    return "[" + "".join(parts) + "]"
+
+
+_NFKC_MAP = _nfkc_table()
+# Python's re checks a class's astral ranges one by one for every character, which makes one big
+# class about ten times slower than a BMP-only class; astral characters are rare, so they get
+# their own class, searched only when the text has an astral character at all.
+# Split on (captured) characters to replace: cheaper than re.sub with a callback per character.
+_NFKC_BMP = re.compile("(" + _char_class([c for c in _NFKC_MAP if ord(c) < 0x10000]) + ")")
+_NFKC_ASTRAL = re.compile("(" + _char_class([c for c in _NFKC_MAP if ord(c) >= 0x10000]) + ")")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_is_normalized = unicodedata.is_normalized
+
+
+def _nfkc(pattern: re.Pattern[str], text: str) -> str:
+    parts = pattern.split(text)
+    if len(parts) > 1:
+        nfkc = _NFKC_MAP
+        parts[1::2] = [nfkc[c] for c in parts[1::2]]
+        return "".join(parts)
+    return text
+
+
+def _convert_char(ch: str) -> str:
+    if _SURROGATE.match(ch):
+        return ch
+    c = _T2S.convert(ch)
+    return c if len(c) == 1 else ch
+
+
+def _t2s(text: str) -> str:
+    try:
+        converted = _T2S.convert(text)
+    except UnicodeEncodeError:  # OpenCC takes UTF-8: a lone surrogate cannot be encoded
+        converted = None
+    if converted is not None and len(converted) == len(text):
+        return converted
+    # Convert each run without surrogates on its own; a run whose length changes goes char by char.
+    out = []
+    for run in re.split("([\ud800-\udfff]+)", text):
+        if not run or _SURROGATE.match(run):
+            out.append(run)
+            continue
+        converted = _T2S.convert(run)
+        out.append(converted if len(converted) == len(run) else "".join(map(_convert_char, run)))
+    return "".join(out)
+
+
+def normalize(text: str) -> str:
+    """``text`` with per-character NFKC and Traditional→Simplified Chinese; same length."""
+    if text.isascii():
+        return text
+    # A string that is NFKC-normal as a whole has no character that NFKC would change on its own.
+    if not _is_normalized("NFKC", text):
+        text = _nfkc(_NFKC_BMP, text)
+        if _ASTRAL.search(text) is not None:
+            text = _nfkc(_NFKC_ASTRAL, text)
+    # OpenCC is cheap on text without Traditional characters (a few µs for 2 KB), cheaper than
+    # searching for CJK first.
+    return _t2s(text)
