@@ -14,7 +14,9 @@ import click
 
 from monitor import __version__
 from monitor.clock import parse_iso, system_clock, to_iso
-from monitor.events import CHECKPOINT_ANCHORED, NewEvent, derive_event_id
+from monitor.detect.changes import SourceInfo
+from monitor.detect.classify import KINDS
+from monitor.events import CHANGE_DETECTED, CHECKPOINT_ANCHORED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.projections import Projector, default_projections, replay as replay_log
 from monitor.store import Anchor, AnchorError, AnchorKeyMissing, EventStore, read_anchor, verify as verify_log, write_anchor
 from monitor import daemon
@@ -114,7 +116,7 @@ def poll(settings: Settings, only: tuple[str, ...], force: bool, as_json: bool) 
         if as_json:
             click.echo(json.dumps(asdict(r), ensure_ascii=False))
             continue
-        detail = {"new": f"{r.new} new, {r.revised} revised", "failed": r.message, "skipped": r.message,
+        detail = {"new": f"{r.new} new, {r.revised} revised, {r.changes} changes", "failed": r.message, "skipped": r.message,
                   "not_modified": "not modified (304)", "unchanged": "unchanged (same bytes)",
                   "no_change": f"{r.entries} entries, nothing new"}[r.status]
         if r.status == "new" and r.message:
@@ -184,12 +186,17 @@ def events(settings: Settings, types: tuple[str, ...], since: int, stream: str |
 @click.option("--as-of-seq", "as_of_seq", type=click.IntRange(min=0), metavar="N", help="Rebuild the state as it was at this position.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Keep the rebuilt tables in this new SQLite file (for an auditor's queries).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--reclassify", is_flag=True,
+              help="Run today's catalog and detector over every recorded item; print what would differ. Appends nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_settings
-def replay(settings: Settings, as_of: str | None, as_of_seq: int | None, out: Path | None, as_json: bool) -> None:
+def replay(settings: Settings, as_of: str | None, as_of_seq: int | None, out: Path | None, reclassify: bool,
+           as_json: bool) -> None:
     """Rebuild every projection from the log and print a digest of each. Never sends alerts."""
     if as_of and as_of_seq is not None:
         raise Refused("give --as-of or --as-of-seq, not both")
+    if reclassify:
+        return _reclassify(settings, as_json)
     with settings.open_store() as store:
         until = as_of_seq
         if as_of:
@@ -281,6 +288,117 @@ def anchor(settings: Settings, out: Path) -> None:
             occurred_at=now,
         )])
     click.echo(f"anchored seq {head.seq} hash {head.hash} in {out}{' (signed)' if key else ''}")
+
+
+def _reclassify(settings: Settings, as_json: bool) -> None:
+    config = settings.config()
+    detector = daemon.make_detector(config)
+    infos = {s.id: SourceInfo.of(s) for s in config.sources}
+    with settings.open_store() as store:
+        recorded = {e.data["cause"]: e.data for e in store.read(types=[CHANGE_DETECTED])}
+        counts = Counter()
+        for event in store.read(types=[ITEM_DISCOVERED, ITEM_REVISED]):
+            info = infos.get(event.data["source"]) or SourceInfo(event.data["source"], "feed", False)
+            now = next(iter(detector.detect(event, info)), None)
+            before = recorded.get(event.event_id)
+            difference = compare_changes(before, now.data if now else None)
+            counts["items"] += 1
+            if difference is None:
+                continue
+            counts[difference["change"]] += 1
+            if as_json:
+                click.echo(json.dumps({"seq": event.seq, "item": event.stream, **difference}, ensure_ascii=False))
+            else:
+                detail = ", ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in difference["fields"].items())
+                click.echo(f"{event.seq:>8}  {difference['change']:<8} {event.stream}  {detail}")
+    summary = f"{counts['items']} items: {counts['added']} would be added, {counts['removed']} removed, " \
+              f"{counts['changed']} changed; nothing was appended"
+    click.echo(json.dumps({"summary": dict(counts)}) if as_json else summary)
+
+
+def compare_changes(before: dict | None, after: dict | None) -> dict | None:
+    """How a re-detected change differs from the recorded one (None when it does not)."""
+    if before is None and after is None:
+        return None
+    keys = ("kind", "severity", "rule", "regions", "countries", "companies")
+    if before is None or after is None:
+        present = after or before
+        return {"change": "added" if before is None else "removed", "id": present["id"],
+                "fields": {k: (before and before.get(k), after and after.get(k)) for k in keys}}
+    fields = {k: (before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)}
+    return {"change": "changed", "id": before["id"], "fields": fields} if fields else None
+
+
+# -- changes ---------------------------------------------------------------------------------------
+
+
+CHANGE_FIELDS = ("id", "kind", "severity", "title", "url", "source", "published", "rule", "regions", "countries",
+                 "companies", "deadlines", "evidence")
+
+
+@cli.command()
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS), help="Only this kind (repeatable).")
+@click.option("--region", metavar="R", help="Only changes tagged with this region slug (e.g. middle-east).")
+@click.option("--country", metavar="CC", help="Only changes naming this country (ISO alpha-2).")
+@click.option("--company", metavar="C", help="Only changes naming this company slug (e.g. nvidia).")
+@click.option("--rule", metavar="ID", help="Only changes linked to this catalog rule.")
+@click.option("--min-severity", type=click.Choice(["low", "medium", "high"]), default="low", show_default=True)
+@click.option("--since", type=int, default=0, metavar="SEQ", help="Only changes recorded after this seq.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@pass_settings
+def changes(settings: Settings, kinds, region, country, company, rule, min_severity, since, as_json) -> None:
+    """Detected changes, oldest first."""
+    where, params = ["seq > ?"], [since]
+    if kinds:
+        where.append(f"kind IN ({','.join('?' * len(kinds))})")
+        params.extend(kinds)
+    if rule:
+        where.append("rule = ?")
+        params.append(rule)
+    severities = ["low", "medium", "high"][["low", "medium", "high"].index(min_severity):]
+    where.append(f"severity IN ({','.join('?' * len(severities))})")
+    params.extend(severities)
+    for path, value in (("$.regions", region), ("$.countries", country and country.upper()), ("$.companies", company)):
+        if value:
+            where.append(f"EXISTS (SELECT 1 FROM json_each(changes.data, '{path}') WHERE value = ?)")
+            params.append(value)
+    with settings.open_store() as store:
+        rows = store.conn.execute(f"SELECT seq, data FROM changes WHERE {' AND '.join(where)} ORDER BY seq", params)
+        for seq, raw in rows:
+            data = json.loads(raw)
+            if as_json:
+                click.echo(json.dumps({**{k: data.get(k) for k in CHANGE_FIELDS}, "seq": seq}, ensure_ascii=False))
+            else:
+                tags = " ".join([*data["regions"], *data["companies"]]) or "-"
+                click.echo(f"{seq:>7}  {data['severity']:<6} {data['kind']:<16} {data['rule'] or '-':<36} "
+                           f"{tags:<30} {data['title'][:90]}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@pass_settings
+def rules(settings: Settings, as_json: bool) -> None:
+    """The catalog of known rules, with the last change seen for each."""
+    catalog = daemon.make_detector(settings.config()).catalog
+    seen: dict[str, tuple[int, int, dict]] = {}
+    path = settings.state_dir / daemon.EVENTS_DB
+    if path.exists():
+        with daemon.open_store(settings.state_dir) as store:
+            for rule_id, count, seq, raw in store.conn.execute(
+                    "SELECT rule, count(*), max(seq), (SELECT data FROM changes AS c WHERE c.rule = changes.rule "
+                    "ORDER BY seq DESC LIMIT 1) FROM changes WHERE rule IS NOT NULL GROUP BY rule"):
+                seen[rule_id] = (count, seq, json.loads(raw))
+    for rule in catalog.rules.values():
+        count, seq, last = seen.get(rule.id, (0, None, None))
+        row = {"id": rule.id, "title": rule.title, "issuer": rule.issuer, "jurisdiction": rule.jurisdiction,
+               "kind": rule.kind, "changes": count,
+               "last_change": {"seq": seq, "id": last["id"], "kind": last["kind"], "title": last["title"],
+                               "published": last["published"]} if last else None}
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            latest = f"{last['kind']} {last['published'] or ''} {last['title'][:50]}" if last else "no change seen"
+            click.echo(f"{rule.id:<38} {rule.jurisdiction or '-':<3} {count:>4}  {latest}")
 
 
 def _anchor_key() -> bytes | None:

@@ -351,6 +351,8 @@ class MonitorSettings(_Model):
     backoff_cap: PositiveDuration = Field(default=dt.timedelta(hours=6), validate_default=True)
     hosts: dict[HostName, HostSettings] = Field(default_factory=_default_hosts)
     listen: Listen | None = None
+    # Reminders before comment-close, effective and compliance dates, in days.
+    reminder_days: list[Annotated[int, Field(ge=0, le=365)]] = Field(default_factory=lambda: [14, 3, 0])
 
     @field_validator("hosts")
     @classmethod

@@ -9,6 +9,10 @@ from typing import Sequence
 from monitor.clock import Clock, system_clock
 from monitor.collectors.http import Fetcher, HostLimit
 from monitor.config import Config
+from monitor.detect.catalog import Catalog
+from monitor.detect.changes import Detector
+from monitor.detect.gazetteer import Gazetteer
+from monitor.reminders import remind
 from monitor.polling import Poller, SourceReport
 from monitor.projections import Projector, default_projections
 from monitor.store import EventStore
@@ -33,12 +37,21 @@ def make_fetcher(config: Config) -> Fetcher:
     )
 
 
+def make_detector(config: Config) -> Detector:
+    """The catalog and gazetteer shipped with the package, extended by the configuration."""
+    return Detector(Catalog.load(config.rules), Gazetteer.load(config.regions, config.companies))
+
+
 async def poll_once(config: Config, state_dir: Path, *, only: Sequence[str] | None = None, force: bool = False,
                     clock: Clock = system_clock) -> list[SourceReport]:
-    """One cycle of every (or the named) source, recorded in the state directory's log."""
+    """One cycle of every (or the named) source, recorded in the state directory's log, then the
+    deadline reminders that are due."""
+    detector = make_detector(config)
     with open_store(state_dir, clock=clock) as store:
         async with make_fetcher(config) as fetcher:
-            return await Poller(config, store, fetcher, clock).cycle(only, force=force)
+            reports = await Poller(config, store, fetcher, clock, detector=detector).cycle(only, force=force)
+        remind(store, clock().date(), config.monitor.reminder_days)
+        return reports
 
 
 def poll(config: Config, state_dir: Path, **options) -> list[SourceReport]:

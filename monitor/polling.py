@@ -19,6 +19,7 @@ from monitor.collectors.backoff import next_attempt_after
 from monitor.collectors.collect import PollOutcome, SourceMemory, collect
 from monitor.collectors.http import Fetcher, Validators
 from monitor.config import Config
+from monitor.detect.changes import Detector, SourceInfo
 from monitor.detect.identity import KnownItem, item_events, rekey_unstable
 from monitor.observation import Observation
 from monitor.events import SOURCE_FAILED, SOURCE_POLLED, SOURCE_RECOVERED, NewEvent, derive_event_id
@@ -31,6 +32,7 @@ class SourceReport:
     status: str  # new, not_modified, unchanged, no_change, failed, skipped
     new: int = 0
     revised: int = 0
+    changes: int = 0
     entries: int | None = None
     message: str | None = None
     retry_at: str | None = None
@@ -47,9 +49,10 @@ def source_state(store: EventStore, source: str) -> dict | None:
 
 class Poller:
     def __init__(self, config: Config, store: EventStore, fetcher: Fetcher, clock: Clock,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, detector: Detector | None = None):
         self.config, self.store, self.fetcher, self.clock = config, store, fetcher, clock
         self.rng = rng or random.Random()
+        self.detector = detector
 
     async def cycle(self, only: Sequence[str] | None = None, *, force: bool = False) -> list[SourceReport]:
         states = source_states(self.store)
@@ -104,6 +107,7 @@ class Poller:
                                         "keyed as those items")
                 known = self._known(source.id, observations)
         items, expected = item_events(observations, known)
+        changes = self.detector.detect_all(items, SourceInfo.of(source)) if self.detector else []
         new = sum(1 for e in items if e.type == "ItemDiscovered")
         polled = {
             "source": source.id, "at": at, "url": outcome.url, "status": outcome.status,
@@ -111,7 +115,7 @@ class Poller:
             "pages": outcome.pages, "entries": None if (outcome.not_modified or outcome.unchanged) else len(outcome.observations),
             "duration_ms": round(outcome.duration * 1000, 1), "etag": outcome.validators.etag,
             "last_modified": outcome.validators.last_modified, "body_sha256": outcome.body_sha256,
-            "new": new, "revised": len(items) - new, "warnings": outcome.warnings[:20],
+            "new": new, "revised": len(items) - new, "changes": len(changes), "warnings": outcome.warnings[:20],
         }
         events = [NewEvent(SOURCE_POLLED, stream, polled, derive_event_id(stream, SOURCE_POLLED, at), occurred_at=at)]
         if state and state["consecutive_failures"]:
@@ -119,11 +123,11 @@ class Poller:
                 "source": source.id, "at": at, "after_failures": state["consecutive_failures"],
                 "failing_since": state["failing_since"], "last_error": state["last_error"],
             }, derive_event_id(stream, SOURCE_RECOVERED, at), occurred_at=at))
-        self.store.append(events + items, expected=expected)
+        self.store.append(events + items + changes, expected=expected)
         status = "not_modified" if outcome.not_modified else "unchanged" if outcome.unchanged else (
             "new" if items else "no_change")
         message = "; ".join(outcome.warnings[:3]) or None
-        return SourceReport(source.id, status, new, len(items) - new, polled["entries"], message)
+        return SourceReport(source.id, status, new, len(items) - new, len(changes), polled["entries"], message)
 
     def _record_failure(self, source, outcome: PollOutcome, state: dict | None) -> SourceReport:
         now = self.clock()

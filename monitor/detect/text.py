@@ -12,8 +12,12 @@ in the normalised string is an offset into the original. Per character it applie
 
 Nothing else: case is *not* folded here; the matchers decide their own case rules.
 
-It runs on every item, so ASCII text returns at once, the NFKC pass is one regex scan over a
-precomputed class of the characters it changes, and OpenCC runs only when there is a CJK ideograph.
+It runs on every item (about 15 µs for 2 KB of Simplified Chinese, 25 µs of Traditional): ASCII
+text comes back at once; the NFKC pass runs only on text that is not NFKC-normal, as one regex
+split on a precomputed class of the characters it changes; OpenCC runs on any other non-ASCII text
+(a few µs when there is nothing to convert: cheaper than looking for CJK first).
+
+``CJK`` matches one CJK ideograph.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ def _char_class(chars: list[str]) -> str:
     return "[" + "".join(parts) + "]"
 
 
-_NFKC_MAP = _nfkc_table()
+_NFKC_MAP = _nfkc_table()  # about 3,600 characters; built at import in about 40 ms
 # Python's re checks a class's astral ranges one by one for every character, which makes one big
 # class about ten times slower than a BMP-only class; astral characters are rare, so they get
 # their own class, searched only when the text has an astral character at all.
@@ -123,6 +127,4 @@ def normalize(text: str) -> str:
         text = _nfkc(_NFKC_BMP, text)
         if _ASTRAL.search(text) is not None:
             text = _nfkc(_NFKC_ASTRAL, text)
-    # OpenCC is cheap on text without Traditional characters (a few µs for 2 KB), cheaper than
-    # searching for CJK first.
     return _t2s(text)

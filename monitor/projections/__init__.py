@@ -1,5 +1,6 @@
 """Projections: pure folds of the event log into read tables, rebuilt by replay."""
 
+from monitor.projections.changes import Changes, Deadlines
 from monitor.projections.base import Projection, Statement, projection_digest, table_digest
 from monitor.projections.items import Items
 from monitor.projections.log_summary import EventTypes
@@ -9,10 +10,12 @@ from monitor.projections.sources import Sources
 
 def default_projections() -> list[Projection]:
     """Every projection the application keeps live, in a fixed order."""
-    return [EventTypes(), Sources(), Items()]
+    return [EventTypes(), Sources(), Items(), Changes(), Deadlines()]
 
 
 __all__ = [
+    "Changes",
+    "Deadlines",
     "EventTypes",
     "Items",
     "Projection",

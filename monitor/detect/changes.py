@@ -1,0 +1,126 @@
+"""From item events to changes: link the known rule, classify, tag regions, countries, companies.
+
+Pure: an ``ItemDiscovered`` or ``ItemRevised`` event (recorded or about to be), what the source is,
+the catalog and the gazetteer go in; ``ChangeDetected`` events come out, with the evidence that
+made each decision. The change id and the event id derive from the item event that caused it, so
+detecting the same item event twice appends nothing, and a replay reproduces it exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Iterable, Mapping, Protocol
+
+from monitor.detect.catalog import Catalog
+from monitor.detect.classify import classify
+from monitor.detect.gazetteer import Gazetteer
+from monitor.events import CHANGE_DETECTED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
+from monitor.observation import Observation
+
+MAX_EVIDENCE = 40  # entries kept per change: enough to say why, bounded for the log
+
+
+class ItemEvent(Protocol):
+    type: str
+    stream: str
+    event_id: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    id: str
+    kind: str  # federal_register, feed, html_list
+    official: bool  # a government's own channel (severity policy), not the press
+
+    @classmethod
+    def of(cls, source) -> "SourceInfo":
+        """Official: the Federal Register, a notice list, or a feed configured with a jurisdiction."""
+        official = source.kind in ("federal_register", "html_list") or bool(getattr(source, "jurisdiction", None))
+        return cls(source.id, source.kind, official)
+
+
+def change_stream(source: str, key: str) -> str:
+    return f"change:{source}:{key}"
+
+
+def change_id(cause_event_id: str) -> str:
+    return "chg-" + hashlib.sha256(cause_event_id.encode()).hexdigest()[:12]
+
+
+class Detector:
+    def __init__(self, catalog: Catalog, gazetteer: Gazetteer):
+        self.catalog, self.gazetteer = catalog, gazetteer
+
+    def detect_all(self, events: Iterable[ItemEvent], source: SourceInfo) -> list[NewEvent]:
+        return [change for event in events for change in self.detect(event, source)]
+
+    def detect(self, event: ItemEvent, source: SourceInfo) -> list[NewEvent]:
+        if event.type not in (ITEM_DISCOVERED, ITEM_REVISED):
+            return []
+        data = event.data
+        item = {"source": data["source"], "key": data["key"], **Observation.content_of(data)}
+        link = self.catalog.link(item)
+        rule = self.catalog.rules.get(link.rule) if link else None
+        changed = data.get("changed") if event.type == ITEM_REVISED else None
+        texts = {name: item[name] for name in ("title", "summary") if item.get(name)}
+        tags = self.gazetteer.tag(texts, extra_regions=rule.regions if rule else ())
+        decision = classify(
+            item, official=source.official, rule_id=rule.id if rule else None,
+            rule_documents=frozenset(rule.identifiers.get("fr_documents", ())[:1]) if rule else frozenset(),
+            changed=changed, companies=bool(tags.companies),
+        )
+        if decision is None:
+            return []
+        evidence = [*(e.__dict__ | {"kind": e.kind} for e in (link.evidence if link else ())),
+                    *(p.to_json() for p in decision.phrases),
+                    *({"kind": m.kind, "name": m.slug, "value": m.text, "field": m.field, "start": m.start, "end": m.end}
+                      for m in tags.matches)]
+        stream = change_stream(data["source"], data["key"])
+        return [NewEvent(CHANGE_DETECTED, stream, {
+            "id": change_id(event.event_id),
+            "kind": decision.kind,
+            "severity": decision.severity,
+            "title": item.get("title"),
+            "url": item.get("url"),
+            "source": data["source"],
+            "key": data["key"],
+            "published": item.get("published"),
+            "language": item.get("language"),
+            "rule": rule.id if rule else None,
+            "rule_title": rule.title if rule else None,
+            "linked_by": link.by if link else None,
+            "regions": list(tags.regions),
+            "countries": list(tags.countries),
+            "companies": list(tags.companies),
+            "deadlines": deadlines(item.get("fields") or {}) if source.kind == "federal_register" else [],
+            "evidence": evidence[:MAX_EVIDENCE],
+            "revision": changed is not None,
+            "cause": event.event_id,
+        }, derive_event_id(stream, CHANGE_DETECTED, event.event_id), occurred_at=item.get("updated") or item.get("published"))]
+
+
+_MONTHS = {m: i for i, m in enumerate(
+    "january february march april may june july august september october november december".split(), 1)}
+_COMPLIANCE = re.compile(
+    r"compliance date[s]?\b[^.]{0,80}?\b(" + "|".join(_MONTHS) + r")\s+(\d{1,2}),\s+(\d{4})", re.IGNORECASE)
+
+
+def deadlines(fields: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Comment-close, effective and compliance dates a Federal Register document states."""
+    found = []
+    if fields.get("comments_close_on"):
+        found.append({"kind": "comments_close", "date": str(fields["comments_close_on"])[:10]})
+    if fields.get("effective_on"):
+        found.append({"kind": "effective", "date": str(fields["effective_on"])[:10]})
+    match = _COMPLIANCE.search(str(fields.get("dates") or ""))
+    if match:
+        month, day, year = _MONTHS[match.group(1).lower()], int(match.group(2)), int(match.group(3))
+        try:
+            found.append({"kind": "compliance", "date": date(year, month, day).isoformat()})
+        except ValueError:
+            pass
+    return found

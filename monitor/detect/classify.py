@@ -1,0 +1,334 @@
+"""What kind of change an item is, and how severe: pure rules over its fields and its text.
+
+Federal Register documents are classified by their own structured fields first (``type`` and
+``action`` are the only place "interim final rule", "correcting amendment" or "extension of
+comment period" is stated); text is read for everything else, in English and Chinese (Traditional
+text is normalised to Simplified before matching). Each decision keeps the phrases that made it.
+
+Severity policy (also in the README):
+
+- high: a new or amended rule, an Entity List change, a licence-policy change, a countermeasure or
+  a rescission, from an official source (the Federal Register, a government notice list, a feed
+  with a jurisdiction); the same kinds reported by the press are medium;
+- medium: a proposed rule, a comment-period or effective-date change, a correction of a known
+  rule, a reported licence slowdown, legislation, a revision that moved a date or the title;
+- low: a mention, a correction of an unknown rule, any other revision.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from monitor.detect.text import normalize
+
+KINDS = (
+    "new_rule", "proposed_rule", "rule_amended", "correction", "comment_period", "effective_date",
+    "rescission", "entity_list", "license_policy", "license_slowdown", "countermeasure",
+    "legislation", "item_revised", "mention",
+)
+HIGH_WHEN_OFFICIAL = frozenset({"new_rule", "rule_amended", "entity_list", "license_policy", "countermeasure", "rescission"})
+MEDIUM = frozenset({"proposed_rule", "comment_period", "effective_date", "license_slowdown", "legislation"})
+DATE_FIELDS = {"fields.comments_close_on": "comment_period", "fields.effective_on": "effective_date"}
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Evidence for a decision: what matched, where."""
+
+    name: str  # the rule of this module that fired, e.g. "action:correction", "text:license_slowdown"
+    value: str  # the matched text, as in the original
+    field: str
+    start: int | None = None
+    end: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "phrase", "name": self.name, "value": self.value, "field": self.field,
+                "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: str
+    severity: str
+    phrases: tuple[Phrase, ...]
+
+
+def _rx(*patterns: str) -> re.Pattern[str]:
+    # \b would not separate "AI" from a following Chinese character ("AI模型"): Latin word
+    # boundaries here are "no ASCII letter or digit on that side".
+    joined = "|".join(f"(?:{p})" for p in patterns).replace(r"\b", r"(?:(?<![A-Za-z0-9])(?=[A-Za-z0-9])|(?<=[A-Za-z0-9])(?![A-Za-z0-9]))")
+    return re.compile(joined, re.IGNORECASE | re.DOTALL)
+
+
+_RULE_NOUN = r"rules?|regulations?|framework|controls?|ban|measures?|requirements?|restrictions?|curbs?|orders?|polic(?:y|ies)"
+_LICENCE = r"licen[cs](?:e|es|ing)|permits?"
+
+_US = r"(?:美国|美方|美国政府|美国商务部|美商务部|美国总统|特朗普|拜登|美(?=[拟将对要禁限批撤吊放暂推延])|华盛顿)"
+_CN_ACTOR = r"(?:(?<!美国)(?<!美)(?<!国)商务部|海关总署|中方|中国政府|国务院|网信办|市场监管总局|国家互联网信息办公室|北京)"
+
+# Procedural kinds come first (a correction of an Entity List rule is a correction), then the
+# kinds of substance, most specific first. The first kind whose pattern matches the text wins.
+TEXT_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("correction", _rx(
+        r"\bcorrecting amendment\b",
+        r"\bcorrect(?:ion|ions|s|ed)\b[^.;]{0,40}?\b(?:rules?|regulations?|notice)\b",
+        r"\b(?:rules?|regulations?)\b[^.;]{0,30}?\bcorrections?\b",
+        r"(?:更正|勘误)",
+    )),
+    ("comment_period", _rx(
+        r"\b(?:extend\w*|reopen\w*|extension)\b[^.;]{0,40}?\bcomment(?:s|ing)? (?:period|deadline)\b",
+        r"\bcomment(?:s|ing)? (?:period|deadline)\b[^.;]{0,40}?\b(?:extend\w*|reopen\w*)\b",
+        r"延长[^。；]{0,30}?(?:意见|评论)(?:征询|征求)?期",
+        r"(?:意见|评论)(?:征询|征求)?期[^。；]{0,10}?延长",
+    )),
+    ("effective_date", _rx(
+        r"\b(?:effective|compliance) dates?\b[^.;]{0,40}?\b(?:delay\w*|postpon\w*|push\w*|moved?|moves|moving|accelerat\w*|brought forward|advanc\w*)\b",
+        r"\b(?:delay\w*|postpon\w*|push\w* back|moves? up|moved up|bring\w* forward|brought forward)\b[^.;]{0,40}?\b(?:effective|compliance) dates?\b",
+        r"提前实施|即日生效|立即生效|即时生效|推迟生效|延后生效|推迟实施|延后实施|暂缓实施|生效日期",
+    )),
+    ("rescission", _rx(
+        rf"\b(?:rescind\w*|rescission|repeal\w*|scrap(?:s|ped|ping)?|withdr[ae]w\w*|"
+        rf"suspend(?:s|ed|ing)?|suspension|overturn\w*|roll(?:s|ed|ing)? back)\b[^.;]{{0,60}}?\b(?:{_RULE_NOUN})\b",
+        rf"\b(?:{_RULE_NOUN})\b[^.;]{{0,40}}?\b(?:rescinded|repealed|scrapped|withdrawn|suspended|overturned)\b",
+        r"(?:撤销|撤回|废除|废止|取消|暂停实施|暂停执行|停止实施|中止实施|中止执行|暂停适用)[^。；]{0,30}?(?:规则|规定|措施|禁令|公告|条款|框架|政策|第[0-9一二三四五六七八九十]+[款条])",
+        r"(?:规则|规定|措施|禁令|框架|政策)[^。；]{0,10}?(?:被撤销|被废除|被取消|被撤回|被废止)",
+    )),
+    ("proposed_rule", _rx(
+        r"\bproposed rule\w*\b", r"\bnotice of proposed rulemaking\b", r"\bA?NPRM\b",
+        r"\bpropos(?:es|ed|ing)\b[^.;]{0,40}?\b(?:rules?|regulations?|requirements?)\b",
+        r"拟议规则|征求意见稿|拟议",
+        _US + r"[^。；]{0,4}?拟(?:要求|禁止|限制|规定|对|将|出台|制定)",
+    )),
+    ("license_slowdown", _rx(
+        rf"\b(?:slow(?:ed|ing|s)?(?:\s+down)?|delay(?:ed|ing|s)?|paus(?:e|ed|es|ing)|held up|holding up|"
+        rf"stall(?:ed|ing|s)?|sitting on|sat on|froze|frozen|freez(?:e|es|ing)|bottleneck\w*|backlog\w*)\b[^.;]{{0,60}}?\b(?:{_LICENCE}|shipments?|sales|deliveries)\b",
+        rf"\b(?:{_LICENCE}|shipments?|sales|deliveries)\b[^.;]{{0,60}}?\b(?:slow(?:ed|ing)?|delay(?:ed|s)?|paused|held up|stall(?:ed|ing)|frozen|backlog\w*|in limbo)\b",
+        r"(?:放慢|放缓|暂停|推迟|延迟|延缓|搁置|冻结|拖延|停滞|卡住)[^。；]{0,15}?(?:许可|审批|执照|牌照)",
+        r"(?:许可|审批|出货|交货|交付)[^。；]{0,15}?(?:放慢|放缓|推迟|延迟|延缓|搁置|冻结|拖延|停滞|受阻|卡关)",
+    )),
+    ("entity_list", _rx(
+        r"(?<!unreliable )\bentity list\b",
+        r"\b(?:trade|export|commerce) blacklist\b",
+        r"(?:\bU\.S\.|\bUS\b|\bUnited States\b|\bWashington\b|\bCommerce Department\b|\bBIS\b)[^.;]{0,60}?\bblacklist\w*",
+        r"(?<!不可靠)实体清单",
+        _US + r"[^。；]{0,20}?黑名单",
+    )),
+    ("countermeasure", _rx(
+        r"\bunreliable entit(?:y|ies) list\b",
+        r"\bcybersecurity review\b",
+        r"\b(?:anti-?dumping|anti-?discrimination|anti-?subsidy|anti-?monopoly|antitrust)\b",
+        r"\b(?:gallium|germanium|antimony|graphite|rare[- ]earths?|superhard materials?|tungsten|indium)\b[^.;]{0,60}?\b(?:controls?|curbs?|bans?|restrict\w*|licen[cs]\w*|permits?)\b",
+        r"\b(?:controls?|curbs?|bans?|restrict\w*|licen[cs]\w*|permits?)\b[^.;]{0,40}?\b(?:gallium|germanium|antimony|graphite|rare[- ]earths?|superhard materials?)\b",
+        r"\b(?:china|chinese government|beijing|mofcom|commerce ministry|ministry of commerce|cac|samr)\b(?!'s)[^.;]{0,60}?\b(?:retaliat\w*|countermeasures?|"
+        r"control list|blacklist\w*|bans?|banned|halts? exports?|restricts? exports?|summon\w*|probe\w*|investigat\w*|fin(?:e|es|ed))\b",
+        r"不可靠实体清单|管控名单|网络安全审查|反倾销|反补贴|反歧视|反垄断|反制",
+        r"(?:镓|锗|锑|石墨|稀土|超硬材料|钨)[^。；]{0,20}?(?:管制|管控|禁止|限制)",
+        r"(?:管制|管控|禁止|限制)[^。；]{0,20}?(?:镓|锗|锑|石墨|稀土|超硬材料|钨)",
+        _CN_ACTOR + r"[^。；]{0,30}?(?:出口管制|两用物项|禁止[^。；]{0,6}出口|约谈|立案调查|调查|审查|列入)",
+        r"两用物项[^。；]{0,20}?对美",
+    )),
+    ("legislation", _rx(
+        r"\bH\.?\s?R\.?\s?\d{2,5}\b",
+        r"\bS\.\s?\d{2,5}\b",
+        r"\b(?:bill|legislation|[A-Z][A-Za-z-]+ Act)\b[^.;]{0,60}?\b(?:introduc\w+|pass(?:es|ed)?|advanc\w+|approv\w+|vot\w+|sponsor\w*|"
+        r"cleared|markup|committee|House|Senate|lawmakers?|Congress|defen[cs]e bill|NDAA)\b",
+        r"\b(?:lawmakers?|senators?|congressman|congresswoman|House|Senate)\b[^.;]{0,60}?\b(?:bill|legislation|[A-Z][A-Za-z-]+ Act)\b",
+        r"法案|议案",
+    )),
+    ("license_policy", _rx(
+        rf"\b(?:{_LICENCE}) (?:review )?polic(?:y|ies)\b",
+        r"\bpresumption of (?:denial|approval)\b",
+        r"\bcase[- ]by[- ]case\b",
+        rf"\b(?:{_LICENCE}) requirements?\b",
+        rf"\brequir\w+\b[^.;]{{0,40}}?\b(?:{_LICENCE})\b",
+        rf"\b(?:revok\w+|revocation|cancel\w*|suspend\w*)\b[^.;]{{0,40}}?\b(?:{_LICENCE}|waivers?|authori[sz]ations?|VEU|validated end[- ]user)",
+        rf"\b(?:allow\w*|approv\w*|grant\w*|resum\w*|deny|denie[sd]|denying|clear\w*|green[- ]light\w*|will let|permit\w*)\b[^.;]{{0,60}}?\b(?:{_LICENCE}|exports?|shipments?|to (?:sell|ship|export)|sales of|(?:chip|GPU|processor|accelerator)s? sales|sales (?:to|in))\b",
+        rf"\b(?:{_LICENCE})\b[^.;]{{0,30}}?\b(?:will be |would be |to be )?(?:granted|approved|issued|denied|revoked)\b",
+        r"\b(?:tells?|told|orders?|ordered|instruct\w*|bars?|barred|block\w*|forbid\w*|prohibit\w*)\b[^.;]{0,40}?\b(?:stop|halt|cease|from)\b[^.;]{0,30}?\b(?:sell\w*|ship\w*|export\w*|sales|supply\w*)\b",
+        r"\bhalt\w*\b[^.;]{0,30}?\b(?:shipments?|sales|exports?|supply)\b",
+        r"\b(?:licen[cs]e|revenue[- ]shar\w*)\b[^.;]{0,20}?\bdeal\b",
+        r"许可政策|审查政策|逐案审查|推定拒绝|许可要求|许可证要求",
+        r"(?:须|需|需要|必须)(?:申请|获得|取得|获)?(?:出口)?许可",
+        r"(?:吊销|撤销|取消|收回)[^。；]{0,20}?(?:许可|豁免|授权|VEU)",
+        r"(?:批准|发放|颁发|恢复|放行|允许|准许|拒绝)[^。；]{0,20}?(?:许可|出口|销售|出售|供货|供应)",
+        r"(?:暂停|停止|中止)[^。；]{0,20}?(?:供应|供货|出货|销售|出口)",
+        r"上缴|抽成",
+        r"(?:管制名单|实体管制)",
+    )),
+    ("new_rule", _rx(
+        r"\binterim final rule\b", r"\bfinal rule\b",
+        rf"\bnew (?:export )?(?:chip )?(?:{_RULE_NOUN})\b",
+        rf"\b(?:unveil\w*|issu\w+|impos\w+|announc\w+|introduc\w+|adopt\w+|publish\w+|finaliz\w+|rolls? out|rolled out|land(?:s|ed)?)\b[^.;]{{0,40}}?\b(?:{_RULE_NOUN})\b",
+        rf"\b(?:{_RULE_NOUN})\b[^.;]{{0,30}}?\b(?:take|takes|took|taking) effect\b",
+        r"\b(?:tighten\w*|expand\w*|broaden\w*|widen\w*|extend\w*)\b[^.;]{0,40}?\b(?:export )?(?:controls?|restrictions?|curbs?|rules?|blacklist)\b",
+        r"新规|出台|(?:发布|公布|推出|实施|更新|生效)[^。；]{0,12}?(?:规则|规定|新规|管制|措施|限制|清单)|收紧|扩大[^。；]{0,8}?(?:管制|限制)|(?:管制|限制)[^。；]{0,6}?(?:今起|正式)?(?:实施|生效)",
+    )),
+)
+
+# Which kinds a Federal Register rule's title (its first clause) may state besides being a rule.
+FR_TITLE_KINDS = _rx(r"^\W*(?:additions?|revisions?|removals?|modifications?|amendments?)\b[^;:]{0,60}?\bentity list\b",
+                     r"^\W*entity list\b")
+FR_SUSPENSION = _rx(r"\b(?:suspension|rescission|withdrawal|revocation)\b(?! of certain entities)")
+FR_LICENCE_TITLE = _rx(r"\blicen[cs](?:e|ing) (?:review )?polic", r"\bvalidated end[- ]user\b", r"\blicense exception\b")
+
+_AMENDS = _rx(r"\b(?:amend\w*|revis\w+|updat\w+|tighten\w*|expand\w*|chang\w+|adds?|added|clarif\w+)\b",
+              r"修订|修改|更新|收紧|扩大|补充")
+
+# Relevance: the item must be about export controls (or link to a known rule) to be a change at all.
+TOPIC = _rx(
+    r"\bexport(?:s|ed|ing)?\b[^.;]{0,30}?\b(?:controls?|bans?|restrictions?|curbs?|licen[cs]\w*|rules?|blacklist)\b",
+    r"\bentity list\b", r"\bExport Administration Regulations\b", r"\bEAR\b", r"\bTechnical Advisory Committee\b",
+    r"\bdual[- ]use\b", r"\bsanction\w*\b", r"\bdiffusion (?:rule|framework)\b", r"\bAI diffusion\b",
+    r"\b(?:chips?|semiconductors?|GPUs?|AI accelerators?|processors?|HBM|chipmaking)\b[^.;]{0,40}?\b(?:curbs?|restrictions?|controls?|bans?|licen[cs]\w*|blacklist\w*)\b",
+    r"\b(?:curbs?|restrictions?|controls?|bans?|licen[cs]\w*)\b[^.;]{0,40}?\b(?:chips?|semiconductors?|GPUs?|AI accelerators?|chipmaking|HBM)\b",
+    r"\b(?:smuggl\w+|diversion)\b", r"\bknow[- ]your[- ]customer\b", r"\bcybersecurity review\b",
+    r"\bOrder Relating to\b", r"\b(?:temporary )?denial order\b",
+    r"\bunreliable entit", r"\bexport\w*\b[^.;]{0,40}?\b(?:AI|chips?|semiconductors?|GPUs?)\b",
+    r"出口管制|出口限制|出口禁令|实体清单|两用物项|制裁|管控名单|网络安全审查|禁售|走私",
+    r"(?:芯片|晶片|半导体|算力|GPU|光刻)[^。；]{0,20}?(?:管制|限制|禁令|许可|禁售|禁止)",
+    r"(?:管制|限制|禁令|许可|禁售|禁止)[^。；]{0,20}?(?:芯片|晶片|半导体|算力|GPU|光刻)",
+)
+
+# Enforcement words: with the domain and a named company, an item is at least a mention.
+ENFORCEMENT = _rx(r"\b(?:charg\w+|indict\w*|arrest\w*|fraud\w*|prosecut\w+|smuggl\w+|divert\w*|penalt\w+|settle\w*)\b",
+                  r"起诉|逮捕|走私|诈欺|欺诈|罚款|和解")
+
+# The domain: chips, AI compute, cloud. A kind phrase counts as a change only with one of these
+# (or a company from the gazetteer) in sight: "anti-dumping duties on brandy" is not our news.
+DOMAIN = _rx(
+    r"\b(?:chips?|chipmak\w*|semiconductors?|GPUs?|AI|artificial intelligence|accelerators?|H20|H200|H100|A100|H800|A800|"
+    r"Blackwell|HBM|wafers?|foundr\w+|lithograph\w*|DUV|EUV|supercomput\w*|data cent(?:er|re)s?|cloud|model weights|"
+    r"computing|integrated circuits?)\b",
+    r"芯片|晶片|半导体|算力|光刻|晶圆|数据中心|云|超算|人工智能|计算|集成电路|镓|锗|锑|两用物项",
+)
+
+
+def _first(pattern: re.Pattern[str], fields: Mapping[str, tuple[str, str]], name: str) -> Phrase | None:
+    """The first match of a pattern over the fields, as evidence on the original text."""
+    for field, (original, normalised) in fields.items():
+        match = pattern.search(normalised)
+        if match:
+            return Phrase(name, original[match.start():match.end()], field, match.start(), match.end())
+    return None
+
+
+def text_fields(item: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """The item's readable fields, original and normalised (same length, so offsets agree)."""
+    out = {}
+    for name in ("title", "summary"):
+        value = item.get(name) or ""
+        if value:
+            out[name] = (value, normalize(value))
+    return out
+
+
+def is_relevant(fields: Mapping[str, tuple[str, str]]) -> Phrase | None:
+    return _first(TOPIC, fields, "topic")
+
+
+PROCEDURAL = frozenset({"correction", "comment_period", "effective_date", "rescission"})
+
+
+def _fr_kind(item_fields: Mapping[str, Any], title: str) -> tuple[str, Phrase]:
+    """A Federal Register document's kind, from what it states: its type and action first, then
+    the first clause of its title (the abstract of a big rule mentions every kind there is)."""
+    doc_type = str(item_fields.get("type") or "")
+    action = str(item_fields.get("action") or "")
+    lowered = action.lower()
+
+    def said(kind: str, value: str, field: str = "fields.action") -> tuple[str, Phrase]:
+        return kind, Phrase(f"action:{kind}", value, field)
+
+    if doc_type == "Correction" or "correction" in lowered or "correcting amendment" in lowered:
+        return said("correction", action or doc_type, "fields.action" if action else "fields.type")
+    if "comment period" in lowered:
+        return said("comment_period", action)
+    if "effective date" in lowered or "compliance date" in lowered:
+        return said("effective_date", action)
+    if any(word in lowered for word in ("rescission", "withdrawal", "revocation", "suspension")):
+        return said("rescission", action)
+    if doc_type == "Proposed Rule" or "proposed rule" in lowered or "proposed rulemaking" in lowered:
+        return said("proposed_rule", action or doc_type)
+    if doc_type != "Rule":
+        return said("mention", doc_type or action, "fields.type")
+    first_clause = normalize(re.split(r"[;:]", title, maxsplit=1)[0])
+    for kind, pattern, text in (("rescission", FR_SUSPENSION, normalize(title)), ("entity_list", FR_TITLE_KINDS, first_clause),
+                                ("license_policy", FR_LICENCE_TITLE, first_clause)):
+        match = pattern.search(text)
+        if match:
+            return kind, Phrase(f"title:{kind}", title[match.start():match.end()], "title", match.start(), match.end())
+    return said("new_rule", action or doc_type)
+
+
+def classify(
+    item: Mapping[str, Any],
+    *,
+    official: bool,
+    rule_id: str | None,
+    rule_documents: frozenset[str] = frozenset(),
+    changed: Mapping[str, Any] | None = None,
+    companies: bool = False,
+) -> Decision | None:
+    """The change an item (or a revision of it) represents, or None when it is not a change.
+
+    Relevant is an item that links to a known rule, speaks of export controls, or states a kind of
+    change about chips, AI compute or cloud (or a named company); an official source's procedural
+    notice (a correction, a suspension) is relevant by itself. ``rule_documents`` are the FR
+    document numbers of the linked rule itself: its own publication is new, another one amends it.
+    """
+    fields = text_fields(item)
+    item_fields = item.get("fields") or {}
+    topic = is_relevant(fields)
+    phrases: list[Phrase] = []
+    if item_fields.get("type"):
+        kind, phrase = _fr_kind(item_fields, item.get("title") or "")
+        phrases.append(phrase)
+    else:
+        kind = None
+        for candidate, pattern in TEXT_KINDS:
+            found = _first(pattern, fields, f"text:{candidate}")
+            if found:
+                kind = candidate
+                phrases.append(found)
+                break
+    in_domain = companies or _first(DOMAIN, fields, "domain") is not None
+    fr_rule = item_fields.get("type") in ("Rule", "Proposed Rule", "Correction")
+    relevant = (rule_id is not None or topic is not None or fr_rule
+                or (kind is not None and kind != "mention" and in_domain)
+                or (item_fields.get("type") is not None and in_domain)  # an FR notice about chips or AI
+                or (companies and _first(ENFORCEMENT, fields, "enforcement") is not None)
+                or (official and kind in PROCEDURAL))
+    if not relevant:
+        return None
+    if topic:
+        phrases.append(topic)
+    if changed is not None:
+        return _revision(changed, official)
+    if kind == "new_rule" and rule_id:
+        own = str(item_fields.get("document_number") or "") in rule_documents
+        amends = _first(_AMENDS, fields, "text:amends")
+        if not own and (item_fields.get("type") == "Rule" or amends):
+            kind = "rule_amended"
+            if amends:
+                phrases.append(amends)
+    kind = kind or "mention"
+    return Decision(kind, severity(kind, official=official, linked=rule_id is not None), tuple(phrases))
+
+
+def _revision(changed: Mapping[str, Any], official: bool) -> Decision:
+    phrases = tuple(Phrase("revised", str(changed[name].get("after")), name) for name in sorted(changed))
+    for name, kind in DATE_FIELDS.items():
+        if name in changed:
+            return Decision(kind, "medium", phrases)
+    meaningful = any(name in changed for name in ("title", "fields.type", "fields.action", "fields.citation"))
+    return Decision("item_revised", "medium" if meaningful else "low", phrases)
+
+
+def severity(kind: str, *, official: bool, linked: bool) -> str:
+    if kind in HIGH_WHEN_OFFICIAL:
+        return "high" if official else "medium"
+    if kind in MEDIUM or (kind == "correction" and linked):
+        return "medium"
+    return "low"

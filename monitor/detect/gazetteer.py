@@ -1,0 +1,680 @@
+"""The gazetteer: which countries, regions and companies a text names, with evidence.
+
+The data ships as ``monitor/data/gazetteer.toml`` (its header documents the schema and the
+decisions); ``[regions.*]`` and ``[companies.*]`` tables of ``sources.toml`` add entries or replace
+them by slug. Pure: no I/O after ``load``.
+
+Matching runs over ``normalize(text)`` (``monitor.detect.text``: per-character NFKC and
+Traditional→Simplified, same length as the original, so offsets are offsets into the original),
+lower-cased:
+
+- every alias is normalised and lower-cased like the text, so Traditional, full-width and
+  differently cased spellings meet; a case-sensitive alias (an acronym of at most 4 letters such
+  as ``US``, ``AMD``, ``UAE``, or one listed under ``case_sensitive``) is then kept only where the
+  text spells it exactly so ("us" is not the United States);
+- Latin aliases need a boundary on each Latin side (no Latin letter or digit next to them), so
+  "Intel" is not in "intelligence"; CJK aliases need none;
+- all aliases form two trie-shaped regular expressions, one for aliases that start with a Latin
+  letter or digit, one for the rest (CJK), so a text is scanned twice, never once per alias;
+- every place where an alias may start is tried (Latin: every word start; CJK: every character),
+  the longest alias there wins, and an occurrence inside a longer one is dropped ("North Korea"
+  → KP only; "超微电脑" → Supermicro only; "South China Sea" → nothing, a blocked
+  phrase); so a wrong reading never hides a right one that overlaps it;
+- guards (literal contexts before or after an alias: "中美" not followed by "国", since
+  "其中美国" is "其中" + "美国") are lookarounds in the same expressions.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+import tomllib
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from monitor.detect.text import normalize
+
+if TYPE_CHECKING:  # pragma: no cover
+    from monitor.config import CompanyConfig, RegionConfig
+
+__all__ = ["Company", "Country", "Gazetteer", "GazetteerError", "Match", "Region", "Tags"]
+
+KINDS: tuple[str, ...] = ("country", "region", "company")
+
+# A Latin alias must not touch another Latin letter or digit on its Latin sides.
+_WORD = "0-9A-Za-z\u00aa\u00b5\u00ba\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
+_WORD_CHAR = re.compile(f"[{_WORD}]")
+_COUNTRY_CODE = re.compile(r"[A-Z]{2}")
+_SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+class GazetteerError(ValueError):
+    """The gazetteer data (shipped or configured) cannot be used."""
+
+
+@dataclass(frozen=True)
+class Match:
+    kind: str  # "country" | "region" | "company"
+    slug: str  # ISO 3166 alpha-2 code for countries, the slug otherwise
+    alias: str  # the alias as listed in the data
+    field: str  # which field of the item ("title", "summary", ...)
+    start: int  # offsets into the original text of that field
+    end: int
+    text: str  # the matched text, from the original: fields[field][start:end]
+
+
+@dataclass(frozen=True)
+class Tags:
+    countries: tuple[str, ...]
+    regions: tuple[str, ...]
+    companies: tuple[str, ...]
+    matches: tuple[Match, ...]
+
+
+@dataclass(frozen=True)
+class Country:
+    code: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    case_sensitive: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Region:
+    slug: str
+    name: str
+    countries: frozenset[str]
+    aliases: tuple[str, ...] = ()
+    case_sensitive: tuple[str, ...] = ()
+    implied_by_countries: bool = True
+
+
+@dataclass(frozen=True)
+class Company:
+    slug: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    case_sensitive: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Compound:
+    alias: str
+    targets: tuple[tuple[str, str], ...]  # (kind, slug)
+    case_sensitive: bool | None  # None: the automatic rule
+
+
+@dataclass(frozen=True)
+class _Guard:
+    not_preceded_by: tuple[str, ...]
+    not_followed_by: tuple[str, ...]
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _lower(text: str) -> str:
+    """``text.lower()`` with the same length (only U+0130 İ lower-cases to two characters)."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c if len(lc := c.lower()) != 1 else lc for c in text)
+
+
+def auto_case_sensitive(alias: str) -> bool:
+    """Whether an alias matches only as written under the automatic rule: at most 4 Latin letters,
+    with 2 or more capitals (US, U.S., UAE, AMD, TSMC, ROK) or a capital and a digit (G42, D:5)."""
+    letters = [c for c in alias if c.isascii() and c.isalpha()]
+    if not letters or len(letters) > 4:
+        return False
+    upper = sum(c.isupper() for c in letters)
+    return upper >= 2 or (upper >= 1 and any(c.isdigit() for c in alias))
+
+
+# ``re`` tries the alternatives of the trie's first level one by one (a quick test each): put the
+# characters that start keys most often in Chinese news text first.
+_FREQUENT_FIRST = "中美国日大台香欧韩英阿海北南东新西亚印马法德三高长上华以伊俄澳加巴沙意荷越泰"
+
+
+def _first_char_order(ch: str) -> tuple[int, str]:
+    index = _FREQUENT_FIRST.find(ch)
+    return (index if index >= 0 else len(_FREQUENT_FIRST)), ch
+
+
+def _trie_regex(keys: Mapping[str, _Guard | None], mode: str) -> re.Pattern[str] | None:
+    """One regex matching every key, longest first, as a trie of literal characters.
+
+    The right boundary (after a key ending in a Latin letter or digit) and the guards are
+    lookarounds where a key ends. ``mode`` says how the left boundary of Latin keys is tested:
+
+    - ``"gap"``: the pattern is one non-word character, and the key (group 1) is looked for
+      ahead of it, for a haystack with a space in front; ``re`` then skips over word characters
+      in a tight loop and tries the trie only at word starts (fast on Latin text);
+    - ``"literal"``: a lookbehind right after the first character, so every top-level alternative
+      starts with a literal and ``re`` skips to characters that start a key (fast on CJK text);
+    - ``"plain"``: no left boundary (keys that start with a CJK character or punctuation).
+    """
+    if not keys:
+        return None
+    root: dict[str, Any] = {}
+    for key, guard in keys.items():
+        node = root
+        for ch in key:
+            node = node.setdefault(ch, {})
+        ends: list[str] = []
+        if _WORD_CHAR.match(key[-1]):
+            ends.append(f"(?![{_WORD}])")
+        if guard is not None:
+            ends.extend(f"(?!{re.escape(f)})" for f in guard.not_followed_by)
+            ends.extend(f"(?<!{re.escape(p + key)})" for p in guard.not_preceded_by)
+        node[""] = "".join(ends)
+
+    def emit(node: dict[str, Any], top: bool) -> str:
+        alternatives = []
+        for ch in sorted((k for k in node if k), key=_first_char_order if top else None):
+            head = re.escape(ch)
+            if top and mode == "literal":
+                head += f"(?<![{_WORD}].)"
+            alternatives.append(head + emit(node[ch], False))
+        if "" in node:  # a key ends here: tried after every longer key through this node
+            alternatives.append(node[""])
+        if len(alternatives) == 1:
+            return alternatives[0]
+        return "(?:" + "|".join(alternatives) + ")"
+
+    if mode == "gap":
+        return re.compile(f"[^{_WORD}](?=(" + emit(root, True) + "))")
+    return re.compile(emit(root, True))
+
+
+@dataclass(frozen=True)
+class _Key:
+    """What one matched key means.
+
+    ``always``: targets of case-insensitive aliases. ``exact``: (spelling, target) of
+    case-sensitive aliases, taken only when the text is spelt exactly so. ``fallback``: when the
+    key is rejected for its case, the shorter keys that may match at the same place.
+    """
+
+    always: tuple[tuple[str, str, str], ...]
+    exact: tuple[tuple[str, tuple[str, str, str]], ...] = ()
+    fallback: re.Pattern[str] | None = None
+
+
+class _Scanner:
+    """The trie regexes for every key, matched in the lower-cased normalised text.
+
+    Every place where a key may start is tried (for Latin keys: every word start; for CJK keys:
+    every character), and the longest key there is reported, so a wrong reading never hides a
+    right one that overlaps it; what an occurrence contains is left to the caller to drop.
+    """
+
+    def __init__(self, keys: Mapping[str, _Key], guards: Mapping[str, _Guard]):
+        self.keys = dict(keys)
+        self.guards = dict(guards)
+        # the keys that need nothing but their targets: the common, fast path
+        self.simple = {k: v.always for k, v in keys.items() if not v.exact}
+        latin = {k: guards.get(k) for k in keys if _WORD_CHAR.match(k)}
+        other = {k: guards.get(k) for k in keys if not _WORD_CHAR.match(k)}
+        self.gap = _trie_regex(latin, "gap")
+        self.literal = _trie_regex(latin, "literal")
+        self.plain = _trie_regex(other, "plain")
+        self.plain_ascii = any(k[0].isascii() for k in other)  # else: skipped on ASCII text
+
+    def scan(self, low: str, norm: str, latin_text: bool) -> list[tuple[int, int, tuple]]:
+        """(start, end, targets) of the occurrences, unsorted; ``low`` is the lower-cased ``norm``.
+
+        ``latin_text`` picks the faster of two equivalent Latin regexes: on Latin text, one that
+        consumes the non-word character before a word and looks ahead for the key (``finditer``
+        then goes on inside the key, at the next word start); on CJK text, one that skips to
+        Latin letters, searched again from each match's start + 1 (Latin matches are few there).
+        """
+        out: list[tuple[int, int, tuple]] = []
+        if self.gap is not None:
+            if latin_text:
+                simple = self.simple
+                append = out.append
+                for m in self.gap.finditer(" " + low):
+                    # the gap character's offset in " " + low is the key's offset in low
+                    start = m.start()
+                    key = m.group(1)
+                    targets = simple.get(key)
+                    if targets is not None:
+                        append((start, start + len(key), targets))
+                    else:
+                        self._take(key, start, start + len(key), low, norm, out)
+            else:
+                self._search(self.literal, low, norm, out)
+        if self.plain is not None and (self.plain_ascii or not low.isascii()):
+            self._search(self.plain, low, norm, out)
+        return out
+
+    def _search(self, pattern: re.Pattern[str], low: str, norm: str, out: list) -> None:
+        simple = self.simple
+        append = out.append
+        search = pattern.search
+        m = search(low)
+        while m is not None:
+            start = m.start()
+            key = m.group()
+            targets = simple.get(key)
+            if targets is not None:
+                append((start, start + len(key), targets))
+            else:
+                self._take(key, start, start + len(key), low, norm, out)
+            m = search(low, start + 1)
+
+    def _take(self, key: str, start: int, end: int, low: str, norm: str, out: list) -> None:
+        info = self.keys[key]
+        spelt = norm[start:end]
+        exact = [
+            t for spelling, t in info.exact
+            if spelling == spelt and not any(a[:2] == t[:2] for a in info.always)
+        ]
+        targets = tuple(sorted(info.always + tuple(exact))) if exact else info.always
+        if targets:
+            out.append((start, end, targets))
+        elif info.fallback is not None:
+            # Rejected for its case ("U.S.a." is not "U.S.A."): a shorter key may start here.
+            m = info.fallback.match(low, start)
+            if m is not None:
+                self._take(m.group(), start, m.end(), low, norm, out)
+
+
+def _strings(value: Any, where: str, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise GazetteerError(f"{where}: {key}: expected a list of non-empty strings")
+    return tuple(value)
+
+
+def _text(value: Any, where: str, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise GazetteerError(f"{where}: {key}: expected a non-empty string")
+    return value
+
+
+def _codes(value: Any, where: str, key: str) -> tuple[str, ...]:
+    codes = _strings(value, where, key)
+    bad = [c for c in codes if not _COUNTRY_CODE.fullmatch(c)]
+    if bad:
+        raise GazetteerError(f"{where}: {key}: not ISO 3166 alpha-2 codes: {', '.join(bad)}")
+    return codes
+
+
+def _check_keys(table: Mapping[str, Any], where: str, allowed: set[str]) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise GazetteerError(f"{where}: unknown key(s): {', '.join(unknown)}")
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped_data() -> Mapping[str, Any]:
+    resource = importlib.resources.files("monitor").joinpath("data/gazetteer.toml")
+    return tomllib.loads(resource.read_text(encoding="utf-8"))
+
+
+def _outermost(spans: list[tuple[int, int, tuple]]) -> list[tuple[int, int, tuple]]:
+    """The spans, in order, without duplicates, without those inside a longer one, and without
+    blocked phrases (no targets: they only hide what they contain)."""
+    if len(spans) < 2:
+        return [s for s in spans if s[2]]
+    spans.sort()
+    kept = []
+    max_end, max_start = -1, -1
+    last = None
+    for span in spans:
+        start, end, targets = span
+        if (start, end) == last:
+            continue  # found twice (e.g. a case-rejected key is searched inside)
+        last = start, end
+        if end <= max_end:
+            if end < max_end or start > max_start:
+                continue  # inside a longer occurrence
+        else:
+            max_end, max_start = end, start
+        if targets:
+            kept.append(span)
+    return kept
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _match(kind: str, slug: str, alias: str, field: str, start: int, end: int, text: str) -> Match:
+    """``Match(...)``, built twice as fast (a frozen dataclass sets each field through
+    ``object.__setattr__``; this sets its ``__dict__`` at once). Equal to ``Match(...)``."""
+    match = _new(Match)
+    _set(match, "__dict__", {"kind": kind, "slug": slug, "alias": alias, "field": field,
+                             "start": start, "end": end, "text": text})
+    return match
+
+
+# --- the gazetteer -------------------------------------------------------------------------------
+
+
+class Gazetteer:
+    """Countries, regions and companies, and a matcher for their aliases."""
+
+    def __init__(
+        self,
+        countries: Mapping[str, Country],
+        regions: Mapping[str, Region],
+        companies: Mapping[str, Company],
+        compounds: Iterable[_Compound] = (),
+        guards: Mapping[str, _Guard] | None = None,
+        blocked: Iterable[str] = (),
+    ):
+        self._countries = dict(countries)
+        self._regions = dict(regions)
+        self._companies = dict(companies)
+        self.countries: Mapping[str, Country] = MappingProxyType(self._countries)
+        self.regions: Mapping[str, Region] = MappingProxyType(self._regions)
+        self.companies: Mapping[str, Company] = MappingProxyType(self._companies)
+        compounds = tuple(compounds)
+        self._check_compounds(compounds)
+
+        # Every alias, lower-cased, in one table: case-sensitive ones carry their exact spelling,
+        # checked after the case-insensitive match. key -> [(kind, slug, alias, spelling | None)]
+        table: dict[str, list[tuple[str, str, str, str | None]]] = {}
+
+        def add(kind: str, slug: str, alias: str, sensitive: bool | None) -> None:
+            norm = normalize(alias.strip())
+            if not norm:
+                return
+            if sensitive is None:
+                sensitive = auto_case_sensitive(norm)
+            spelling = norm if sensitive else None
+            targets = table.setdefault(_lower(norm), [])
+            if not any(t[0] == kind and t[1] == slug and t[3] == spelling for t in targets):
+                targets.append((kind, slug, alias, spelling))
+
+        for kind, entries in (
+            ("country", self._countries),
+            ("region", self._regions),
+            ("company", self._companies),
+        ):
+            for slug, entry in entries.items():
+                for alias in entry.aliases:
+                    add(kind, slug, alias, None)
+                for alias in entry.case_sensitive:
+                    add(kind, slug, alias, True)
+                if entry.name not in entry.case_sensitive and entry.name not in entry.aliases:
+                    add(kind, slug, entry.name, None)
+        for compound in compounds:
+            for kind, slug in compound.targets:
+                add(kind, slug, compound.alias, compound.case_sensitive)
+        for phrase in blocked:
+            table.setdefault(_lower(normalize(phrase.strip())), [])
+
+        # Guards apply to an alias's key, with contexts normalised and lower-cased alike.
+        key_guards: dict[str, _Guard] = {}
+        for alias, guard in (guards or {}).items():
+            key_guards[_lower(normalize(alias.strip()))] = _Guard(
+                tuple(_lower(normalize(p)) for p in guard.not_preceded_by),
+                tuple(_lower(normalize(f)) for f in guard.not_followed_by),
+            )
+
+        # A key with case-sensitive aliases may be matched and then rejected for its case; the
+        # shorter keys it starts with (a prefix of it) must then still be tried at that place.
+        keys: dict[str, _Key] = {}
+        for key, targets in table.items():
+            fallback = None
+            sensitive = any(t[3] is not None for t in targets)
+            if sensitive:
+                shorter = {
+                    key[:i]: key_guards.get(key[:i]) for i in range(1, len(key)) if key[:i] in table
+                }
+                fallback = _trie_regex(shorter, "plain")
+            keys[key] = _Key(
+                tuple(sorted((k, s, a) for k, s, a, sp in targets if sp is None)),
+                tuple(sorted((sp, (k, s, a)) for k, s, a, sp in targets if sp is not None)),
+                fallback,
+            )
+        self._scanner = _Scanner(keys, key_guards)
+
+        # region derivation
+        implied: dict[str, set[str]] = {}
+        for slug, region in self._regions.items():
+            if region.implied_by_countries:
+                for code in region.countries:
+                    implied.setdefault(code, set()).add(slug)
+        self._implied_by_country = {c: frozenset(s) for c, s in implied.items()}
+        self._super_regions = {
+            slug: frozenset(
+                other
+                for other, o in self._regions.items()
+                if other != slug and o.implied_by_countries and region.countries
+                and region.countries <= o.countries
+            )
+            for slug, region in self._regions.items()
+        }
+
+    # --- construction ----------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        regions: Mapping[str, "RegionConfig"] | None = None,
+        companies: Mapping[str, "CompanyConfig"] | None = None,
+    ) -> "Gazetteer":
+        """The shipped data plus the ``[regions.*]`` / ``[companies.*]`` tables of sources.toml.
+
+        A configured slug that exists replaces that entry (a replaced region keeps its
+        ``implied_by_countries``, which sources.toml cannot set; a new one is implied by its
+        countries). Configured aliases follow the automatic case rule; the name is an alias too.
+        """
+        return cls.from_data(_shipped_data(), regions=regions, companies=companies)
+
+    @classmethod
+    def from_data(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        regions: Mapping[str, "RegionConfig"] | None = None,
+        companies: Mapping[str, "CompanyConfig"] | None = None,
+        source: str = "gazetteer.toml",
+    ) -> "Gazetteer":
+        """A gazetteer from parsed data in the ``gazetteer.toml`` schema, plus configuration."""
+        _check_keys(
+            data, source, {"countries", "regions", "companies", "compounds", "guards", "block"}
+        )
+        countries: dict[str, Country] = {}
+        for code, table in (data.get("countries") or {}).items():
+            where = f"{source}: [countries.{code}]"
+            if not _COUNTRY_CODE.fullmatch(code):
+                raise GazetteerError(f"{where}: not an ISO 3166 alpha-2 code")
+            _check_keys(table, where, {"name", "aliases", "case_sensitive"})
+            countries[code] = Country(
+                code,
+                _text(table.get("name"), where, "name"),
+                _strings(table.get("aliases"), where, "aliases"),
+                _strings(table.get("case_sensitive"), where, "case_sensitive"),
+            )
+        region_entries: dict[str, Region] = {}
+        for slug, table in (data.get("regions") or {}).items():
+            where = f"{source}: [regions.{slug}]"
+            if not _SLUG.fullmatch(slug):
+                raise GazetteerError(f"{where}: invalid slug")
+            _check_keys(
+                table,
+                where,
+                {"name", "countries", "aliases", "case_sensitive", "implied_by_countries"},
+            )
+            implied = table.get("implied_by_countries", True)
+            if not isinstance(implied, bool):
+                raise GazetteerError(f"{where}: implied_by_countries: expected true or false")
+            members = _codes(table.get("countries"), where, "countries")
+            if not members:
+                raise GazetteerError(f"{where}: countries: list at least one country")
+            region_entries[slug] = Region(
+                slug,
+                _text(table.get("name"), where, "name"),
+                frozenset(members),
+                _strings(table.get("aliases"), where, "aliases"),
+                _strings(table.get("case_sensitive"), where, "case_sensitive"),
+                implied,
+            )
+        company_entries: dict[str, Company] = {}
+        for slug, table in (data.get("companies") or {}).items():
+            where = f"{source}: [companies.{slug}]"
+            if not _SLUG.fullmatch(slug):
+                raise GazetteerError(f"{where}: invalid slug")
+            _check_keys(table, where, {"name", "aliases", "case_sensitive"})
+            company_entries[slug] = Company(
+                slug,
+                _text(table.get("name"), where, "name"),
+                _strings(table.get("aliases"), where, "aliases"),
+                _strings(table.get("case_sensitive"), where, "case_sensitive"),
+            )
+        compounds = []
+        for i, table in enumerate(data.get("compounds") or [], 1):
+            where = f"{source}: [[compounds]] #{i}"
+            _check_keys(
+                table, where, {"alias", "countries", "regions", "companies", "case_sensitive"}
+            )
+            alias = _text(table.get("alias"), where, "alias")
+            where = f"{where} ({alias!r})"
+            targets = (
+                [("country", c) for c in _codes(table.get("countries"), where, "countries")]
+                + [("region", r) for r in _strings(table.get("regions"), where, "regions")]
+                + [("company", c) for c in _strings(table.get("companies"), where, "companies")]
+            )
+            if not targets:
+                raise GazetteerError(f"{where}: name at least one country, region or company")
+            sensitive = table.get("case_sensitive")
+            if sensitive is not None and not isinstance(sensitive, bool):
+                raise GazetteerError(f"{where}: case_sensitive: expected true or false")
+            compounds.append(_Compound(alias, tuple(targets), sensitive))
+        guards: dict[str, _Guard] = {}
+        for i, table in enumerate(data.get("guards") or [], 1):
+            where = f"{source}: [[guards]] #{i}"
+            _check_keys(table, where, {"alias", "not_preceded_by", "not_followed_by"})
+            alias = _text(table.get("alias"), where, "alias")
+            old = guards.get(alias, _Guard((), ()))
+            before = _strings(table.get("not_preceded_by"), where, "not_preceded_by")
+            after = _strings(table.get("not_followed_by"), where, "not_followed_by")
+            guards[alias] = _Guard(old.not_preceded_by + before, old.not_followed_by + after)
+        block = data.get("block") or {}
+        _check_keys(block, f"{source}: [block]", {"phrases"})
+        blocked = _strings(block.get("phrases"), f"{source}: [block]", "phrases")
+
+        for slug, rc in (regions or {}).items():
+            old_region = region_entries.get(slug)
+            region_entries[slug] = Region(
+                slug,
+                rc.name,
+                frozenset(c.upper() for c in rc.countries),
+                tuple(rc.aliases),
+                (),
+                old_region.implied_by_countries if old_region is not None else True,
+            )
+        for slug, cc in (companies or {}).items():
+            company_entries[slug] = Company(slug, cc.name, tuple(cc.aliases), ())
+        try:
+            return cls(countries, region_entries, company_entries, compounds, guards, blocked)
+        except GazetteerError as exc:
+            raise GazetteerError(f"{source}: {exc}") from None
+
+    def _check_compounds(self, compounds: Iterable[_Compound]) -> None:
+        known = {"country": self._countries, "region": self._regions, "company": self._companies}
+        for compound in compounds:
+            for kind, slug in compound.targets:
+                if slug not in known[kind]:
+                    raise GazetteerError(
+                        f"[[compounds]] {compound.alias!r}: unknown {kind} {slug!r}"
+                    )
+
+    # --- queries ---------------------------------------------------------------------------------
+
+    def name(self, kind: str, slug: str) -> str:
+        """The display name ("Middle East", "Nvidia", "United Arab Emirates"); the slug if unknown."""
+        tables = {"country": self._countries, "region": self._regions, "company": self._companies}
+        table = tables.get(kind)
+        if table is None:
+            raise ValueError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+        entry = table.get(slug)
+        return entry.name if entry is not None else slug
+
+    def region_countries(self, slug: str) -> frozenset[str]:
+        region = self._regions.get(slug)
+        return region.countries if region is not None else frozenset()
+
+    def find(self, fields: Mapping[str, str]) -> list[Match]:
+        """Every alias occurrence in each field's text, in field order (as given), then by offset;
+        an occurrence inside a longer one is dropped. Offsets are into the original text."""
+        out: list[Match] = []
+        for field, text in fields.items():
+            if text:
+                out.extend(self._find_in(field, text))
+        return out
+
+    def _spans(self, text: str) -> list[tuple[int, int, tuple[tuple[str, str, str], ...]]]:
+        """(start, end, targets) of every occurrence not inside a longer one, in text order."""
+        norm = normalize(text)
+        low = _lower(norm)
+        # Latin or CJK text? Only decides which of two equivalent regexes is faster.
+        latin_text = norm.isascii() or len(norm.encode("utf-8", "surrogatepass")) < 1.5 * len(norm)
+        return _outermost(self._scanner.scan(low, norm, latin_text))
+
+    def _find_in(self, field: str, text: str) -> list[Match]:
+        return [
+            _match(kind, slug, alias, field, start, end, text[start:end])
+            for start, end, targets in self._spans(text)
+            for kind, slug, alias in targets
+        ]
+
+    def tag(
+        self,
+        fields: Mapping[str, str],
+        *,
+        extra_countries: Iterable[str] = (),
+        extra_regions: Iterable[str] = (),
+        extra_companies: Iterable[str] = (),
+    ) -> Tags:
+        """What the fields name, with evidence.
+
+        ``matches`` are ``find``'s, de-duplicated: the first occurrence (in field order, then by
+        offset) of each (kind, slug, alias). Regions are derived: a country tags every region that
+        is ``implied_by_countries`` and contains it; a named region tags every such region that
+        contains all its countries ("Gulf" → gulf + middle-east). The extras (e.g. a linked rule's
+        own tags) are merged first and derive the same way.
+        """
+        seen: set[tuple[str, str, str]] = set()
+        matches: list[Match] = []
+        for field, text in fields.items():
+            if not text:
+                continue
+            for start, end, targets in self._spans(text):
+                for target in targets:
+                    if target not in seen:
+                        seen.add(target)
+                        kind, slug, alias = target
+                        matches.append(
+                            _match(kind, slug, alias, field, start, end, text[start:end])
+                        )
+        countries = set(extra_countries)
+        named_regions = set(extra_regions)
+        companies = set(extra_companies)
+        for kind, slug, _alias in seen:
+            if kind == "country":
+                countries.add(slug)
+            elif kind == "region":
+                named_regions.add(slug)
+            else:
+                companies.add(slug)
+        regions = set(named_regions)
+        for code in countries:
+            regions.update(self._implied_by_country.get(code, ()))
+        for slug in named_regions:
+            regions.update(self._super_regions.get(slug, ()))
+        return Tags(
+            tuple(sorted(countries)),
+            tuple(sorted(regions)),
+            tuple(sorted(companies)),
+            tuple(matches),
+        )
