@@ -428,6 +428,9 @@ class RuleConfig(_Model):
     kind: str | None = None
     identifiers: RuleIdentifiers = Field(default_factory=RuleIdentifiers)
     keywords: list[Text] = []
+    # Words of the rule's subject ("HBM", "晶圆代工"): news in the weeks around the rule's dates
+    # that states a change and names one of these (and the issuing country) is about this rule.
+    topics: list[Text] = []
     regions: list[Slug] = []
     countries: list[Country] = []
     companies: list[Slug] = []

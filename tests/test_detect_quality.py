@@ -22,4 +22,4 @@ def test_detection_quality_on_the_labelled_corpus():
     assert summary["countries_recall"] >= 0.95 and summary["countries_precision"] >= 0.9, summary
     assert summary["companies_recall"] >= 0.95 and summary["companies_precision"] >= 0.9, summary
     assert summary["rule_link_precision"] >= 0.9, summary
-    assert summary["rule_accuracy"] >= 0.85, summary  # target 0.95: see the README's detection figures
+    assert summary["rule_accuracy"] >= 0.95, summary

@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import importlib.resources
 import re
+from datetime import date, timedelta
 import string
 import tomllib
 from dataclasses import dataclass, field
@@ -124,6 +125,7 @@ class Rule:
     companies: tuple[str, ...]
     dates: Mapping[str, str]  # ISO dates
     title_zh: str | None = None
+    topics: tuple[str, ...] = ()  # subject words for linking news by date and subject
 
 
 @dataclass(frozen=True)
@@ -292,6 +294,9 @@ _LATIN_ALNUM = re.compile(r"[A-Za-z0-9]")
 _TOKEN_SPLIT = re.compile(r"[\s\-\u2010-\u2015]+")
 _SEPARATOR = r"[\s\-\u2010-\u2015]+"
 _WORD = re.compile(r"[a-z0-9]+", re.ASCII)
+# News of a kind is linked by context only to a rule of the same family.
+_CONTEXT_FAMILY = {"entity_list": "entity_list", "countermeasure": "countermeasure", "license_policy": "license_policy",
+                   "legislation": "legislation", "license_slowdown": "license_policy"}
 _FROM_CJK = re.compile("[^\x00-\u2e7f]")  # a character from the CJK blocks up (faster than CJK)
 # ASCII punctuation (and "?", which stands for every non-ASCII character) to spaces, on bytes.
 _PUNCTUATION_TO_SPACE = bytes.maketrans(string.punctuation.encode(), b" " * len(string.punctuation))
@@ -452,6 +457,7 @@ class Catalog:
         # keyword alternatives, deduplicated; per rule: entries of terms of alternative indexes
         self._alternatives: list[_Alternative] = []
         self._keywords: dict[str, list[tuple[tuple[int, ...], ...]]] = {}
+        self._topic_patterns: dict[str, re.Pattern[str]] = {}
         alternative_index: dict[str, int] = {}
         for rule in by_id.values():
             for kind in IDENTIFIER_KINDS:
@@ -624,6 +630,49 @@ class Catalog:
                                               _neg(self._recency[rid]), rid))
         return Link(best, "keyword", satisfied[best][1])
 
+    def link_in_context(self, item: Mapping[str, Any], countries: Iterable[str], kind: str) -> Link | None:
+        """The rule a news item is about when it names none: a rule of a country the item names,
+        whose dates the item's own date falls among (a week before the first to two weeks after
+        the last), and one of whose topics the item names; most topics named wins, then the rule
+        nearest in time. Only for items that state a change (the caller decides), and only to a
+        rule of a matching kind: Entity List news to an Entity List rule, and so on."""
+        published = str(item.get("published") or "")[:10]
+        try:
+            when = date.fromisoformat(published)
+        except ValueError:
+            return None
+        named = set(countries)
+        text = normalize(f"{item.get('title') or ''}\n{item.get('summary') or ''}")
+        best: tuple[tuple[int, int], str, list[str]] | None = None
+        for rule in self.rules.values():
+            if not rule.topics or not rule.dates or rule.jurisdiction not in named:
+                continue
+            if _CONTEXT_FAMILY.get(kind, "rule") != _CONTEXT_FAMILY.get(rule.kind or "", "rule"):
+                continue
+            days = sorted(date.fromisoformat(d) for d in rule.dates.values())
+            if not (days[0] - timedelta(days=7) <= when <= days[-1] + timedelta(days=14)):
+                continue
+            hits = [m.group(0) for m in self._topic_pattern(rule).finditer(text)]
+            if hits:
+                score = (len({h.lower() for h in hits}), -min(abs((when - d).days) for d in days))
+                if best is None or score > best[0]:
+                    best = (score, rule.id, hits)
+        if best is None:
+            return None
+        _score, rule_id, hits = best
+        evidence = tuple(dict.fromkeys(Evidence("context", "topic", hit, "text") for hit in hits))
+        return Link(rule_id, "context", evidence + (Evidence("context", "date", published, "published"),))
+
+    def _topic_pattern(self, rule: Rule) -> re.Pattern[str]:
+        pattern = self._topic_patterns.get(rule.id)
+        if pattern is None:
+            terms = sorted((normalize(t) for t in rule.topics), key=len, reverse=True)
+            pattern = re.compile("|".join(
+                re.escape(t) if _FROM_CJK.search(t) else rf"(?<![A-Za-z0-9]){re.escape(t)}(?![A-Za-z0-9])"
+                for t in terms), re.IGNORECASE)
+            self._topic_patterns[rule.id] = pattern
+        return pattern
+
     def _link_by_identifier(self, matches: list[tuple[_Found, tuple[str, ...]]], texts: _Texts) -> Link:
         group = min((not one.own, one.rank) for one, _rules in matches)
         deciding = [(one, rules) for one, rules in matches if (not one.own, one.rank) == group]
@@ -762,6 +811,7 @@ def rule_from_config(config: RuleConfig, *, title_zh: str | None = None) -> Rule
         companies=tuple(config.companies),
         dates=MappingProxyType({name: value.isoformat() for name, value in config.dates.items()}),
         title_zh=title_zh,
+        topics=tuple(config.topics),
     )
 
 

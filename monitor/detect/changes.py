@@ -20,6 +20,9 @@ from monitor.detect.gazetteer import Gazetteer
 from monitor.events import CHANGE_DETECTED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.observation import Observation
 
+# Kinds that speak of a rule: a news item of these kinds may be linked to a rule by date and subject.
+CONTEXT_KINDS = frozenset({"new_rule", "rule_amended", "proposed_rule", "comment_period", "effective_date",
+                           "correction", "entity_list", "license_policy", "countermeasure", "rescission"})
 MAX_EVIDENCE = 40  # entries kept per change: enough to say why, bounded for the log
 
 
@@ -75,6 +78,11 @@ class Detector:
         )
         if decision is None:
             return []
+        if link is None and source.kind != "federal_register" and decision.kind in CONTEXT_KINDS:
+            link = self.catalog.link_in_context(item, tags.countries, decision.kind)
+            rule = self.catalog.rules.get(link.rule) if link else None
+            if rule is not None:
+                tags = self.gazetteer.tag(texts, extra_regions=rule.regions)
         evidence = [*(e.__dict__ | {"kind": e.kind} for e in (link.evidence if link else ())),
                     *(p.to_json() for p in decision.phrases),
                     *({"kind": m.kind, "name": m.slug, "value": m.text, "field": m.field, "start": m.start, "end": m.end}

@@ -56,10 +56,9 @@ class Decision:
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
-    # \b would not separate "AI" from a following Chinese character ("AI模型"): Latin word
-    # boundaries here are "no ASCII letter or digit on that side".
-    joined = "|".join(f"(?:{p})" for p in patterns).replace(r"\b", r"(?:(?<![A-Za-z0-9])(?=[A-Za-z0-9])|(?<=[A-Za-z0-9])(?![A-Za-z0-9]))")
-    return re.compile(joined, re.IGNORECASE | re.DOTALL)
+    # ASCII mode: \b then separates "AI" from a following Chinese character ("AI模型"), which
+    # Unicode mode counts as part of the same word. Chinese literals match as written.
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE | re.DOTALL | re.ASCII)
 
 
 _RULE_NOUN = r"rules?|regulations?|framework|controls?|ban|measures?|requirements?|restrictions?|curbs?|orders?|polic(?:y|ies)"
@@ -214,11 +213,15 @@ def _first(pattern: re.Pattern[str], fields: Mapping[str, tuple[str, str]], name
     return None
 
 
+LEAD = 600  # characters of a summary read for its kind: news and notices say what happened up front
+
+
 def text_fields(item: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
-    """The item's readable fields, original and normalised (same length, so offsets agree)."""
+    """The item's title and the lead of its summary, original and normalised (same length, so
+    offsets agree). A long Federal Register abstract takes its kind from structured fields."""
     out = {}
     for name in ("title", "summary"):
-        value = item.get(name) or ""
+        value = (item.get(name) or "")[:LEAD]
         if value:
             out[name] = (value, normalize(value))
     return out
