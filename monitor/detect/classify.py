@@ -166,6 +166,45 @@ TEXT_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     )),
 )
 
+# Literal fragments, one of which every alternative of a kind's pattern contains (lower case): a
+# kind whose fragments are all absent cannot match, and its pattern is not run. Checking a few
+# dozen substrings costs far less than the patterns (tests/test_classify.py keeps them in step).
+TRIGGERS: dict[str, tuple[str, ...]] = {
+    "correction": ("correct", "更正", "勘误"),
+    "comment_period": ("comment", "意见", "评论"),
+    "effective_date": ("effective", "compliance", "生效", "实施"),
+    "rescission": ("rescind", "rescission", "repeal", "scrap", "withdr", "suspen", "overturn", "roll",
+                   "撤", "废", "取消", "暂停", "停止实施", "中止"),
+    "proposed_rule": ("propos", "nprm", "拟"),
+    "license_slowdown": ("slow", "delay", "paus", "held up", "holding up", "stall", "sitting on", "sat on",
+                         "froze", "frozen", "freez", "bottleneck", "backlog", "limbo", "放慢", "放缓", "暂停",
+                         "推迟", "延迟", "延缓", "搁置", "冻结", "拖延", "停滞", "卡住", "受阻", "卡关"),
+    "entity_list": ("entity list", "blacklist", "实体清单", "黑名单"),
+    "countermeasure": ("unreliable", "cybersecurity review", "dumping", "discrimination", "subsidy", "monopoly",
+                       "antitrust", "gallium", "germanium", "antimony", "graphite", "rare", "superhard",
+                       "tungsten", "indium", "china", "chinese", "beijing", "mofcom", "commerce ministry",
+                       "ministry of commerce", "cac", "samr", "不可靠", "管控名单", "网络安全审查", "反倾销",
+                       "反补贴", "反歧视", "反垄断", "反制", "镓", "锗", "锑", "石墨", "稀土", "超硬", "钨", "商务部",
+                       "海关总署", "中方", "中国政府", "国务院", "网信办", "市场监管", "国家互联网", "北京", "两用物项"),
+    "legislation": ("h.r", "hr", "h r", "s.", "bill", "legislation", "act", "lawmaker", "senator", "congress",
+                    "house", "senate", "法案", "议案"),
+    "license_policy": ("licen", "permit", "presumption", "case-by-case", "case by case", "requir", "revok",
+                       "revocation", "cancel", "suspen", "allow", "approv", "grant", "resum", "deny", "denie",
+                       "clear", "green", "will let", "tell", "told", "order", "instruct", "bar", "block", "forbid",
+                       "prohibit", "halt", "deal", "许可", "审查政策", "逐案审查", "推定拒绝", "吊销", "撤销", "取消",
+                       "收回", "批准", "发放", "颁发", "恢复", "放行", "允许", "准许", "拒绝", "暂停", "停止", "中止",
+                       "上缴", "抽成", "管制名单", "实体管制"),
+    "new_rule": ("rule", "new", "unveil", "issu", "impos", "announc", "introduc", "adopt", "publish", "finaliz",
+                 "roll", "land", "effect", "tighten", "expand", "broaden", "widen", "extend", "新规", "出台", "发布",
+                 "公布", "推出", "实施", "更新", "生效", "收紧", "扩大"),
+}
+USE_TRIGGERS = True  # off only in the test that proves the triggers never change a decision
+
+
+def _possible(kind: str, lowered: str) -> bool:
+    return not USE_TRIGGERS or any(fragment in lowered for fragment in TRIGGERS[kind])
+
+
 # Which kinds a Federal Register rule's title (its first clause) may state besides being a rule.
 FR_TITLE_KINDS = _rx(r"^\W*(?:additions?|revisions?|removals?|modifications?|amendments?)\b[^;:]{0,60}?\bentity list\b",
                      r"^\W*entity list\b")
@@ -290,7 +329,10 @@ def classify(
         phrases.append(phrase)
     else:
         kind = None
+        lowered = " ".join(normalised for _original, normalised in fields.values()).lower()
         for candidate, pattern in TEXT_KINDS:
+            if not _possible(candidate, lowered):
+                continue
             found = _first(pattern, fields, f"text:{candidate}")
             if found:
                 kind = candidate

@@ -1,0 +1,87 @@
+"""Classification: unit cases in both languages, and the literal prefilter never changes a result."""
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from monitor.detect import classify as module
+from monitor.detect.classify import classify
+
+CORPUS = Path(__file__).parent / "corpus" / "items.jsonl"
+
+
+def kind(title, summary="", **options):
+    decision = classify({"title": title, "summary": summary, "fields": options.pop("fields", {})},
+                        official=options.pop("official", False), rule_id=options.pop("rule_id", None), **options)
+    return decision and decision.kind
+
+
+@pytest.mark.parametrize("title, expected", [
+    ("US slows licences for Nvidia AI chip sales to the UAE", "license_slowdown"),
+    ("美國放慢輝達晶片對阿聯酋出口許可審批", "license_slowdown"),
+    ("U.S. adds China's SMIC to Entity List", "entity_list"),
+    ("China adds US defense firms to its unreliable entity list", "countermeasure"),
+    ("商务部 海关总署公告 关于对镓、锗相关物项实施出口管制的公告", "countermeasure"),
+    ("BIS rescinds the AI diffusion rule", "rescission"),
+    ("Lawmakers introduce bill to tighten chip export controls", "legislation"),
+    ("U.S. proposes rule requiring cloud providers to verify foreign customers", "proposed_rule"),
+    ("Typhoon churns across South China Sea", None),
+    ("Let us help: the best budget phones", None),
+])
+def test_kinds_in_english_and_chinese(title, expected):
+    assert kind(title) == expected
+
+
+def test_an_official_suspension_notice_is_relevant_by_itself_but_press_chatter_is_not():
+    title = "关于暂停实施商务部公告2024年第46号第二款的公告"
+    assert kind(title, official=True) == "rescission"
+    assert kind(title, official=False) is None
+
+
+def test_federal_register_fields_decide_first():
+    assert kind("Additions to the Entity List", fields={"type": "Rule", "action": "Final rule; correction."}) == "correction"
+    assert kind("Additions to the Entity List", fields={"type": "Rule", "action": "Final rule."}) == "entity_list"
+    assert kind("Export Controls on X; Extension of Comment Period",
+                fields={"type": "Rule", "action": "Interim final rule; extension of comment period."}) == "comment_period"
+    assert kind("Implementation of Additional Export Controls; Entity List Modification",
+                fields={"type": "Rule", "action": "Interim final rule."}) == "new_rule"
+    amended = classify({"title": "Revisions to Controls", "fields": {"type": "Rule", "document_number": "2025-1"}},
+                       official=True, rule_id="r", rule_documents=frozenset({"2024-9"}))
+    assert amended.kind == "rule_amended" and amended.severity == "high"
+
+
+def test_a_revision_that_moves_the_comment_date_is_a_comment_period_change():
+    decision = classify({"title": "x", "fields": {"type": "Rule"}}, official=True, rule_id=None,
+                        changed={"fields.comments_close_on": {"before": "2025-03-14", "after": "2025-04-14"}})
+    assert decision.kind == "comment_period" and decision.severity == "medium"
+
+
+def decisions(items):
+    return [classify(item, official=False, rule_id=None) for item in items]
+
+
+def test_the_prefilter_never_changes_a_decision_on_the_corpus(monkeypatch):
+    items = [json.loads(line)["item"] for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    with_triggers = decisions(items)
+    monkeypatch.setattr(module, "USE_TRIGGERS", False)
+    assert decisions(items) == with_triggers
+
+
+words = st.sampled_from(["US", "China", "licences", "slowed", "Entity List", "rescinds", "rule", "放慢", "许可",
+                         "实体清单", "撤销", "规则", "chips", "Nvidia", "proposes", "bill", "House", "correction",
+                         "comment period", "extends", "export controls", "gallium", "镓", "出口管制", "approves",
+                         "sales to", "tells", "stop selling", "halts", "shipments", "H.R. 8315", "暂停实施", "公告"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(words, min_size=1, max_size=10))
+def test_the_prefilter_never_changes_a_decision_on_generated_text(parts):
+    item = {"title": " ".join(parts), "summary": ""}
+    with_triggers = classify(item, official=False, rule_id=None)
+    module.USE_TRIGGERS = False
+    try:
+        assert classify(item, official=False, rule_id=None) == with_triggers
+    finally:
+        module.USE_TRIGGERS = True
