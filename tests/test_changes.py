@@ -91,6 +91,10 @@ def test_a_poll_records_changes_with_kind_rule_tags_and_evidence(http_server, tm
     assert sum(r.changes for r in again.values()) == 0
     assert len(changes(path)) == 4
 
+    replayed = json.loads(cli(path, "replay", "--json").stdout)  # changes and deadlines rebuild exactly
+    assert {p["projection"] for p in replayed["projections"]} >= {"changes", "deadlines", "items", "sources"}
+    assert all(p["matches_live"] for p in replayed["projections"]), replayed
+
 
 def test_rules_lists_the_catalog_with_the_last_change(http_server, tmp_path):
     path = setup(http_server, tmp_path)

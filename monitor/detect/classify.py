@@ -88,7 +88,7 @@ TEXT_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"提前实施|即日生效|立即生效|即时生效|推迟生效|延后生效|推迟实施|延后实施|暂缓实施|生效日期",
     )),
     ("rescission", _rx(
-        rf"\b(?:rescind\w*|rescission|repeal\w*|scrap(?:s|ped|ping)?|withdr[ae]w\w*|"
+        rf"\b(?:rescind\w*|rescission|repeal\w*|scrap(?:s|ped|ping)?|withdr[ae]w\w*|lift(?:s|ed|ing)?|"
         rf"suspend(?:s|ed|ing)?|suspension|overturn\w*|roll(?:s|ed|ing)? back)\b[^.;]{{0,60}}?\b(?:{_RULE_NOUN})\b",
         rf"\b(?:{_RULE_NOUN})\b[^.;]{{0,40}}?\b(?:rescinded|repealed|scrapped|withdrawn|suspended|overturned)\b",
         r"(?:撤销|撤回|废除|废止|取消|暂停实施|暂停执行|停止实施|中止实施|中止执行|暂停适用)[^。；]{0,30}?(?:规则|规定|措施|禁令|公告|条款|框架|政策|第[0-9一二三四五六七八九十]+[款条])",
@@ -102,7 +102,7 @@ TEXT_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     )),
     ("license_slowdown", _rx(
         rf"\b(?:slow(?:ed|ing|s)?(?:\s+down)?|delay(?:ed|ing|s)?|paus(?:e|ed|es|ing)|held up|holding up|"
-        rf"stall(?:ed|ing|s)?|sitting on|sat on|froze|frozen|freez(?:e|es|ing)|bottleneck\w*|backlog\w*)\b[^.;]{{0,60}}?\b(?:{_LICENCE}|shipments?|sales|deliveries)\b",
+        rf"stall(?:ed|ing|s)?|sitting on|sat on|froze|frozen|freez(?:e|es|ing)|bottleneck\w*|backlog\w*)\b[^.;]{{0,60}}?\b(?:{_LICENCE}|shipments?|sales|deliveries|approvals?)\b",
         rf"\b(?:{_LICENCE}|shipments?|sales|deliveries)\b[^.;]{{0,60}}?\b(?:slow(?:ed|ing)?|delay(?:ed|s)?|paused|held up|stall(?:ed|ing)|frozen|backlog\w*|in limbo)\b",
         r"(?:放慢|放缓|暂停|推迟|延迟|延缓|搁置|冻结|拖延|停滞|卡住)[^。；]{0,15}?(?:许可|审批|执照|牌照)",
         r"(?:许可|审批|出货|交货|交付)[^。；]{0,15}?(?:放慢|放缓|推迟|延迟|延缓|搁置|冻结|拖延|停滞|受阻|卡关)",
@@ -117,12 +117,12 @@ TEXT_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("countermeasure", _rx(
         r"\bunreliable entit(?:y|ies) list\b",
         r"\bcybersecurity review\b",
-        r"\b(?:anti-?dumping|anti-?discrimination|anti-?subsidy|anti-?monopoly|antitrust)\b",
+        r"\b(?:anti-?dumping|anti-?circumvention|anti-?discrimination|anti-?subsidy|anti-?monopoly|antitrust)\b",
         r"\b(?:gallium|germanium|antimony|graphite|rare[- ]earths?|superhard materials?|tungsten|indium)\b[^.;]{0,60}?\b(?:controls?|curbs?|bans?|restrict\w*|licen[cs]\w*|permits?)\b",
         r"\b(?:controls?|curbs?|bans?|restrict\w*|licen[cs]\w*|permits?)\b[^.;]{0,40}?\b(?:gallium|germanium|antimony|graphite|rare[- ]earths?|superhard materials?)\b",
         r"\b(?:china|chinese government|beijing|mofcom|commerce ministry|ministry of commerce|cac|samr)\b(?!'s)[^.;]{0,60}?\b(?:retaliat\w*|countermeasures?|"
         r"control list|blacklist\w*|bans?|banned|halts? exports?|restricts? exports?|summon\w*|probe\w*|investigat\w*|fin(?:e|es|ed))\b",
-        r"不可靠实体清单|管控名单|网络安全审查|反倾销|反补贴|反歧视|反垄断|反制",
+        r"不可靠实体清单|管控名单|网络安全审查|反倾销|反规避|反补贴|反歧视|反垄断|反制",
         r"(?:镓|锗|锑|石墨|稀土|超硬材料|钨)[^。；]{0,20}?(?:管制|管控|禁止|限制)",
         r"(?:管制|管控|禁止|限制)[^。；]{0,20}?(?:镓|锗|锑|石墨|稀土|超硬材料|钨)",
         _CN_ACTOR + r"[^。；]{0,30}?(?:出口管制|两用物项|禁止[^。；]{0,6}出口|约谈|立案调查|调查|审查|列入)",
@@ -162,6 +162,7 @@ TEXT_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         rf"\b(?:unveil\w*|issu\w+|impos\w+|announc\w+|introduc\w+|adopt\w+|publish\w+|finaliz\w+|rolls? out|rolled out|land(?:s|ed)?)\b[^.;]{{0,40}}?\b(?:{_RULE_NOUN})\b",
         rf"\b(?:{_RULE_NOUN})\b[^.;]{{0,30}}?\b(?:take|takes|took|taking) effect\b",
         r"\b(?:tighten\w*|expand\w*|broaden\w*|widen\w*|extend\w*)\b[^.;]{0,40}?\b(?:export )?(?:controls?|restrictions?|curbs?|rules?|blacklist)\b",
+        r"\badd(?:s|ed|ing)?\b[^.;]{0,40}?\b(?:export )?control lists?\b",
         r"新规|出台|(?:发布|公布|推出|实施|更新|生效)[^。；]{0,12}?(?:规则|规定|新规|管制|措施|限制|清单)|收紧|扩大[^。；]{0,8}?(?:管制|限制)|(?:管制|限制)[^。；]{0,6}?(?:今起|正式)?(?:实施|生效)",
     )),
 )
@@ -173,17 +174,17 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     "correction": ("correct", "更正", "勘误"),
     "comment_period": ("comment", "意见", "评论"),
     "effective_date": ("effective", "compliance", "生效", "实施"),
-    "rescission": ("rescind", "rescission", "repeal", "scrap", "withdr", "suspen", "overturn", "roll",
+    "rescission": ("rescind", "rescission", "repeal", "scrap", "withdr", "suspen", "overturn", "roll", "lift",
                    "撤", "废", "取消", "暂停", "停止实施", "中止"),
     "proposed_rule": ("propos", "nprm", "拟"),
     "license_slowdown": ("slow", "delay", "paus", "held up", "holding up", "stall", "sitting on", "sat on",
-                         "froze", "frozen", "freez", "bottleneck", "backlog", "limbo", "放慢", "放缓", "暂停",
+                         "froze", "frozen", "freez", "bottleneck", "backlog", "limbo", "approv", "放慢", "放缓", "暂停",
                          "推迟", "延迟", "延缓", "搁置", "冻结", "拖延", "停滞", "卡住", "受阻", "卡关"),
     "entity_list": ("entity list", "blacklist", "实体清单", "黑名单"),
-    "countermeasure": ("unreliable", "cybersecurity review", "dumping", "discrimination", "subsidy", "monopoly",
+    "countermeasure": ("unreliable", "cybersecurity review", "dumping", "circumvention", "discrimination", "subsidy", "monopoly",
                        "antitrust", "gallium", "germanium", "antimony", "graphite", "rare", "superhard",
                        "tungsten", "indium", "china", "chinese", "beijing", "mofcom", "commerce ministry",
-                       "ministry of commerce", "cac", "samr", "不可靠", "管控名单", "网络安全审查", "反倾销",
+                       "ministry of commerce", "cac", "samr", "不可靠", "管控名单", "网络安全审查", "反倾销", "反规避",
                        "反补贴", "反歧视", "反垄断", "反制", "镓", "锗", "锑", "石墨", "稀土", "超硬", "钨", "商务部",
                        "海关总署", "中方", "中国政府", "国务院", "网信办", "市场监管", "国家互联网", "北京", "两用物项"),
     "legislation": ("h.r", "hr", "h r", "s.", "bill", "legislation", "act", "lawmaker", "senator", "congress",
@@ -194,7 +195,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
                        "prohibit", "halt", "deal", "许可", "审查政策", "逐案审查", "推定拒绝", "吊销", "撤销", "取消",
                        "收回", "批准", "发放", "颁发", "恢复", "放行", "允许", "准许", "拒绝", "暂停", "停止", "中止",
                        "上缴", "抽成", "管制名单", "实体管制"),
-    "new_rule": ("rule", "new", "unveil", "issu", "impos", "announc", "introduc", "adopt", "publish", "finaliz",
+    "new_rule": ("rule", "new", "add", "unveil", "issu", "impos", "announc", "introduc", "adopt", "publish", "finaliz",
                  "roll", "land", "effect", "tighten", "expand", "broaden", "widen", "extend", "新规", "出台", "发布",
                  "公布", "推出", "实施", "更新", "生效", "收紧", "扩大"),
 }
@@ -237,7 +238,7 @@ ENFORCEMENT = _rx(r"\b(?:charg\w+|indict\w*|arrest\w*|fraud\w*|prosecut\w+|smugg
 # (or a company from the gazetteer) in sight: "anti-dumping duties on brandy" is not our news.
 DOMAIN = _rx(
     r"\b(?:chips?|chipmak\w*|semiconductors?|GPUs?|AI|artificial intelligence|accelerators?|H20|H200|H100|A100|H800|A800|"
-    r"Blackwell|HBM|wafers?|foundr\w+|lithograph\w*|DUV|EUV|supercomput\w*|data cent(?:er|re)s?|cloud|model weights|"
+    r"Blackwell|HBM|wafers?|foundr\w+|lithograph\w*|DUV|EUV|EDA|supercomput\w*|data cent(?:er|re)s?|cloud|model weights|"
     r"computing|integrated circuits?)\b",
     r"芯片|晶片|半导体|算力|光刻|晶圆|数据中心|云|超算|人工智能|计算|集成电路|镓|锗|锑|两用物项",
 )
