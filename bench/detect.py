@@ -11,12 +11,10 @@ printed is one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 from pathlib import Path
 
+from report import finish  # bench/report.py, beside this script
 from monitor.detect.catalog import Catalog
 from monitor.detect.changes import Detector
 from monitor.detect.evaluation import SOURCES, as_event, load_corpus
@@ -68,13 +66,8 @@ def main() -> None:
         "us_per_item": round(detect_s / args.items * 1e6, 1),
         "normalize_only_items_per_s": round(args.items / normalize_s),
         "changes": found,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "date": time.strftime("%Y-%m-%d"),
     }
-    if not args.json:
-        for key, value in results.items():
-            print(f"{key:>28}: {value}")
-    print(json.dumps(results))
+    finish(results, as_json=args.json)
 
 
 if __name__ == "__main__":

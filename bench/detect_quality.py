@@ -12,6 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
+from report import finish  # bench/report.py, beside this script
 from monitor.detect.catalog import Catalog
 from monitor.detect.changes import Detector
 from monitor.detect.evaluation import evaluate, load_corpus
@@ -30,11 +31,7 @@ def main() -> None:
     if args.errors:
         for error in report.errors:
             print(json.dumps(error, ensure_ascii=False))
-    summary = report.summary()
-    if not args.json:
-        for key, value in summary.items():
-            print(f"{key:>22}: {value}")
-    print(json.dumps(summary, ensure_ascii=False))
+    finish(report.summary(), as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -27,6 +24,7 @@ from pathlib import Path
 
 import feedparser
 
+from report import finish  # bench/report.py, beside this script
 from monitor.clock import system_clock
 from monitor.config import load_config
 from monitor.daemon import make_fetcher, open_store
@@ -144,13 +142,8 @@ def main() -> None:
         "changed_overhead_vs_feedparser": round((changed["cpu_s"] - bare) / bare, 3),
         "events": events,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "date": time.strftime("%Y-%m-%d"),
     }
-    if not args.json:
-        for key, value in results.items():
-            print(f"{key:>32}: {value}")
-    print(json.dumps(results))
+    finish(results, as_json=args.json)
 
 
 if __name__ == "__main__":

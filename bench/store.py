@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import sqlite3
 import subprocess
@@ -20,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import finish  # bench/report.py, beside this script
 from monitor.daemon import open_store
 from monitor.events import NewEvent, derive_event_id, dumps
 from monitor.projections import default_projections, replay
@@ -137,12 +137,7 @@ def main() -> None:
         results.update(json.loads(child.stdout.splitlines()[-1]))
         results["append_vs_raw"] = round(results["append_per_s"] / results["raw_insert_per_s"], 3)
         results["db_mb"] = round(os.path.getsize(tmp / "main" / "events.db") / 2**20, 1)
-    results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
-    results["date"] = time.strftime("%Y-%m-%d")
-    if not args.json:
-        for key, value in results.items():
-            print(f"{key:>24}: {value}")
-    print(json.dumps(results))
+    finish(results, as_json=args.json)
 
 
 if __name__ == "__main__":

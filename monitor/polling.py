@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Sequence
 
 from monitor.clock import Clock, parse_iso, to_iso

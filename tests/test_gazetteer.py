@@ -19,7 +19,6 @@ from monitor.detect.gazetteer import (
     Match,
     _WORD,
     _match,
-    _outermost,
     _shipped_data,
 )
 from monitor.detect.text import CJK, _t2s, normalize

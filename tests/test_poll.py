@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from monitor.config import load_config
 from monitor.daemon import open_store, poll

@@ -71,7 +71,7 @@ import re
 from datetime import date, timedelta
 import string
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
