@@ -91,13 +91,15 @@ def main() -> None:
 def check_config(settings: Settings) -> None:
     """Validate sources.toml (and that the apprise config it names exists); exit 2 with the reason."""
     config = settings.config()
+    detector = _detector(config)
     apprise = config.apprise_config_path
     if apprise is not None and not apprise.is_file():
         raise Refused(f"{config.path}: [alerts] apprise_config: no such file {apprise}")
     kinds = Counter(s.kind for s in config.sources)
     click.echo(f"ok: {config.path}: {len(config.sources)} sources ("
                + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + f"), {len(config.rules)} rules, "
-               f"{len(config.alerts.routes)} routes; state in {config.state_path}")
+               f"{len(config.alerts.routes)} routes; catalog of {len(detector.catalog.rules)} rules; "
+               f"state in {config.state_path}")
 
 
 @cli.command()
@@ -111,6 +113,7 @@ def poll(settings: Settings, only: tuple[str, ...], force: bool, as_json: bool) 
     unknown = [s for s in only if s not in {src.id for src in config.sources}]
     if unknown:
         raise Refused(f"unknown source {unknown[0]!r}; configured: {', '.join(s.id for s in config.sources)}")
+    _detector(config)  # refuse a bad catalog or gazetteer addition before polling anything
     reports = daemon.poll(config, settings.state_dir, only=only or None, force=force)
     for r in reports:
         if as_json:
@@ -292,7 +295,7 @@ def anchor(settings: Settings, out: Path) -> None:
 
 def _reclassify(settings: Settings, as_json: bool) -> None:
     config = settings.config()
-    detector = daemon.make_detector(config)
+    detector = _detector(config)
     infos = {s.id: SourceInfo.of(s) for s in config.sources}
     with settings.open_store() as store:
         recorded = {e.data["cause"]: e.data for e in store.read(types=[CHANGE_DETECTED])}
@@ -379,7 +382,7 @@ def changes(settings: Settings, kinds, region, country, company, rule, min_sever
 @pass_settings
 def rules(settings: Settings, as_json: bool) -> None:
     """The catalog of known rules, with the last change seen for each."""
-    catalog = daemon.make_detector(settings.config()).catalog
+    catalog = _detector(settings.config()).catalog
     seen: dict[str, tuple[int, int, dict]] = {}
     path = settings.state_dir / daemon.EVENTS_DB
     if path.exists():
@@ -399,6 +402,14 @@ def rules(settings: Settings, as_json: bool) -> None:
         else:
             latest = f"{last['kind']} {last['published'] or ''} {last['title'][:50]}" if last else "no change seen"
             click.echo(f"{rule.id:<38} {rule.jurisdiction or '-':<3} {count:>4}  {latest}")
+
+
+def _detector(config: Config):
+    """The detector for a configuration; a bad [[rules]], [regions.*] or [companies.*] exits 2."""
+    try:
+        return daemon.make_detector(config)
+    except ValueError as exc:  # CatalogError, GazetteerError
+        raise Refused(f"{config.path}: {exc}") from None
 
 
 def _anchor_key() -> bytes | None:

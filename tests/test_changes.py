@@ -142,3 +142,13 @@ def test_deadline_reminders_are_appended_once(http_server, tmp_path):
     assert [e.data["days_before"] for e in first] == [3] and again == []
     assert [e.data["days_before"] for e in last] == [0]
     assert first[0].data["rule"] == "us-iaas-kyc"
+
+
+def test_a_bad_rule_identifier_in_the_config_is_refused_before_anything_runs(tmp_path):
+    path = tmp_path / "sources.toml"
+    path.write_text('[[sources]]\nid = "x"\nkind = "feed"\nurl = "http://127.0.0.1:9/feed"\n'
+                    '[[rules]]\nid = "bad-rule"\ntitle = "Bad"\nidentifiers = { rins = ["not-a-rin"] }\n')
+    for command in ("check-config", "poll"):
+        result = cli(path, command)
+        assert result.returncode == 2 and 'rule "bad-rule": identifiers.rins' in result.stderr
+    assert not (tmp_path / "state").exists()
