@@ -1,4 +1,5 @@
-"""Poll-cycle benchmark: 300 feed sources on a loopback server with 20 ms latency per response.
+"""Poll-cycle benchmark: 300 feed sources on a loopback server with 20 ms latency per response,
+recorded and run through change detection exactly as `monitor poll` does.
 
     python bench/poll.py --sources 300 --json
 
@@ -27,7 +28,7 @@ import feedparser
 from report import finish  # bench/report.py, beside this script
 from monitor.clock import system_clock
 from monitor.config import load_config
-from monitor.daemon import make_fetcher, open_store
+from monitor.daemon import make_detector, make_fetcher, open_store
 from monitor.polling import Poller
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +82,7 @@ async def cycles(config, serve):
     """The cycles, as the daemon runs them: one store and one HTTP client for the whole run."""
     with open_store(config.state_path) as store:
         async with make_fetcher(config) as fetcher:
-            poller = Poller(config, store, fetcher, system_clock)
+            poller = Poller(config, store, fetcher, system_clock, detector=make_detector(config))
             serve(1, "etag")
             first = await measure(poller)
             steady_304 = await measure(poller)
