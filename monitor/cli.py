@@ -16,7 +16,7 @@ from monitor import __version__
 from monitor.clock import parse_iso, system_clock, to_iso
 from monitor.detect.changes import SourceInfo
 from monitor.detect.classify import KINDS
-from monitor.events import CHANGE_DETECTED, CHECKPOINT_ANCHORED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
+from monitor.events import ALERT_REQUEUED, CHANGE_DETECTED, CHECKPOINT_ANCHORED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.projections import Projector, default_projections, replay as replay_log
 from monitor.store import Anchor, AnchorError, AnchorKeyMissing, EventStore, read_anchor, verify as verify_log, write_anchor
 from monitor import daemon
@@ -402,6 +402,58 @@ def rules(settings: Settings, as_json: bool) -> None:
         else:
             latest = f"{last['kind']} {last['published'] or ''} {last['title'][:50]}" if last else "no change seen"
             click.echo(f"{rule.id:<38} {rule.jurisdiction or '-':<3} {count:>4}  {latest}")
+
+
+# -- alerts ----------------------------------------------------------------------------------------
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--status", "statuses", multiple=True, type=click.Choice(["queued", "delivered", "failed", "dead"]),
+              help="Only alerts in this state (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@click.pass_context
+def alerts(ctx: click.Context, statuses: tuple[str, ...], as_json: bool) -> None:
+    """The outbox: every alert queued, delivered, failed or dead, oldest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = ctx.find_object(Settings)
+    where = f"WHERE status IN ({','.join('?' * len(statuses))})" if statuses else ""
+    with settings.open_store() as store:
+        rows = store.conn.execute(
+            "SELECT alert_id, status, route, group_key, attempts, next_attempt_at, last_error, change_id, data "
+            f"FROM outbox {where} ORDER BY queued_seq", statuses).fetchall()
+        targets = {}
+        for alert_id, target in store.conn.execute("SELECT alert_id, target FROM deliveries ORDER BY seq"):
+            targets.setdefault(alert_id, []).append(target)
+    for alert_id, status, route, group, attempts, next_at, error, change_id, raw in rows:
+        data = json.loads(raw)
+        row = {"alert_id": alert_id, "status": status, "route": route, "group": group, "attempts": attempts,
+               "next_attempt_at": next_at if status in ("queued", "failed") else None, "last_error": error,
+               "change_id": change_id, "kind": data["kind"], "severity": data["severity"], "title": data["title"],
+               "cause": data["cause"], "delivered_to": targets.get(alert_id, [])}
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            detail = error if status in ("failed", "dead") else (next_at if status == "queued" else ", ".join(row["delivered_to"]))
+            click.echo(f"{alert_id}  {status:<9} {route}/{group:<16} {attempts:>2}  {(data['title'] or '')[:60]:<60}  {detail}")
+
+
+@alerts.command("retry")
+@click.option("--id", "ids", multiple=True, metavar="ALERT", help="Retry these alerts (default: every dead one).")
+@pass_settings
+def alerts_retry(settings: Settings, ids: tuple[str, ...]) -> None:
+    """Queue dead (or the named) alerts again; the next relay pass sends them."""
+    with settings.open_store() as store:
+        if ids:
+            found = [r[0] for r in store.conn.execute(
+                f"SELECT alert_id FROM outbox WHERE alert_id IN ({','.join('?' * len(ids))}) AND status != 'delivered'", ids)]
+        else:
+            found = [r[0] for r in store.conn.execute("SELECT alert_id FROM outbox WHERE status = 'dead'")]
+        if found:
+            at = to_iso(system_clock())
+            store.append([NewEvent(ALERT_REQUEUED, "route:retries", {"alert_ids": found, "at": at},
+                                   derive_event_id("route:retries", ALERT_REQUEUED, at, *found), occurred_at=at)])
+    click.echo(f"queued again: {len(found)} alerts")
 
 
 def _detector(config: Config):

@@ -6,6 +6,8 @@ import asyncio
 from pathlib import Path
 from typing import Sequence
 
+from monitor.alerts.relay import Relay
+from monitor.alerts.targets import apprise_targets, stdout_targets
 from monitor.clock import Clock, system_clock
 from monitor.collectors.http import Fetcher, HostLimit
 from monitor.config import Config
@@ -49,9 +51,18 @@ async def poll_once(config: Config, state_dir: Path, *, only: Sequence[str] | No
     detector = make_detector(config)
     with open_store(state_dir, clock=clock) as store:
         async with make_fetcher(config) as fetcher:
-            reports = await Poller(config, store, fetcher, clock, detector=detector).cycle(only, force=force)
-        remind(store, clock().date(), config.monitor.reminder_days)
+            poller = Poller(config, store, fetcher, clock, detector=detector)
+            reports = await poller.cycle(only, force=force)
+        remind(store, clock().date(), config.monitor.reminder_days, poller.alerts, clock())
+        make_relay(config, store, clock).run_once()
         return reports
+
+
+def make_relay(config: Config, store: EventStore, clock: Clock = system_clock) -> Relay:
+    """The relay to the apprise targets of the configuration, or to standard output without any."""
+    path = config.apprise_config_path
+    targets = apprise_targets(path) if path is not None else stdout_targets
+    return Relay(store, config.alerts, targets, clock)
 
 
 def poll(config: Config, state_dir: Path, **options) -> list[SourceReport]:

@@ -24,6 +24,7 @@ DEADLINE_REACHED = "DeadlineReached"
 ALERT_QUEUED = "AlertQueued"
 ALERT_DELIVERED = "AlertDelivered"
 ALERT_FAILED = "AlertFailed"
+ALERT_REQUEUED = "AlertRequeued"
 CHECKPOINT_ANCHORED = "CheckpointAnchored"
 
 

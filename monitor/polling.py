@@ -18,6 +18,7 @@ from monitor.collectors.backoff import next_attempt_after
 from monitor.collectors.collect import PollOutcome, SourceMemory, collect
 from monitor.collectors.http import Fetcher, Validators
 from monitor.config import Config
+from monitor.alerts.routes import AlertQueue
 from monitor.detect.changes import Detector, SourceInfo
 from monitor.detect.identity import KnownItem, item_events, rekey_unstable
 from monitor.observation import Observation
@@ -52,6 +53,7 @@ class Poller:
         self.config, self.store, self.fetcher, self.clock = config, store, fetcher, clock
         self.rng = rng or random.Random()
         self.detector = detector
+        self.alerts = AlertQueue(config.alerts, detector.gazetteer.name) if detector else None
 
     async def cycle(self, only: Sequence[str] | None = None, *, force: bool = False) -> list[SourceReport]:
         states = source_states(self.store)
@@ -107,6 +109,7 @@ class Poller:
                 known = self._known(source.id, observations)
         items, expected = item_events(observations, known)
         changes = self.detector.detect_all(items, SourceInfo.of(source)) if self.detector else []
+        alerts = self.alerts.for_changes(changes, self.clock()) if self.alerts else []
         new = sum(1 for e in items if e.type == "ItemDiscovered")
         polled = {
             "source": source.id, "at": at, "url": outcome.url, "status": outcome.status,
@@ -122,7 +125,7 @@ class Poller:
                 "source": source.id, "at": at, "after_failures": state["consecutive_failures"],
                 "failing_since": state["failing_since"], "last_error": state["last_error"],
             }, derive_event_id(stream, SOURCE_RECOVERED, at), occurred_at=at))
-        self.store.append(events + items + changes, expected=expected)
+        self.store.append(events + items + changes + alerts, expected=expected)  # one transaction
         status = "not_modified" if outcome.not_modified else "unchanged" if outcome.unchanged else (
             "new" if items else "no_change")
         message = "; ".join(outcome.warnings[:3]) or None

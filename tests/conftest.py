@@ -25,3 +25,26 @@ def fixtures_dir() -> Path:
 @pytest.fixture
 def fr_fixtures(fixtures_dir: Path) -> Path:
     return fixtures_dir / "federal-register"
+
+
+# --- notification sinks (tests/sinks.py) -----------------------------------------------------
+
+SMTP_SINK_PASSWORD = "s3cret-pass"
+
+
+@pytest.fixture
+def smtp_sink():
+    """A started plain-SMTP SmtpSink on 127.0.0.1 (user "monitor", password "s3cret-pass")."""
+    from sinks import SmtpSink
+
+    with SmtpSink(password=SMTP_SINK_PASSWORD) as sink:
+        yield sink
+
+
+@pytest.fixture
+def json_sink():
+    """A JsonSink answering 200 at json://127.0.0.1:<port>/hook (down()/up() to flip it)."""
+    from sinks import JsonSink
+
+    with JsonSink() as sink:
+        yield sink

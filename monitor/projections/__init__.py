@@ -4,13 +4,14 @@ from monitor.projections.changes import Changes, Deadlines
 from monitor.projections.base import Projection, Statement, projection_digest, table_digest
 from monitor.projections.items import Items
 from monitor.projections.log_summary import EventTypes
+from monitor.projections.outbox import Outbox
 from monitor.projections.runner import Projector, ReplayResult, fold, replay
 from monitor.projections.sources import Sources
 
 
 def default_projections() -> list[Projection]:
     """Every projection the application keeps live, in a fixed order."""
-    return [EventTypes(), Sources(), Items(), Changes(), Deadlines()]
+    return [EventTypes(), Sources(), Items(), Changes(), Deadlines(), Outbox()]
 
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Deadlines",
     "EventTypes",
     "Items",
+    "Outbox",
     "Projection",
     "Projector",
     "ReplayResult",

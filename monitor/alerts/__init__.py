@@ -1,0 +1,1 @@
+"""Alerts: which route and group each change goes to, the digests, and the relay that sends them."""

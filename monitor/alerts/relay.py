@@ -1,0 +1,103 @@
+"""The relay: the outbox's due alerts, grouped into digests, sent to each target of their route,
+and every outcome recorded as an event.
+
+Sending happens before recording, so a crash in between can repeat one digest, never lose one.
+A target that already has an alert (recorded in ``deliveries``) is never sent it again, so a
+partial success is not repeated to the targets that succeeded. Failures back off exponentially;
+after ``max_attempts`` the alerts are dead until `monitor alerts retry`. Retries live only here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from monitor.alerts.render import Message, render_digest
+from monitor.clock import Clock, to_iso
+from monitor.collectors.backoff import next_attempt_after
+from monitor.events import ALERT_DELIVERED, ALERT_FAILED, NewEvent, derive_event_id
+from monitor.store import EventStore
+
+
+@dataclass(frozen=True)
+class Target:
+    """One notification service behind a route's tag."""
+
+    id: str  # stable and free of secrets
+    service: str  # for people: "JSON", "E-Mail", "standard output"
+    format: str  # markdown, html or text: what the service shows best
+    send: Callable[[Message], str | None]  # None when delivered, else a reason free of secrets
+
+
+@dataclass(frozen=True)
+class DigestReport:
+    route: str
+    group: str
+    alerts: int
+    delivered: bool
+    targets: tuple[str, ...]
+    error: str | None = None
+
+
+class Relay:
+    def __init__(self, store: EventStore, alerts_config, targets: Callable[[str], Sequence[Target]], clock: Clock,
+                 rng: random.Random | None = None):
+        self.store, self.config, self.targets, self.clock = store, alerts_config, targets, clock
+        self.rng = rng or random.Random()
+
+    def due(self) -> dict[tuple[str, str], list[tuple[str, int, dict]]]:
+        """Due alerts by (route, group), oldest first."""
+        digests: dict[tuple[str, str], list[tuple[str, int, dict]]] = {}
+        for alert_id, route, group, attempts, data in self.store.conn.execute(
+                "SELECT alert_id, route, group_key, attempts, data FROM outbox WHERE status IN ('queued', 'failed') "
+                "AND next_attempt_at <= ? ORDER BY queued_seq", (to_iso(self.clock()),)):
+            digests.setdefault((route, group), []).append((alert_id, attempts, json.loads(data)))
+        return digests
+
+    def run_once(self) -> list[DigestReport]:
+        return [self._send(route, group, alerts) for (route, group), alerts in self.due().items()]
+
+    def _send(self, route: str, group: str, alerts: list[tuple[str, int, dict]]) -> DigestReport:
+        ids = [alert_id for alert_id, _attempts, _data in alerts]
+        delivered = set(self.store.conn.execute(
+            f"SELECT alert_id, target FROM deliveries WHERE alert_id IN ({','.join('?' * len(ids))})", ids))
+        targets = list(self.targets(route))
+        succeeded, failures = [], []
+        for target in targets:
+            pending = [data for alert_id, _attempts, data in alerts if (alert_id, target.id) not in delivered]
+            if pending:
+                first = pending[0]
+                message = render_digest(pending, group_label=first["group_label"], group_by=first["group_by"],
+                                        group=group, fmt=target.format)
+                try:
+                    error = target.send(message)
+                except Exception as exc:  # a broken plugin costs this target this attempt, nothing more
+                    error = f"{exc.__class__.__name__}"
+                if error is not None:
+                    failures.append({"target": target.id, "service": target.service, "error": error})
+                    continue
+            succeeded.append(target.id)
+        if not targets:
+            failures.append({"target": None, "service": None, "error": f"no notification target has the tag {route!r}"})
+        attempt = max(attempts for _id, attempts, _data in alerts) + 1
+        now = self.clock()
+        digest_id = "dig-" + hashlib.sha256("\x1f".join([route, group, str(attempt), *sorted(ids)]).encode()).hexdigest()[:12]
+        stream = f"route:{route}"
+        base = {"digest_id": digest_id, "route": route, "group": group, "alert_ids": ids, "attempt": attempt,
+                "at": to_iso(now)}
+        if not failures:
+            self.store.append([NewEvent(ALERT_DELIVERED, stream, {**base, "targets": succeeded},
+                                        derive_event_id(stream, ALERT_DELIVERED, digest_id), occurred_at=base["at"])])
+            return DigestReport(route, group, len(ids), True, tuple(succeeded))
+        dead = attempt >= self.config.max_attempts
+        delay = next_attempt_after(failures=attempt, base=self.config.retry_base, cap=self.config.retry_cap,
+                                   retry_after=None, rng=self.rng)
+        error = "; ".join(f"{f['service'] or route}: {f['error']}" for f in failures)[:500]
+        self.store.append([NewEvent(ALERT_FAILED, stream, {
+            **base, "delivered_targets": succeeded, "failed": failures, "error": error, "dead": dead,
+            "next_attempt_at": to_iso(now + delay),
+        }, derive_event_id(stream, ALERT_FAILED, digest_id), occurred_at=base["at"])])
+        return DigestReport(route, group, len(ids), False, tuple(succeeded), error)

@@ -1,0 +1,452 @@
+"""Digests: a group's alerts as one message, in Markdown (chat), HTML (email) or plain text.
+
+Pure: alerts (changes plus routing, or deadline reminders) go in, a ``Message`` comes out; no I/O,
+no clock, and the same alerts give the same bytes. Titles, evidence and every other field of an
+alert are untrusted text: HTML is escaped, Markdown escapes what would break its syntax, links are
+made only for http(s) URLs, and line breaks or control characters never reach the output.
+
+A body stays within ``max_chars`` (default ``LIMITS[fmt]``): as many whole entries as fit, in
+order (high first), then one line counting the rest and naming the command that lists them. An
+entry is never cut in half; only a first entry that alone exceeds the limit is shortened (its
+evidence dropped, then its title truncated, then its details), so a digest always says something.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import Any, Callable, Sequence
+from urllib.parse import urlsplit
+
+LIMITS = {"markdown": 3800, "html": 20000, "text": 3800}
+MIN_CHARS = 300  # the smallest max_chars accepted: always room for the tail line
+
+KIND_WORDS = {
+    "license_slowdown": "licence slowdown", "new_rule": "new rule", "proposed_rule": "proposed rule",
+    "rule_amended": "rule amended", "correction": "correction", "comment_period": "comment period",
+    "effective_date": "effective date", "rescission": "rescission", "entity_list": "Entity List",
+    "license_policy": "licence policy", "countermeasure": "countermeasure", "legislation": "legislation",
+    "item_revised": "item revised", "mention": "mention",
+}
+DEADLINE_WORDS = {"comments_close": "comments close", "effective": "effective", "compliance": "compliance"}
+SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+IDENTIFIER_LABELS = {"rin": "RIN", "fr_document": "FR Doc.", "docket": "Docket", "correction_of": "correction of"}
+GROUP_OPTIONS = {"region": "--region", "company": "--company", "country": "--country", "rule": "--rule"}
+
+MAX_WHY = 4  # evidence pieces on the "why:" line
+MAX_PIECE = 48  # characters of one evidence piece
+MAX_LABEL = 60  # characters of the group label in the title
+MAX_FIELD = 160  # characters of a rule title, source, or other secondary field
+MAX_ID = 80
+MAX_DEADLINES = 4
+
+_SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\u061c\ufeff]+")
+_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]()<>~|"})
+_URL_ESCAPES = str.maketrans({" ": "%20", "(": "%28", ")": "%29", "<": "%3C", ">": "%3E", '"': "%22",
+                              "'": "%27", "`": "%60", "\\": "%5C", "[": "%5B", "]": "%5D", "|": "%7C"})
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    body: str
+    format: str  # "markdown" | "html" | "text"
+
+
+# --- plain values ---------------------------------------------------------------------------------
+
+def clean(value: Any, limit: int | None = None) -> str:
+    """One line of text: whitespace and control characters collapsed, at most ``limit`` characters."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    # isprintable() is False for every character _SPACE matches except the ASCII space: a fast path
+    text = text.strip() if text.isprintable() else _SPACE.sub(" ", text).strip()
+    if limit is not None and len(text) > limit:
+        text = text[:limit - 1].rstrip() + "…"
+    return text
+
+
+def safe_url(value: Any) -> str | None:
+    """The URL to link to, when it is http(s) with a host; characters that would end a link encoded."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if _SPACE.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url.translate(_URL_ESCAPES)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _days(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _date(value: Any) -> str:
+    text = clean(value, 32)
+    return text[:10] if re.match(r"\d{4}-\d{2}-\d{2}", text) else text
+
+
+def kind_words(kind: Any) -> str:
+    return KIND_WORDS.get(kind) or clean(kind, 40).replace("_", " ") or "change"
+
+
+def deadline_words(kind: Any, on: Any) -> str:
+    words = DEADLINE_WORDS.get(kind) or clean(kind, 40).replace("_", " ") or "deadline"
+    day = _date(on)
+    return f"{words} {day}" if day else words
+
+
+def is_reminder(alert: Mapping[str, Any]) -> bool:
+    return alert.get("cause") == "deadline"
+
+
+def order(alerts: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """High first, then medium, low (anything else last); newest published first; then by id."""
+    def ident(a: Mapping[str, Any]) -> tuple[str, str, str, str]:
+        return (str(a.get("id") or a.get("change_id") or ""), str(a.get("alert_id") or ""),
+                str(a.get("deadline") or ""), str(a.get("date") or ""))
+
+    ordered = sorted(alerts, key=ident)  # stable sorts, least significant key first
+    ordered.sort(key=lambda a: (a.get("published") is not None, str(a.get("published") or "")), reverse=True)
+    ordered.sort(key=lambda a: SEVERITY_RANK.get(a.get("severity"), 3))
+    return ordered
+
+
+def why_pieces(evidence: Any) -> list[str]:
+    """At most MAX_WHY pieces of evidence: identifiers, then kind phrases, then the rest (tags)."""
+    if not isinstance(evidence, (list, tuple)):
+        return []
+    ranked: list[tuple[int, int, str]] = []
+    for position, item in enumerate(evidence):
+        if type(item) is not dict and not isinstance(item, Mapping):
+            continue
+        kind, name, value = item.get("kind"), item.get("name"), clean(item.get("value"), MAX_PIECE)
+        if not value:
+            continue
+        if kind == "identifier":
+            label = IDENTIFIER_LABELS.get(name)
+            ranked.append((0, position, f"{label} {value}" if label else value))
+        elif kind == "phrase":
+            ranked.append((1, position, f'"{value}"'))
+        elif kind == "context" and name == "date":
+            continue  # the published date, shown anyway
+        else:
+            ranked.append((2, position, value))
+    ranked.sort()
+    pieces, seen = [], set()
+    for _rank, _position, piece in ranked:
+        folded = piece.casefold()
+        if folded not in seen:
+            seen.add(folded)
+            pieces.append(piece)
+            if len(pieces) == MAX_WHY:
+                break
+    return pieces
+
+
+# --- one entry, format-independent ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Entry:
+    severity: str  # as given, cleaned
+    kind: str  # human words
+    title: str
+    url: str | None
+    source: str
+    published: str
+    rule: str
+    rule_title: str
+    deadlines: tuple[str, ...]
+    why: tuple[str, ...]
+    ids: tuple[str, ...]
+    reminder: str | None  # "Deadline in 3 days: comments close 2025-05-15"
+
+    @classmethod
+    def of(cls, alert: Mapping[str, Any]) -> "Entry":
+        reminder = None
+        deadlines_seen = set()
+        if is_reminder(alert):
+            reminded = deadline_words(alert.get("deadline"), alert.get("date"))
+            deadlines_seen.add(reminded)
+            days = _days(alert.get("days_left"))
+            if days is None:
+                when = "Deadline"
+            elif days == 0:
+                when = "Deadline today"
+            elif days > 0:
+                when = f"Deadline in {_plural(days, 'day')}"
+            else:
+                when = f"Deadline passed {_plural(-days, 'day')} ago"
+            reminder = f"{when}: {reminded}"
+        deadlines = []
+        raw = alert.get("deadlines")
+        for item in raw if isinstance(raw, (list, tuple)) else ():
+            if type(item) is dict or isinstance(item, Mapping):
+                words = deadline_words(item.get("kind"), item.get("date"))
+                if words not in deadlines_seen:
+                    deadlines_seen.add(words)
+                    deadlines.append(words)
+        ids = tuple(dict.fromkeys(i for i in (clean(alert.get("id") or alert.get("change_id"), MAX_ID),
+                                              clean(alert.get("alert_id"), MAX_ID)) if i))
+        return cls(
+            severity=clean(alert.get("severity"), 20) or "unknown",
+            kind=kind_words(alert.get("kind")),
+            title=clean(alert.get("title")) or "untitled",
+            url=safe_url(alert.get("url")),
+            source=clean(alert.get("source"), MAX_FIELD),
+            published=_date(alert.get("published")),
+            rule=clean(alert.get("rule"), MAX_ID),
+            rule_title=clean(alert.get("rule_title"), MAX_FIELD),
+            deadlines=tuple(deadlines[:MAX_DEADLINES]),
+            why=tuple(why_pieces(alert.get("evidence"))),
+            ids=ids,
+            reminder=reminder,
+        )
+
+
+# --- formats --------------------------------------------------------------------------------------
+
+class Format:
+    """How a format writes an entry; subclasses set the markup."""
+
+    name = ""
+    open = close = ""
+    sep = "\n\n"
+    tail_sep = "\n\n"
+
+    def esc(self, text: str) -> str:
+        return text
+
+    def code(self, text: str) -> str:
+        return text
+
+    def link(self, title: str, url: str | None) -> str:
+        raise NotImplementedError
+
+    def badge(self, severity: str) -> str:
+        raise NotImplementedError
+
+    def lines(self, head: str, rest: list[str]) -> str:
+        raise NotImplementedError
+
+    def tail(self, count: int, command: str | None) -> str:
+        raise NotImplementedError
+
+    def entry(self, e: Entry, *, title: str | None = None, why: bool = True, details: bool = True,
+              link: bool = True) -> str:
+        text = e.title if title is None else title
+        linked = self.link(text, e.url if link else None)
+        if e.reminder is not None:
+            head = f"{self.badge(e.severity)} {self.esc(e.reminder)} — {linked}"
+        else:
+            head = f"{self.badge(e.severity)} · {self.esc(e.kind)} · {linked}"
+        rest = []
+        if details:
+            if link and e.url and self.name == "text":
+                rest.append(e.url)  # plain text has no links: the URL on its own line
+            facts = [self.esc(e.kind)] if e.reminder is not None else []
+            if e.source:
+                facts.append(f"source: {self.esc(e.source)}")
+            if e.published:
+                facts.append(f"published {self.esc(e.published)}")
+            if e.rule or e.rule_title:
+                rule = self.esc(e.rule_title) if e.rule_title else ""
+                if e.rule:
+                    rule = f"{rule} ({self.code(e.rule)})" if rule else self.code(e.rule)
+                facts.append(f"rule: {rule}")
+            if facts:
+                rest.append(" · ".join(facts))
+            if e.deadlines:
+                rest.append("deadlines: " + "; ".join(self.esc(d) for d in e.deadlines))
+        if why and e.why:
+            rest.append("why: " + "; ".join(self.esc(p) for p in e.why))
+        if e.ids:
+            rest.append(" · ".join(self.code(i) for i in e.ids))
+        return self.lines(head, rest)
+
+
+class Markdown(Format):
+    name = "markdown"
+    BADGES = {"high": "🔴 **HIGH**", "medium": "🟠 **MEDIUM**", "low": "⚪ **LOW**"}
+
+    def esc(self, text: str) -> str:
+        return text.translate(_MD_SPECIAL)
+
+    def code(self, text: str) -> str:
+        return "`" + text.replace("`", "'") + "`"
+
+    def link(self, title: str, url: str | None) -> str:
+        return f"[{self.esc(title)}]({url})" if url else self.esc(title)
+
+    def badge(self, severity: str) -> str:
+        return self.BADGES.get(severity) or f"**{self.esc(severity.upper())}**"
+
+    def lines(self, head: str, rest: list[str]) -> str:
+        return "\n".join([head, *rest])
+
+    def tail(self, count: int, command: str | None) -> str:
+        return f"…and {count} more: {self.code(command)}" if command else f"…and {count} more"
+
+
+class Html(Format):
+    name = "html"
+    open, close = "<ul>\n", "\n</ul>"
+    sep = tail_sep = "\n"
+    COLORS = {"high": "#c00000", "medium": "#b35900", "low": "#555555"}
+
+    def esc(self, text: str) -> str:
+        return html.escape(text, quote=True)
+
+    def code(self, text: str) -> str:
+        return f"<code>{self.esc(text)}</code>"
+
+    def link(self, title: str, url: str | None) -> str:
+        return f'<a href="{self.esc(url)}">{self.esc(title)}</a>' if url else self.esc(title)
+
+    def badge(self, severity: str) -> str:
+        color = self.COLORS.get(severity)
+        label = self.esc(severity.upper())
+        return f'<b style="color:{color}">{label}</b>' if color else f"<b>{label}</b>"
+
+    def lines(self, head: str, rest: list[str]) -> str:
+        return "<li>" + "<br>\n".join([head, *rest]) + "</li>"
+
+    def tail(self, count: int, command: str | None) -> str:
+        return f"<p>…and {count} more: {self.code(command)}</p>" if command else f"<p>…and {count} more</p>"
+
+
+class Text(Format):
+    name = "text"
+    BADGES = {"high": "[HIGH]", "medium": "[MEDIUM]", "low": "[LOW]"}
+
+    def link(self, title: str, url: str | None) -> str:
+        return title  # the URL gets its own line
+
+    def badge(self, severity: str) -> str:
+        return self.BADGES.get(severity) or f"[{severity.upper()}]"
+
+    def lines(self, head: str, rest: list[str]) -> str:
+        return "\n  ".join([head, *rest])
+
+    def tail(self, count: int, command: str | None) -> str:
+        return f"…and {count} more: {command}" if command else f"…and {count} more"
+
+
+FORMATS: dict[str, Format] = {f.name: f for f in (Markdown(), Html(), Text())}
+
+
+# --- the digest -----------------------------------------------------------------------------------
+
+def digest_title(alerts: Sequence[Mapping[str, Any]], *, group_label: str, group_by: str) -> str:
+    reminders = sum(1 for a in alerts if is_reminder(a))
+    changes = len(alerts) - reminders
+    high = sum(1 for a in alerts if a.get("severity") == "high")
+    counts = []
+    if changes or not reminders:
+        counts.append(_plural(changes, "change"))
+    if reminders:
+        counts.append(_plural(reminders, "deadline"))
+    label = clean(group_label, MAX_LABEL) if group_by != "none" else ""
+    name = f"Export controls — {label}" if label else "Export controls"
+    return f"{name}: {', '.join(counts)}" + (f" ({high} high)" if high else "")
+
+
+def tail_command(group_by: str, group: str) -> str | None:
+    """The command listing a group's changes; none when the group is not a plain slug."""
+    if group_by == "none":
+        return "monitor changes"
+    option = GROUP_OPTIONS.get(group_by)
+    if option is None or not isinstance(group, str) or not _SLUG.fullmatch(group):
+        return None
+    return f"monitor changes {option} {group.upper() if group_by == 'country' else group}"
+
+
+def _longest(render: Callable[[int], str], size: int, budget: int) -> str | None:
+    """The longest render(k), k in 0..size, within budget (render's length grows with k); None if none."""
+    best = render(0)
+    if len(best) > budget:
+        return None
+    low, high = 1, size
+    while low <= high:
+        mid = (low + high) // 2
+        candidate = render(mid)
+        if len(candidate) <= budget:
+            best, low = candidate, mid + 1
+        else:
+            high = mid - 1
+    return best
+
+
+def shorten(fmt: Format, e: Entry, budget: int) -> str | None:
+    """An entry within budget: without its evidence, then with a shorter title, then without details."""
+    text = fmt.entry(e, why=False)
+    if len(text) <= budget:
+        return text
+
+    def titled(k: int, **options: bool) -> str:
+        return fmt.entry(e, title=e.title[:k].rstrip() + "…", why=False, **options)
+
+    size = len(e.title) - 1
+    return (_longest(titled, size, budget)
+            or _longest(lambda k: titled(k, details=False, link=False), size, budget))
+
+
+def render_digest(alerts: Sequence[Mapping[str, Any]], *, group_label: str, group_by: str, group: str,
+                  fmt: str = "markdown", max_chars: int | None = None) -> Message:
+    """One message for a group's alerts; the body within max_chars (default LIMITS[fmt])."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    limit = LIMITS[fmt] if max_chars is None else max_chars
+    if limit < MIN_CHARS:
+        raise ValueError(f"max_chars must be at least {MIN_CHARS}, got {limit}")
+    form = FORMATS[fmt]
+    title = digest_title(alerts, group_label=group_label, group_by=group_by)
+    ordered = order(alerts)
+    total = len(ordered)
+    command = tail_command(group_by, group)
+
+    def tail_cost(rest: int) -> int:
+        return len(form.tail_sep) + len(form.tail(rest, command)) if rest else 0
+
+    entries: list[str] = []
+    used = len(form.open) + len(form.close)  # counted once the first entry is in
+    for position, alert in enumerate(ordered):
+        reserve = tail_cost(total - position - 1)
+        text = form.entry(Entry.of(alert))
+        cost = len(text) + (len(form.sep) if entries else 0)
+        if used + cost + reserve <= limit:
+            entries.append(text)
+            used += cost
+            continue
+        if not entries:
+            shortened = shorten(form, Entry.of(alert), limit - used - reserve)
+            if shortened is not None:
+                entries.append(shortened)
+                used += len(shortened)
+                continue
+        break
+    rest = total - len(entries)
+    parts = [form.open, form.sep.join(entries), form.close] if entries else []
+    if rest:
+        parts.extend([form.tail_sep, form.tail(rest, command)] if entries else [form.tail(rest, command)])
+    return Message(title=title, body="".join(parts), format=fmt)

@@ -1,0 +1,90 @@
+"""Where digests go: the services of an apprise configuration, one target per service, or standard
+output when no apprise configuration is given. This is the only module that calls apprise.
+
+Each service is sent to on its own, so its outcome is its own; a target's id derives from its
+position and its privacy-masked URL, so neither ids nor failure reasons ever carry a secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+import apprise
+
+from monitor.alerts.relay import Target
+from monitor.alerts.render import Message
+
+_FORMATS = {"markdown": apprise.NotifyFormat.MARKDOWN, "html": apprise.NotifyFormat.HTML, "text": apprise.NotifyFormat.TEXT}
+_STATUS = re.compile(r"error=(\d{3})|\b(?:HTTP|status)[ :=]+(\d{3})\b", re.IGNORECASE)
+
+
+class AppriseConfigError(ValueError):
+    """The apprise configuration file is missing, unreadable, or names no service."""
+
+
+def apprise_targets(path: str | Path) -> Callable[[str], Sequence[Target]]:
+    """Targets by tag, from an apprise configuration file (its YAML or TEXT format)."""
+    path = Path(path)
+    if not path.is_file():
+        raise AppriseConfigError(f"{path}: no such apprise configuration file")
+    config = apprise.AppriseConfig()
+    if not config.add(str(path)):
+        raise AppriseConfigError(f"{path}: apprise could not read this configuration")
+    notifier = apprise.Apprise()
+    notifier.add(config)
+    cache: dict[str, list[Target]] = {}
+
+    def for_tag(tag: str) -> Sequence[Target]:
+        if tag not in cache:
+            cache[tag] = [_target(plugin, index) for index, plugin in enumerate(notifier.find(tag, match_always=False))]
+        return cache[tag]
+
+    return for_tag
+
+
+def _target(plugin, index: int) -> Target:
+    # The privacy URL masks passwords and tokens, and still differs per recipient (url_id() does not).
+    masked = plugin.url(privacy=True)
+    identifier = f"{plugin.protocol}-{hashlib.sha256(masked.encode()).hexdigest()[:16]}"
+    plugin.retry = 0  # retries live in the relay only
+    notify_format = getattr(plugin, "notify_format", apprise.NotifyFormat.TEXT)
+    if isinstance(notify_format, (tuple, list)):  # e-mail declares (HTML, TEXT): its first is its own
+        notify_format = notify_format[0]
+    fmt = {apprise.NotifyFormat.HTML: "html", apprise.NotifyFormat.MARKDOWN: "markdown"}.get(notify_format, "text")
+
+    def send(message: Message) -> str | None:
+        single = apprise.Apprise()
+        single.add(plugin)
+        result = single.notify(title=message.title, body=message.body, body_format=_FORMATS[message.format])
+        if result:
+            return None
+        return f"{plugin.service_name} delivery failed{_reason(' '.join(e.message for e in result.logs()))}"
+
+    return Target(identifier, plugin.service_name, fmt, send)
+
+
+def _reason(log: str) -> str:
+    """A failure's class from apprise's words, which are not repeated: they may name a host or path."""
+    status = _STATUS.search(log)
+    if status:
+        return f" (HTTP {status.group(1) or status.group(2)})"
+    lowered = log.lower()
+    for word in ("timeout", "timed out", "connection", "authentication", "refused"):
+        if word in lowered:
+            return f" ({'timeout' if 'time' in word else word + ' error'})"
+    return ""
+
+
+def stdout_targets(tag: str) -> Sequence[Target]:
+    """Without an apprise configuration, every route's digests are printed, so a first run shows them."""
+    return [Target("stdout", "standard output", "text", _print)]
+
+
+def _print(message: Message) -> None:
+    sys.stdout.write(f"\n=== {message.title} ===\n{message.body}\n")
+    sys.stdout.flush()
+    return None

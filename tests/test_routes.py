@@ -1,0 +1,62 @@
+"""Routing, as pure functions: every matching route, every group, never twice."""
+
+from datetime import datetime, timedelta, timezone
+
+from monitor.alerts.routes import destinations, queue
+from monitor.config import RouteConfig
+
+NOW = datetime(2026, 1, 15, 12, tzinfo=timezone.utc)
+CHANGE = {"id": "chg-1", "kind": "license_slowdown", "severity": "medium", "title": "t", "source": "news-en",
+          "regions": ["gulf", "middle-east"], "countries": ["AE", "SA"], "companies": ["nvidia", "amd"]}
+
+
+def name(kind, slug):
+    return {"middle-east": "Middle East", "gulf": "Gulf", "nvidia": "Nvidia", "amd": "AMD"}.get(slug, slug)
+
+
+def route(**values):
+    return RouteConfig(**{"tag": "compliance", **values})
+
+
+def test_a_region_route_puts_a_change_in_each_of_its_regions():
+    found = destinations(CHANGE, [route(group_by="region")], name)
+    assert [(d.group, d.group_label) for d in found] == [("gulf", "Gulf"), ("middle-east", "Middle East")]
+
+
+def test_filters_narrow_and_every_matching_route_gets_the_change():
+    routes = [route(group_by="region", regions=["middle-east"]), route(tag="chips", group_by="company"),
+              route(tag="high-only", min_severity="high"), route(tag="cn", countries=["CN"]),
+              route(tag="rules", kinds=["new_rule"]), route(tag="news", sources=["news-en"])]
+    found = {(d.route, d.group) for d in destinations(CHANGE, routes, name)}
+    assert found == {("compliance", "middle-east"), ("chips", "nvidia"), ("chips", "amd"), ("news", "all")}
+
+
+def test_a_change_without_the_grouping_field_goes_to_other():
+    change = {**CHANGE, "regions": [], "companies": []}
+    assert [d.group for d in destinations(change, [route(group_by="company")], name)] == ["other"]
+
+
+def test_alert_ids_are_stable_so_a_change_is_queued_once_per_route_and_group():
+    routes = [route(group_by="region")]
+    first = queue(CHANGE, routes, name, now=NOW, window=timedelta(minutes=15), high_now=True)
+    again = queue(CHANGE, routes, name, now=NOW + timedelta(hours=1), window=timedelta(minutes=15), high_now=True)
+    assert [e.event_id for e in first] == [e.event_id for e in again]
+    assert len({e.data["alert_id"] for e in first}) == 2
+
+
+def test_the_digest_window_and_the_high_severity_bypass():
+    window = timedelta(minutes=15)
+    (medium,) = queue(CHANGE, [route()], name, now=NOW, window=window, high_now=True)
+    (high,) = queue({**CHANGE, "severity": "high"}, [route()], name, now=NOW, window=window, high_now=True)
+    (held,) = queue({**CHANGE, "severity": "high"}, [route()], name, now=NOW, window=window, high_now=False)
+    assert medium.data["due_at"] == "2026-01-15T12:15:00.000000Z"
+    assert high.data["due_at"] == "2026-01-15T12:00:00.000000Z"
+    assert held.data["due_at"] == "2026-01-15T12:15:00.000000Z"
+
+
+def test_a_deadline_reminder_is_its_own_alert():
+    reminder = {"deadline": "comments_close", "date": "2026-01-18", "days_left": 3, "days_before": 3}
+    (change_alert,) = queue(CHANGE, [route()], name, now=NOW, window=timedelta(0), high_now=True)
+    (reminder_alert,) = queue(CHANGE, [route()], name, now=NOW, window=timedelta(0), high_now=True, reminder=reminder)
+    assert reminder_alert.data["alert_id"] != change_alert.data["alert_id"]
+    assert reminder_alert.data["cause"] == "deadline" and reminder_alert.data["days_left"] == 3
