@@ -14,6 +14,7 @@ import click
 
 from monitor import __version__
 from monitor.clock import parse_iso, system_clock, to_iso
+from monitor.alerts.targets import AppriseConfigError, apprise_targets
 from monitor.detect.changes import SourceInfo
 from monitor.detect.classify import KINDS
 from monitor.events import ALERT_REQUEUED, CHANGE_DETECTED, CHECKPOINT_ANCHORED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
@@ -93,8 +94,16 @@ def check_config(settings: Settings) -> None:
     config = settings.config()
     detector = _detector(config)
     apprise = config.apprise_config_path
-    if apprise is not None and not apprise.is_file():
-        raise Refused(f"{config.path}: [alerts] apprise_config: no such file {apprise}")
+    if apprise is not None:
+        try:
+            targets = apprise_targets(apprise)
+        except AppriseConfigError as exc:
+            raise Refused(f"{config.path}: [alerts] apprise_config: {exc}") from None
+        tags = [route.tag for route in config.alerts.routes] + [t for t in [config.alerts.ops_tag] if t]
+        missing = [tag for tag in dict.fromkeys(tags) if not targets(tag)]
+        if missing:
+            raise Refused(f"{apprise}: no notification service has the tag {missing[0]!r} "
+                          f"(used by [alerts] in {config.path.name})")
     kinds = Counter(s.kind for s in config.sources)
     click.echo(f"ok: {config.path}: {len(config.sources)} sources ("
                + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + f"), {len(config.rules)} rules, "

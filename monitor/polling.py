@@ -140,13 +140,15 @@ class Poller:
                                    rng=self.rng)
         retry_at = to_iso(now + delay)
         stream = f"source:{source.id}"
+        message = f"{outcome.reason}: {outcome.message}"
+        ops = self.alerts.source_failing(source, state, message, now) if self.alerts else []
         self.store.append([NewEvent(SOURCE_FAILED, stream, {
             "source": source.id, "at": at, "url": outcome.url, "reason": outcome.reason,
             "message": outcome.message, "status": outcome.status, "retry_after": outcome.retry_after,
             "consecutive_failures": failures, "retry_at": retry_at,
             "duration_ms": round(outcome.duration * 1000, 1),
-        }, derive_event_id(stream, SOURCE_FAILED, at), occurred_at=at)])
-        return SourceReport(source.id, "failed", message=f"{outcome.reason}: {outcome.message}", retry_at=retry_at)
+        }, derive_event_id(stream, SOURCE_FAILED, at), occurred_at=at), *ops])
+        return SourceReport(source.id, "failed", message=message, retry_at=retry_at)
 
     def _keys_by_url(self, source: str, observations) -> dict[str, str]:
         urls = list({o.url for o in observations if o.url})

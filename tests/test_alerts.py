@@ -239,3 +239,40 @@ def test_sigkill_during_the_relay_loses_nothing_and_repeats_at_most_one_digest_p
     print(f"\n{kills} SIGKILLs in {attempts} polls; {len(statuses)} alerts; {repeats} delivered twice")
     assert kills >= 30
     assert repeats <= kills * 10  # at most one digest repeated per kill (a digest here holds at most ten)
+
+
+def test_ops_route_hears_of_a_failing_source_and_of_dead_alerts(tmp_path, http_server, json_sink):
+    from sinks import JsonSink
+
+    with JsonSink() as ops_sink:
+        path = setup(tmp_path, http_server, [("compliance", json_sink.url), ("companies", json_sink.url),
+                                             ("ops", ops_sink.url)], max_attempts=1)
+        text = path.read_text().replace("[alerts]\n", '[alerts]\nops_tag = "ops"\n')
+        text = text.replace('id = "news"\n', 'id = "news"\nsilence_alert_after = "1h"\n')
+        path.write_text(text, encoding="utf-8")
+        config = load_config(path)
+        json_sink.down()
+        poll(config, config.state_path)  # the news digests fail once: with max_attempts 1 they are dead
+        relay_later(config, 0)  # the ops alerts were queued by that relay pass; the next one sends them
+        dead = [m["title"] for m in ops_sink.received]
+        assert dead and all(t.startswith("Export controls — Monitor operations") for t in dead)
+        assert any("could not be delivered" in m["message"] for m in ops_sink.received)
+
+        http_server.route("/news.rss", status=500, body="down")
+        start = datetime.now(timezone.utc)
+        for hours in (0, 2, 3, 4):  # failing for two hours, then three, four: one ops alert for the outage
+            poll(config, config.state_path, force=True, clock=lambda h=hours: start + timedelta(hours=h))
+        outage = [m for m in ops_sink.received if "has not been polled successfully" in m["message"]]
+        assert len(outage) == 1 and "news" in outage[0]["message"]
+
+
+def test_check_config_names_a_route_tag_no_service_has_and_hides_secrets(tmp_path, http_server, smtp_sink):
+    path = setup(tmp_path, http_server, [("compliance", smtp_sink.mailto_url())])
+    result = subprocess.run([sys.executable, "-m", "monitor", "--config", str(path), "check-config"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "no notification service has the tag 'companies'" in result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+    (tmp_path / "apprise.yml").write_text((tmp_path / "apprise.yml").read_text() + f'  - "{smtp_sink.mailto_url()}":\n      - tag: companies\n')
+    ok = subprocess.run([sys.executable, "-m", "monitor", "--config", str(path), "check-config"],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from monitor.alerts.render import Message, render_digest
+from monitor.alerts.routes import ops_alert
 from monitor.clock import Clock, to_iso
 from monitor.collectors.backoff import next_attempt_after
 from monitor.events import ALERT_DELIVERED, ALERT_FAILED, NewEvent, derive_event_id
@@ -96,8 +97,13 @@ class Relay:
         delay = next_attempt_after(failures=attempt, base=self.config.retry_base, cap=self.config.retry_cap,
                                    retry_after=None, rng=self.rng)
         error = "; ".join(f"{f['service'] or route}: {f['error']}" for f in failures)[:500]
+        ops = []
+        if dead and self.config.ops_tag and route != self.config.ops_tag:  # never report the ops route to itself
+            ops = [ops_alert(self.config.ops_tag, kind="alert_dead", key=f"dead:{digest_id}", source=None, now=now,
+                             title=f"{len(ids)} alerts for {route}/{group} could not be delivered after {attempt} attempts",
+                             detail=error)]
         self.store.append([NewEvent(ALERT_FAILED, stream, {
             **base, "delivered_targets": succeeded, "failed": failures, "error": error, "dead": dead,
             "next_attempt_at": to_iso(now + delay),
-        }, derive_event_id(stream, ALERT_FAILED, digest_id), occurred_at=base["at"])])
+        }, derive_event_id(stream, ALERT_FAILED, digest_id), occurred_at=base["at"]), *ops])
         return DigestReport(route, group, len(ids), False, tuple(succeeded), error)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping, Sequence
 
-from monitor.clock import to_iso
+from monitor.clock import parse_iso, to_iso
 from monitor.events import ALERT_QUEUED, NewEvent, derive_event_id
 
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
@@ -93,6 +93,22 @@ def queue(
     return events
 
 
+def ops_alert(tag: str, *, kind: str, key: str, title: str, detail: str, source: str | None,
+              now: datetime) -> NewEvent:
+    """An alert about the monitor itself (a source failing or silent, a digest that could not be
+    delivered) for the ops route. ``key`` names the incident, so each is reported once."""
+    stream = f"route:{tag}"
+    identifier = "alr-" + hashlib.sha256(f"{tag}\x1fops\x1f{key}".encode()).hexdigest()[:12]
+    data = {
+        "alert_id": identifier, "route": tag, "group_by": "ops", "group": "ops", "group_label": "Monitor operations",
+        "cause": "ops", "kind": kind, "severity": "high", "title": title, "url": None, "source": source or "monitor",
+        "published": to_iso(now)[:10], "rule": None, "rule_title": None, "regions": [], "countries": [],
+        "companies": [], "deadlines": [], "change_id": key, "due_at": to_iso(now),
+        "evidence": [{"kind": "phrase", "name": kind, "value": detail[:200], "field": "ops"}],
+    }
+    return NewEvent(ALERT_QUEUED, stream, data, derive_event_id(stream, ALERT_QUEUED, identifier), occurred_at=to_iso(now))
+
+
 class AlertQueue:
     """The configured routes, applied to changes and reminders as they are recorded."""
 
@@ -104,6 +120,18 @@ class AlertQueue:
 
     def for_reminder(self, change: Mapping[str, Any], reminder: Mapping[str, Any], now: datetime) -> list[NewEvent]:
         return self._queue(change, now, reminder)
+
+    def source_failing(self, source, state: Mapping[str, Any] | None, outcome_message: str, now: datetime) -> list[NewEvent]:
+        """An ops alert when a source has failed for longer than its `silence_alert_after`."""
+        limit = getattr(source, "silence_alert_after", None)
+        if not self.config.ops_tag or limit is None:
+            return []
+        since = (state or {}).get("failing_since") or (state or {}).get("last_success_at")
+        if since is None or now - parse_iso(since) < limit:
+            return []
+        return [ops_alert(self.config.ops_tag, kind="source_failing", key=f"source:{source.id}:{since}",
+                          title=f"Source {source.id} has not been polled successfully since {since[:16]}Z",
+                          detail=outcome_message, source=source.id, now=now)]
 
     def _queue(self, change: Mapping[str, Any], now: datetime, reminder: Mapping[str, Any] | None = None) -> list[NewEvent]:
         return queue(change, self.config.routes, self.name, now=now, window=self.config.digest_window,
