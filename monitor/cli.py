@@ -93,17 +93,7 @@ def check_config(settings: Settings) -> None:
     """Validate sources.toml (and that the apprise config it names exists); exit 2 with the reason."""
     config = settings.config()
     detector = _detector(config)
-    apprise = config.apprise_config_path
-    if apprise is not None:
-        try:
-            targets = apprise_targets(apprise)
-        except AppriseConfigError as exc:
-            raise Refused(f"{config.path}: [alerts] apprise_config: {exc}") from None
-        tags = [route.tag for route in config.alerts.routes] + [t for t in [config.alerts.ops_tag] if t]
-        missing = [tag for tag in dict.fromkeys(tags) if not targets(tag)]
-        if missing:
-            raise Refused(f"{apprise}: no notification service has the tag {missing[0]!r} "
-                          f"(used by [alerts] in {config.path.name})")
+    _check_apprise(config)
     kinds = Counter(s.kind for s in config.sources)
     click.echo(f"ok: {config.path}: {len(config.sources)} sources ("
                + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + f"), {len(config.rules)} rules, "
@@ -122,7 +112,8 @@ def poll(settings: Settings, only: tuple[str, ...], force: bool, as_json: bool) 
     unknown = [s for s in only if s not in {src.id for src in config.sources}]
     if unknown:
         raise Refused(f"unknown source {unknown[0]!r}; configured: {', '.join(s.id for s in config.sources)}")
-    _detector(config)  # refuse a bad catalog or gazetteer addition before polling anything
+    _detector(config)  # refuse a bad catalog, gazetteer or apprise configuration before polling anything
+    _check_apprise(config)
     reports = daemon.poll(config, settings.state_dir, only=only or None, force=force)
     for r in reports:
         if as_json:
@@ -463,6 +454,22 @@ def alerts_retry(settings: Settings, ids: tuple[str, ...]) -> None:
             store.append([NewEvent(ALERT_REQUEUED, "route:retries", {"alert_ids": found, "at": at},
                                    derive_event_id("route:retries", ALERT_REQUEUED, at, *found), occurred_at=at)])
     click.echo(f"queued again: {len(found)} alerts")
+
+
+def _check_apprise(config: Config) -> None:
+    """The apprise configuration loads, and every route's tag (and the ops tag) has a service."""
+    apprise = config.apprise_config_path
+    if apprise is None:
+        return
+    try:
+        targets = apprise_targets(apprise)
+    except AppriseConfigError as exc:
+        raise Refused(f"{config.path}: [alerts] apprise_config: {exc}") from None
+    tags = [route.tag for route in config.alerts.routes] + [t for t in [config.alerts.ops_tag] if t]
+    missing = [tag for tag in dict.fromkeys(tags) if not targets(tag)]
+    if missing:
+        raise Refused(f"{apprise}: no notification service has the tag {missing[0]!r} "
+                      f"(used by [alerts] in {config.path.name})")
 
 
 def _detector(config: Config):

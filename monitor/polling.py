@@ -9,6 +9,7 @@ a source inside that window is skipped unless forced. No source is ever given up
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from dataclasses import dataclass
 from typing import Sequence
@@ -24,6 +25,9 @@ from monitor.detect.identity import KnownItem, item_events, rekey_unstable
 from monitor.observation import Observation
 from monitor.events import SOURCE_FAILED, SOURCE_POLLED, SOURCE_RECOVERED, NewEvent, derive_event_id
 from monitor.store import ConcurrencyError, EventStore
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,11 @@ class Poller:
             state["body_sha256"] if state else None,
         )
         outcome = await collect(source, self.fetcher, memory, year=year)
-        return self.record(source, outcome)
+        try:
+            return self.record(source, outcome)
+        except Exception as exc:  # recording one source must never cost the others their results
+            log.exception("recording the poll of %s failed", source.id)
+            return SourceReport(source.id, "failed", message=f"internal: could not record the poll ({exc.__class__.__name__})")
 
     def record(self, source, outcome: PollOutcome) -> SourceReport:
         """Append what one poll found: one transaction, retried if another writer moved an item."""

@@ -276,3 +276,12 @@ def test_check_config_names_a_route_tag_no_service_has_and_hides_secrets(tmp_pat
     ok = subprocess.run([sys.executable, "-m", "monitor", "--config", str(path), "check-config"],
                         capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_a_missing_apprise_config_is_refused_before_polling(tmp_path, http_server):
+    path = setup(tmp_path, http_server, [("compliance", "json://127.0.0.1:9/x"), ("companies", "json://127.0.0.1:9/y")])
+    (tmp_path / "apprise.yml").unlink()
+    result = subprocess.run([sys.executable, "-m", "monitor", "--config", str(path), "poll"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "no such apprise configuration file" in result.stderr
+    assert not (tmp_path / "state").exists() and not http_server.requests
