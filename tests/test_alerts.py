@@ -4,7 +4,6 @@ mailto:// to an SMTP server. Digests per route and group, a durable outbox, retr
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess

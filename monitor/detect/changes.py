@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any, Iterable, Mapping, Protocol
 
@@ -83,7 +83,7 @@ class Detector:
             rule = self.catalog.rules.get(link.rule) if link else None
             if rule is not None:
                 tags = self.gazetteer.tag(texts, extra_regions=rule.regions)
-        evidence = [*(e.__dict__ | {"kind": e.kind} for e in (link.evidence if link else ())),
+        evidence = [*(asdict(e) for e in (link.evidence if link else ())),
                     *(p.to_json() for p in decision.phrases),
                     *({"kind": m.kind, "name": m.slug, "value": m.text, "field": m.field, "start": m.start, "end": m.end}
                       for m in tags.matches)]

@@ -267,7 +267,8 @@ def text_fields(item: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def is_relevant(fields: Mapping[str, tuple[str, str]]) -> Phrase | None:
+def _topic(fields: Mapping[str, tuple[str, str]]) -> Phrase | None:
+    """The phrase that says the item speaks of export controls, if any."""
     return _first(TOPIC, fields, "topic")
 
 
@@ -323,7 +324,7 @@ def classify(
     """
     fields = text_fields(item)
     item_fields = item.get("fields") or {}
-    topic = is_relevant(fields)
+    topic = _topic(fields)
     phrases: list[Phrase] = []
     if item_fields.get("type"):
         kind, phrase = _fr_kind(item_fields, item.get("title") or "")
