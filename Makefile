@@ -9,14 +9,17 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: install run poll test bench
+.PHONY: install run poll demo test bench
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/monitor poll
+	$(VENV)/bin/monitor run
 
 poll: $(STAMP)
 	$(VENV)/bin/monitor poll
+
+demo: $(STAMP)
+	$(VENV)/bin/monitor demo
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q

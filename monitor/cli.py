@@ -4,6 +4,7 @@ or configuration."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -14,15 +15,17 @@ import click
 
 from monitor import __version__
 from monitor.clock import parse_iso, system_clock, to_iso
-from monitor.alerts.targets import AppriseConfigError, apprise_targets
+from monitor.alerts.targets import AppriseConfigError, apprise_targets, service_secrets
 from monitor.detect.changes import SourceInfo
 from monitor.detect.classify import KINDS
-from monitor.events import ALERT_REQUEUED, CHANGE_DETECTED, CHECKPOINT_ANCHORED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
+from monitor.events import ALERT_REQUEUED, CHANGE_DETECTED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.projections import Projector, default_projections, replay as replay_log
-from monitor.store import Anchor, AnchorError, AnchorKeyMissing, EventStore, read_anchor, verify as verify_log, write_anchor
+from monitor.store import AnchorError, AnchorKeyMissing, EventStore, anchor_head, read_anchor, verify as verify_log
 from monitor import daemon
-from monitor.config import Config, ConfigError, load_config
+from monitor.config import Config, ConfigError, check_listen, load_config
 from monitor.polling import source_states
+from monitor.views import changes as query_changes
+from monitor.service import Service, ServiceError, StateLock, StateLocked, configure_logging, run_service
 
 
 class Refused(click.ClickException):
@@ -98,7 +101,7 @@ def check_config(settings: Settings) -> None:
     click.echo(f"ok: {config.path}: {len(config.sources)} sources ("
                + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + f"), {len(config.rules)} rules, "
                f"{len(config.alerts.routes)} routes; catalog of {len(detector.catalog.rules)} rules; "
-               f"state in {config.state_path}")
+               f"state in {settings.state_dir}")
 
 
 @cli.command()
@@ -114,7 +117,8 @@ def poll(settings: Settings, only: tuple[str, ...], force: bool, as_json: bool) 
         raise Refused(f"unknown source {unknown[0]!r}; configured: {', '.join(s.id for s in config.sources)}")
     _detector(config)  # refuse a bad catalog, gazetteer or apprise configuration before polling anything
     _check_apprise(config)
-    reports = daemon.poll(config, settings.state_dir, only=only or None, force=force)
+    with _state_lock(settings, "poll"):
+        reports = daemon.poll(config, settings.state_dir, only=only or None, force=force)
     for r in reports:
         if as_json:
             click.echo(json.dumps(asdict(r), ensure_ascii=False))
@@ -125,6 +129,45 @@ def poll(settings: Settings, only: tuple[str, ...], force: bool, as_json: bool) 
         if r.status == "new" and r.message:
             detail += f" ({r.message})"
         click.echo(f"{r.source:<24} {r.status:<13} {detail}")
+
+
+@cli.command()
+@click.option("--listen", envvar="MONITOR_LISTEN", metavar="HOST:PORT",
+              help="Serve /healthz, /metrics, /changes.atom and /deadlines.ics here "
+                   "[env MONITOR_LISTEN; default: [monitor] listen, else no server].")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              envvar="MONITOR_LOG_FORMAT", help="Log lines for people, or JSON lines [env MONITOR_LOG_FORMAT].")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+              show_default=True, envvar="MONITOR_LOG_LEVEL", help="debug adds every poll, even a 304 [env MONITOR_LOG_LEVEL].")
+@pass_settings
+def run(settings: Settings, listen: str | None, log_format: str, log_level: str) -> None:
+    """The daemon: scheduled polls, alert relay, deadline reminders, daily anchors. Stops on SIGTERM/SIGINT."""
+    config = settings.config()
+    _detector(config)  # refuse a bad catalog, gazetteer or apprise configuration before starting
+    _check_apprise(config)
+    listen = listen or config.monitor.listen
+    if listen:
+        try:
+            check_listen(listen)
+        except ValueError as exc:
+            raise Refused(f"--listen: {exc}") from None
+    apprise_path = config.apprise_config_path
+    key = _anchor_key()
+    secrets = (service_secrets(apprise_path) if apprise_path else set()) | ({key.decode()} if key else set())
+    configure_logging(log_format, level=getattr(logging, log_level.upper()), secrets=secrets)
+
+    with _state_lock(settings, "run"):
+        try:
+            run_service(Service(config, settings.state_dir, listen=listen, anchor_key=key))
+        except ServiceError as exc:
+            raise Refused(str(exc)) from None
+
+
+def _state_lock(settings: Settings, purpose: str) -> StateLock:
+    try:
+        return StateLock(settings.state_dir, purpose).acquire()
+    except StateLocked as exc:
+        raise Refused(str(exc)) from None
 
 
 @cli.command()
@@ -278,19 +321,27 @@ def anchor(settings: Settings, out: Path) -> None:
     """Write the log head (seq, hash, time) to FILE; HMAC-signed when MONITOR_ANCHOR_KEY is set."""
     key = _anchor_key()
     with settings.open_store() as store:
-        head = store.head()
-        now = to_iso(system_clock())
-        written = Anchor(head.seq, head.hash, head.recorded_at, now)
-        written = written.signed(key) if key else written
-        write_anchor(out, written)
-        # The anchoring itself is part of the record: what was anchored, when, and whether signed.
-        store.append([NewEvent(
-            CHECKPOINT_ANCHORED, "log:anchors",
-            {"seq": head.seq, "hash": head.hash, "file": out.name, "signed": key is not None},
-            derive_event_id("log:anchors", str(head.seq), head.hash, now),
-            occurred_at=now,
-        )])
+        head = anchor_head(store, out, key, to_iso(system_clock()))
     click.echo(f"anchored seq {head.seq} hash {head.hash} in {out}{' (signed)' if key else ''}")
+
+
+@cli.command()
+@click.option("--state", "demo_state", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the demo's log in DIR (which must not hold an events.db yet) to explore it afterwards; "
+                   "`monitor --state DIR demo` does the same. Default: a temporary directory, removed at the end.")
+@click.pass_context
+def demo(ctx: click.Context, demo_state: Path | None) -> None:
+    """Offline end to end: serve bundled recorded sources on 127.0.0.1, poll them twice (the second
+    poll sees one document revised), print the changes, the digests by region and by company, and
+    verify. Writes its own sources.toml; ignores --config, MONITOR_STATE and MONITOR_APPRISE_CONFIG."""
+    from monitor.demo import run_demo
+
+    settings = ctx.find_object(Settings)
+    from_command_line = ctx.parent is not None and \
+        ctx.parent.get_parameter_source("state_dir") is click.core.ParameterSource.COMMANDLINE
+    if demo_state is None and settings is not None and settings.state_override and from_command_line:
+        demo_state = Path(settings.state_override)
+    ctx.exit(run_demo(demo_state))
 
 
 def _reclassify(settings: Settings, as_json: bool) -> None:
@@ -351,24 +402,9 @@ CHANGE_FIELDS = ("id", "kind", "severity", "title", "url", "source", "published"
 @pass_settings
 def changes(settings: Settings, kinds, region, country, company, rule, min_severity, since, as_json) -> None:
     """Detected changes, oldest first."""
-    where, params = ["seq > ?"], [since]
-    if kinds:
-        where.append(f"kind IN ({','.join('?' * len(kinds))})")
-        params.extend(kinds)
-    if rule:
-        where.append("rule = ?")
-        params.append(rule)
-    severities = ["low", "medium", "high"][["low", "medium", "high"].index(min_severity):]
-    where.append(f"severity IN ({','.join('?' * len(severities))})")
-    params.extend(severities)
-    for path, value in (("$.regions", region), ("$.countries", country and country.upper()), ("$.companies", company)):
-        if value:
-            where.append(f"EXISTS (SELECT 1 FROM json_each(changes.data, '{path}') WHERE value = ?)")
-            params.append(value)
     with settings.open_store() as store:
-        rows = store.conn.execute(f"SELECT seq, data FROM changes WHERE {' AND '.join(where)} ORDER BY seq", params)
-        for seq, raw in rows:
-            data = json.loads(raw)
+        for seq, data in query_changes(store.conn, kinds=kinds, region=region, country=country, company=company,
+                                       rule=rule, min_severity=min_severity, since=since):
             if as_json:
                 click.echo(json.dumps({**{k: data.get(k) for k in CHANGE_FIELDS}, "seq": seq}, ensure_ascii=False))
             else:

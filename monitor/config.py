@@ -66,6 +66,7 @@ __all__ = [
 ]
 
 APPRISE_CONFIG_ENV = "MONITOR_APPRISE_CONFIG"
+ANCHOR_DIR_ENV = "MONITOR_ANCHOR_DIR"
 DEFAULT_USER_AGENT = "export-control-monitor/0.1 (regulatory change monitor; +contact via config)"
 
 ChangeKind = Literal[
@@ -282,7 +283,8 @@ def _host(value: str) -> str:
     return host
 
 
-def _listen(value: str) -> str:
+def check_listen(value: str) -> str:
+    """A HOST:PORT listen address (an IPv6 host in brackets), or ValueError saying what is expected."""
     host, sep, port = value.rpartition(":")
     bracketed = host.startswith("[") and host.endswith("]")
     if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535 \
@@ -309,7 +311,7 @@ Text = Annotated[str, AfterValidator(_not_blank)]
 Selector = Annotated[str, AfterValidator(_not_blank), AfterValidator(_selector)]
 Encoding = Annotated[str, AfterValidator(_encoding)]
 HostName = Annotated[str, AfterValidator(_host)]
-Listen = Annotated[str, AfterValidator(_listen)]
+Listen = Annotated[str, AfterValidator(check_listen)]
 UserAgent = Annotated[str, AfterValidator(_user_agent)]
 
 
@@ -350,7 +352,8 @@ class MonitorSettings(_Model):
     backoff_base: PositiveDuration = dt.timedelta(minutes=1)
     backoff_cap: PositiveDuration = Field(default=dt.timedelta(hours=6), validate_default=True)
     hosts: dict[HostName, HostSettings] = Field(default_factory=_default_hosts)
-    listen: Listen | None = None
+    listen: Listen | None = None  # HOST:PORT for `monitor run`'s /healthz, /metrics, /changes.atom, /deadlines.ics
+    anchor_dir: Text | None = None  # where `monitor run` writes its daily anchors; default <state_dir>/anchors
     # Reminders before comment-close, effective and compliance dates, in days.
     reminder_days: list[Annotated[int, Field(ge=0, le=365)]] = Field(default_factory=lambda: [14, 3, 0])
 
@@ -470,6 +473,7 @@ class AlertsConfig(_Model):
     retry_base: PositiveDuration = dt.timedelta(minutes=1)
     retry_cap: PositiveDuration = Field(default=dt.timedelta(hours=1), validate_default=True)
     ops_tag: Tag | None = None
+    relay_every: PositiveDuration = dt.timedelta(minutes=1)  # how often `monitor run` sends what is due
     routes: list[RouteConfig] = []
 
     @field_validator("retry_cap")
@@ -519,6 +523,16 @@ class Config(_Model):
         if self.alerts.apprise_config is None:
             return None
         return self._relative_to_file(self.alerts.apprise_config)
+
+    def anchor_path(self, state_dir: Path) -> Path:
+        """Where the daemon's daily anchors go: ``$MONITOR_ANCHOR_DIR``, else [monitor] anchor_dir,
+        else ``anchors/`` in the state directory (better kept elsewhere: see the README)."""
+        override = os.environ.get(ANCHOR_DIR_ENV, "").strip()
+        if override:
+            return Path(override).expanduser().absolute()
+        if self.monitor.anchor_dir is None:
+            return Path(state_dir) / "anchors"
+        return self._relative_to_file(self.monitor.anchor_dir)
 
     def source(self, source_id: str) -> SourceConfig:
         for source in self.sources:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
-from monitor.alerts.relay import Relay
+from monitor.alerts.relay import Relay, Target
 from monitor.alerts.targets import apprise_targets, stdout_targets
 from monitor.clock import Clock, system_clock
 from monitor.collectors.http import Fetcher, HostLimit
@@ -58,11 +58,14 @@ async def poll_once(config: Config, state_dir: Path, *, only: Sequence[str] | No
         return reports
 
 
-def make_relay(config: Config, store: EventStore, clock: Clock = system_clock) -> Relay:
-    """The relay to the apprise targets of the configuration, or to standard output without any."""
+def relay_targets(config: Config) -> Callable[[str], Sequence[Target]]:
+    """The apprise targets of the configuration by tag, or standard output without any."""
     path = config.apprise_config_path
-    targets = apprise_targets(path) if path is not None else stdout_targets
-    return Relay(store, config.alerts, targets, clock)
+    return apprise_targets(path) if path is not None else stdout_targets
+
+
+def make_relay(config: Config, store: EventStore, clock: Clock = system_clock) -> Relay:
+    return Relay(store, config.alerts, relay_targets(config), clock)
 
 
 def poll(config: Config, state_dir: Path, **options) -> list[SourceReport]:

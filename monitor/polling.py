@@ -40,6 +40,7 @@ class SourceReport:
     entries: int | None = None
     message: str | None = None
     retry_at: str | None = None
+    recorded: bool = True  # False when the outcome could not be appended (the store is failing)
 
 
 def source_states(store: EventStore) -> dict[str, dict]:
@@ -90,7 +91,8 @@ class Poller:
             return self.record(source, outcome)
         except Exception as exc:  # recording one source must never cost the others their results
             log.exception("recording the poll of %s failed", source.id)
-            return SourceReport(source.id, "failed", message=f"internal: could not record the poll ({exc.__class__.__name__})")
+            return SourceReport(source.id, "failed", message=f"internal: could not record the poll ({exc.__class__.__name__})",
+                                recorded=False)
 
     def record(self, source, outcome: PollOutcome) -> SourceReport:
         """Append what one poll found: one transaction, retried if another writer moved an item."""

@@ -58,8 +58,15 @@ class Relay:
             digests.setdefault((route, group), []).append((alert_id, attempts, json.loads(data)))
         return digests
 
-    def run_once(self) -> list[DigestReport]:
-        return [self._send(route, group, alerts) for (route, group), alerts in self.due().items()]
+    def run_once(self, should_stop: Callable[[], bool] = lambda: False) -> list[DigestReport]:
+        """Send every due digest; ``should_stop`` is asked between digests (a daemon shutting down
+        finishes the digest in flight, records it, and leaves the rest queued)."""
+        reports = []
+        for (route, group), alerts in self.due().items():
+            if should_stop():
+                break
+            reports.append(self._send(route, group, alerts))
+        return reports
 
     def _send(self, route: str, group: str, alerts: list[tuple[str, int, dict]]) -> DigestReport:
         ids = [alert_id for alert_id, _attempts, _data in alerts]

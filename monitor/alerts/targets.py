@@ -12,6 +12,7 @@ import re
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
+from urllib.parse import unquote
 
 import apprise
 
@@ -44,6 +45,26 @@ def apprise_targets(path: str | Path) -> Callable[[str], Sequence[Target]]:
         return cache[tag]
 
     return for_tag
+
+
+def service_secrets(path: str | Path) -> set[str]:
+    """The secret parts of every service URL in an apprise configuration (what its privacy URL
+    masks: passwords, tokens, keys), for redacting them from anything the daemon writes."""
+    config = apprise.AppriseConfig()
+    if not Path(path).is_file() or not config.add(str(path)):
+        return set()
+    notifier = apprise.Apprise()
+    notifier.add(config)
+    secrets: set[str] = set()
+    for plugin in notifier:
+        shown = set(_url_parts(plugin.url(privacy=True)))
+        secrets.update(part for part in _url_parts(plugin.url()) if part not in shown and len(part) >= 4)
+    return secrets
+
+
+def _url_parts(url: str) -> list[str]:
+    parts = re.split(r"[/:@?&=#]+", url)
+    return parts + [unquote(p) for p in parts if "%" in p] + [q for p in parts for q in re.split(r"[/:@?&=#]+", unquote(p))]
 
 
 def _target(plugin, index: int) -> Target:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from hashlib import sha256
 from pathlib import Path
 
+from monitor.events import CHECKPOINT_ANCHORED, NewEvent, derive_event_id
 from monitor.store import chain
 
 _REORDER_WINDOW = 16
@@ -140,4 +141,21 @@ def read_anchor(path: str | Path, key: bytes | None) -> Anchor:
             raise AnchorError(f"{path}: the anchor's signature does not match (wrong key, or the file was edited)")
     elif anchor.signature is not None:
         raise AnchorKeyMissing(f"{path}: the anchor is signed; set MONITOR_ANCHOR_KEY to check it")
+    return anchor
+
+
+def anchor_head(store, out: str | Path, key: bytes | None, now: str) -> Anchor:
+    """Write the log head to ``out`` (HMAC-signed when a key is given), and record the anchoring
+    itself in the log: what was anchored, when, in which file, and whether it was signed."""
+    out = Path(out)
+    head = store.head()
+    anchor = Anchor(head.seq, head.hash, head.recorded_at, now)
+    anchor = anchor.signed(key) if key else anchor
+    write_anchor(out, anchor)
+    store.append([NewEvent(
+        CHECKPOINT_ANCHORED, "log:anchors",
+        {"seq": head.seq, "hash": head.hash, "file": out.name, "signed": key is not None},
+        derive_event_id("log:anchors", str(head.seq), head.hash, now),
+        occurred_at=now,
+    )])
     return anchor

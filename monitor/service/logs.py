@@ -1,0 +1,76 @@
+"""The daemon's log lines: text for people or JSON lines for collectors, with secrets redacted.
+
+Redaction happens on the finished line, so it covers the message, its fields and any traceback:
+credentials in URLs, secret-looking query values, and the exact secrets the daemon knows of (the
+apprise services' tokens and passwords, the anchor key) wherever they appear.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import datetime, timezone
+from typing import Iterable
+
+_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
+_SECRET_QUERY = re.compile(r"([?&][^=&\s]*(?:token|key|secret|pass|auth|sig)[^=&\s]*=)[^&\s\"']+", re.IGNORECASE)
+_QUIET = {"apscheduler": logging.ERROR, "apprise": logging.WARNING, "httpx": logging.WARNING,
+          "httpcore": logging.WARNING}
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    text = _USERINFO.sub(r"\1***@", text)
+    return _SECRET_QUERY.sub(r"\1***", text)
+
+
+class _Redacting(logging.Formatter):
+    def __init__(self, secrets: Iterable[str]):
+        super().__init__()
+        # Longest first, so a secret that contains another is masked whole.
+        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.render(record), self.secrets)
+
+    @staticmethod
+    def timestamp(record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created, timezone.utc)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+    def render(self, record: logging.LogRecord) -> str:
+        raise NotImplementedError
+
+
+class TextFormatter(_Redacting):
+    def render(self, record: logging.LogRecord) -> str:
+        line = f"{self.timestamp(record)} {record.levelname:<7} {record.getMessage()}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class JsonFormatter(_Redacting):
+    """One JSON object a line: time, level, logger, message, then the record's ``fields``."""
+
+    def render(self, record: logging.LogRecord) -> str:
+        line = {"time": self.timestamp(record), "level": record.levelname.lower(), "logger": record.name,
+                "message": record.getMessage(), **getattr(record, "fields", {})}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def configure_logging(fmt: str = "text", *, level: int = logging.INFO, secrets: Iterable[str] = (),
+                      stream=None) -> None:
+    """Route every logger to one handler on stderr (the container's log) with the chosen format."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter(secrets) if fmt == "json" else TextFormatter(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name, quiet in _QUIET.items():
+        logging.getLogger(name).setLevel(quiet)

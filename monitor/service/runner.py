@@ -1,0 +1,331 @@
+"""`monitor run`: the long-running service.
+
+An APScheduler ``AsyncIOScheduler`` in the running event loop holds the jobs, rebuilt from the
+configuration at every start (nothing about jobs is persisted; the log is the only state):
+
+- ``poll:<source>``: one interval job per enabled source, ``every`` plus up to 10% jitter, the
+  first run at start; a failed poll brings its next run forward to the backoff's retry time;
+- ``relay``: sends due digests, in a thread of its own so a slow SMTP server never stalls polling;
+  woken early when a poll or a reminder queued alerts;
+- ``reminders``: deadline reminders, hourly and at start;
+- ``anchor``: the log head, signed with ``MONITOR_ANCHOR_KEY``, written daily (and at start when
+  today's anchor is missing).
+
+Every job runs one instance at a time, coalesces missed runs, and may run late by up to its own
+interval. Errors, missed and skipped runs are logged and counted (``monitor_job_runs_total``).
+
+Shutdown (SIGTERM, SIGINT): the scheduler is paused, running polls get a moment to record what
+they fetched and are then cancelled (appends are synchronous, so a cancelled poll never leaves a
+half-written transaction: each append committed or never began), the relay finishes the digest
+in flight, and the process exits 0 well within 10 seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent,
+)
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
+
+from monitor.alerts.relay import Relay
+from monitor.clock import Clock, parse_iso, system_clock, to_iso
+from monitor.config import Config
+from monitor.daemon import make_detector, make_fetcher, open_store, relay_targets
+from monitor.polling import Poller
+from monitor.reminders import remind
+from monitor.service.narrate import narrate
+from monitor.store import anchor_head
+
+log = logging.getLogger("monitor")
+
+POLL_GRACE = 3.0  # seconds a running poll may take to finish after a stop signal
+STOP_BUDGET = 8.0  # seconds until everything still running is abandoned (Docker waits 10)
+REMINDER_EVERY = timedelta(hours=1)
+FIRST_ANCHOR_AFTER = timedelta(minutes=1)
+
+disable_created_metrics()  # `*_created` series double the output and tell a scraper nothing it needs
+
+
+class ServiceError(RuntimeError):
+    """The service cannot start (e.g. its listen address is taken)."""
+
+
+@dataclass
+class Status:
+    """What the status endpoints show; written by the event loop, read by the HTTP threads."""
+
+    started_at: datetime
+    scheduler_running: bool = False
+    stopping: bool = False
+    last_cycle_at: datetime | None = None  # the last poll job that ran to its end
+    store_error: str | None = None  # the last failure to append, until an append succeeds again
+    jobs: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Service:
+    def __init__(self, config: Config, state_dir: Path, *, listen: str | None = None, clock: Clock = system_clock,
+                 anchor_key: bytes | None = None):
+        self.config, self.state_dir, self.listen, self.clock = config, Path(state_dir), listen, clock
+        self.anchor_key = anchor_key
+        self.status = Status(started_at=clock())
+        self.registry = CollectorRegistry()
+        self.job_runs = Counter("monitor_job_runs", "Scheduled job runs by outcome (ok, error, missed, skipped, "
+                                "cancelled)", ["job", "outcome"], registry=self.registry)
+        Gauge("monitor_scheduler_running", "1 while the scheduler runs", registry=self.registry) \
+            .set_function(lambda: 1 if self.status.scheduler_running else 0)
+        Gauge("monitor_last_cycle_timestamp_seconds", "When a poll job last ran to its end (Unix time)",
+              registry=self.registry).set_function(
+            lambda: self.status.last_cycle_at.timestamp() if self.status.last_cycle_at else 0)
+        Gauge("monitor_started_timestamp_seconds", "When the daemon started (Unix time)", registry=self.registry) \
+            .set(self.status.started_at.timestamp())
+        self._stop = asyncio.Event()
+        self._running: set[asyncio.Task] = set()
+        self._relay_task: asyncio.Task | None = None
+        self._relay_again = False
+        self._narrated = 0
+
+    # -- life cycle ---------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the service to stop (a second request abandons what is still running at once)."""
+        if self.status.stopping:
+            log.warning("second stop signal: abandoning running jobs")
+            for task in list(self._running):
+                task.cancel()
+            return
+        self.status.stopping = True
+        self._stop.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        self.store = open_store(self.state_dir, clock=self.clock)
+        self._narrated = self.store.head().seq  # narrate what happens from now on
+        self.targets = relay_targets(self.config)
+        server = self._start_http()
+        try:
+            async with make_fetcher(self.config) as fetcher:
+                self.poller = Poller(self.config, self.store, fetcher, self.clock, detector=make_detector(self.config))
+                self.scheduler = self._schedule()
+                self.scheduler.start()
+                self.status.scheduler_running = True
+                self.status.jobs = len(self.scheduler.get_jobs())
+                log.info("started: %d sources, %d jobs, state %s%s", len(self.enabled_sources()), self.status.jobs,
+                         self.state_dir, f", listening on http://{server.address}" if server else "",
+                         extra={"fields": {"event": "started", "sources": len(self.enabled_sources()),
+                                           "jobs": self.status.jobs, "listen": server.address if server else None}})
+                await self._stop.wait()
+                await self._drain()
+        finally:
+            self.status.scheduler_running = False
+            if server:
+                server.close()
+            self._narrate()
+            self.store.close()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        log.info("stopped", extra={"fields": {"event": "stopped"}})
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_BUDGET
+        self.scheduler.pause()  # no new runs from here on
+        running = set(self._running)
+        log.info("stopping: %d job(s) running", len(running), extra={"fields": {"event": "stopping",
+                                                                                "running": len(running)}})
+        if running:
+            _, running = await asyncio.wait(running, timeout=POLL_GRACE)
+        for task in running:
+            if task is not self._relay_task:  # the relay finishes its digest in flight, then stops
+                task.cancel()
+        if running:
+            _, running = await asyncio.wait(running, timeout=max(0.1, deadline - loop.time()))
+        if running:
+            log.warning("abandoning %d job(s) still running at the stop deadline; a digest being sent now may be "
+                        "sent again after the restart", len(running))
+        self.scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)  # let the scheduler's shutdown (scheduled on the loop) run
+
+    # -- jobs -------------------------------------------------------------------------------------------
+
+    def enabled_sources(self):
+        return [source for source in self.config.sources if source.enabled]
+
+    def _schedule(self) -> AsyncIOScheduler:
+        scheduler = AsyncIOScheduler(timezone=timezone.utc, job_defaults={"coalesce": True, "max_instances": 1})
+        scheduler.add_listener(self._on_job_event,
+                               EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        now = datetime.now(timezone.utc)
+        for source in self.enabled_sources():
+            seconds = source.every.total_seconds()
+            scheduler.add_job(self._tracked, IntervalTrigger(seconds=seconds, jitter=seconds * 0.1),
+                              args=[self._poll, source.id], id=f"poll:{source.id}", name=f"poll {source.id}",
+                              next_run_time=now, misfire_grace_time=_grace(seconds))
+        relay_every = self.config.alerts.relay_every.total_seconds()
+        scheduler.add_job(self._tracked, IntervalTrigger(seconds=relay_every), args=[self._relay], id="relay",
+                          name="alert relay", next_run_time=now, misfire_grace_time=_grace(relay_every))
+        scheduler.add_job(self._tracked, IntervalTrigger(seconds=REMINDER_EVERY.total_seconds()), args=[self._remind],
+                          id="reminders", name="deadline reminders", next_run_time=now,
+                          misfire_grace_time=_grace(REMINDER_EVERY.total_seconds()))
+        # Today's anchor, if missing, a minute after start: after the first polls, not of an empty log.
+        scheduler.add_job(self._tracked, CronTrigger(hour=0, minute=0, timezone=timezone.utc), args=[self._anchor],
+                          id="anchor", name="daily anchor", misfire_grace_time=_grace(86400),
+                          next_run_time=None if self._anchor_file().exists() else now + FIRST_ANCHOR_AFTER)
+        return scheduler
+
+    async def _tracked(self, work: Callable[..., Awaitable[None]], *args) -> None:
+        """Run a job so that shutdown can wait for it, then log what it appended."""
+        task = asyncio.current_task()
+        self._running.add(task)
+        try:
+            await work(*args)
+        finally:
+            self._running.discard(task)
+            self._narrate()
+
+    async def _poll(self, source_id: str) -> None:
+        [report] = await self.poller.cycle([source_id])
+        if not report.recorded:
+            self.status.store_error = report.message
+            raise RuntimeError(f"{source_id}: {report.message}")
+        self.status.store_error = None
+        self.status.last_cycle_at = self.clock()
+        if report.changes or report.status == "failed":  # changes queue alerts; failures may queue ops alerts
+            self._wake_relay()
+        if report.retry_at:
+            self._bring_forward(f"poll:{source_id}", parse_iso(report.retry_at))
+
+    async def _relay(self) -> None:
+        self._relay_task = asyncio.current_task()
+        try:
+            while True:
+                self._relay_again = False
+                await _in_thread(self._relay_pass, name="relay")
+                if not self._relay_again or self.status.stopping:
+                    return
+        finally:
+            self._relay_task = None
+
+    def _relay_pass(self) -> None:
+        # Its own connection: SQLite connections stay in the thread that opened them.
+        with open_store(self.state_dir, clock=self.clock) as store:
+            Relay(store, self.config.alerts, self.targets, self.clock).run_once(lambda: self.status.stopping)
+
+    async def _remind(self) -> None:
+        now = self.clock()
+        if remind(self.store, now.date(), self.config.monitor.reminder_days, self.poller.alerts, now):
+            self._wake_relay()
+
+    async def _anchor(self) -> None:
+        if self.store.head().seq == 0:
+            return  # nothing to anchor yet
+        path = self._anchor_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        anchor_head(self.store, path, self.anchor_key, to_iso(self.clock()))
+
+    def _anchor_file(self) -> Path:
+        return self.config.anchor_path(self.state_dir) / f"anchor-{self.clock().date().isoformat()}.json"
+
+    def _wake_relay(self) -> None:
+        if self._relay_task is not None:
+            self._relay_again = True  # the running pass goes round once more
+        elif not self.status.stopping:
+            self.scheduler.modify_job("relay", next_run_time=datetime.now(timezone.utc))
+
+    def _bring_forward(self, job_id: str, when: datetime) -> None:
+        job = self.scheduler.get_job(job_id)
+        if job is not None and job.next_run_time is not None and when < job.next_run_time:
+            job.modify(next_run_time=when)
+
+    def _on_job_event(self, event: JobEvent) -> None:
+        outcome = {EVENT_JOB_EXECUTED: "ok", EVENT_JOB_ERROR: "error", EVENT_JOB_MISSED: "missed",
+                   EVENT_JOB_MAX_INSTANCES: "skipped"}[event.code]
+        exception = getattr(event, "exception", None)
+        if isinstance(exception, asyncio.CancelledError):
+            outcome = "cancelled"
+        self.job_runs.labels(event.job_id, outcome).inc()
+        fields = {"event": f"job_{outcome}", "job": event.job_id}
+        if outcome == "error":
+            log.error("job %s failed: %s: %s", event.job_id, exception.__class__.__name__, exception,
+                      extra={"fields": {**fields, "error": exception.__class__.__name__}})
+            log.debug("job %s traceback:\n%s", event.job_id, getattr(event, "traceback", ""))
+        elif outcome == "missed":
+            log.warning("job %s missed its run at %s (the process was busy or suspended)", event.job_id,
+                        to_iso(event.scheduled_run_time), extra={"fields": fields})
+        elif outcome == "skipped":
+            log.warning("job %s skipped a run: the previous one is still running", event.job_id,
+                        extra={"fields": fields})
+
+    # -- log lines ----------------------------------------------------------------------------------
+
+    def _narrate(self) -> None:
+        """One log line per new event worth reading, whoever appended it."""
+        try:
+            for event in self.store.read(since=self._narrated):
+                self._narrated = event.seq
+                line = narrate(event)
+                if line is not None:
+                    log.log(line.level, line.message, extra={"fields": line.fields})
+        except Exception:  # narration is a courtesy: it must never fail a job
+            log.exception("could not read the log for narration")
+
+    # -- HTTP -------------------------------------------------------------------------------------------
+
+    def _start_http(self):
+        if not self.listen:
+            return None
+        from monitor.service.http import StatusServer
+
+        try:
+            return StatusServer.start(self.listen, self)
+        except OSError as exc:
+            raise ServiceError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from None
+
+
+def _grace(interval_seconds: float) -> int:
+    """A late run still runs if it is less than one interval late (at least a minute)."""
+    return int(max(60, interval_seconds))
+
+
+def _in_thread(fn: Callable[[], Any], *, name: str) -> asyncio.Future:
+    """Run ``fn`` in a daemon thread: unlike the loop's executor, a thread stuck in a send can never
+    hold the process past its stop deadline."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(result=None, error: BaseException | None = None) -> None:
+        if not future.done():
+            future.set_exception(error) if error is not None else future.set_result(result)
+
+    def target() -> None:
+        try:
+            result = fn()
+        except BaseException as exc:
+            outcome = (None, exc)
+        else:
+            outcome = (result, None)
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:
+            pass  # the loop has closed: nobody is waiting any more
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return future
+
+
+def run_service(service: Service) -> None:
+    asyncio.run(service.run())
