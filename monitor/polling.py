@@ -43,9 +43,12 @@ class SourceReport:
     recorded: bool = True  # False when the outcome could not be appended (the store is failing)
 
 
-def source_states(store: EventStore) -> dict[str, dict]:
-    """The sources projection, by source id."""
-    return {row["source"]: row for row in store.db.query("SELECT * FROM sources")}
+def source_states(store: EventStore, only: Sequence[str] | None = None) -> dict[str, dict]:
+    """The sources projection, by source id (only the named ones: the daemon polls one a job)."""
+    if only is None:
+        return {row["source"]: row for row in store.db.query("SELECT * FROM sources")}
+    return {row["source"]: row for row in store.db.query(
+        f"SELECT * FROM sources WHERE source IN ({','.join('?' * len(only))})", list(only))}
 
 
 def source_state(store: EventStore, source: str) -> dict | None:
@@ -61,7 +64,7 @@ class Poller:
         self.alerts = AlertQueue(config.alerts, detector.gazetteer.name) if detector else None
 
     async def cycle(self, only: Sequence[str] | None = None, *, force: bool = False) -> list[SourceReport]:
-        states = source_states(self.store)
+        states = source_states(self.store, only)
         now = self.clock()
         reports: list[SourceReport] = []
         tasks = []

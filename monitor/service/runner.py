@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from apscheduler.events import (
-    EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent,
+    EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent,
 )
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -94,6 +94,7 @@ class Service:
         self._stop = asyncio.Event()
         self._running: set[asyncio.Task] = set()
         self._relay_task: asyncio.Task | None = None
+        self._relay_busy = False  # from the relay job's submission to its end
         self._relay_again = False
         self._narrated = 0
 
@@ -169,6 +170,7 @@ class Service:
         scheduler = AsyncIOScheduler(timezone=timezone.utc, job_defaults={"coalesce": True, "max_instances": 1})
         scheduler.add_listener(self._on_job_event,
                                EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        scheduler.add_listener(self._on_job_submitted, EVENT_JOB_SUBMITTED)
         now = datetime.now(timezone.utc)
         for source in self.enabled_sources():
             seconds = source.every.total_seconds()
@@ -219,6 +221,7 @@ class Service:
                     return
         finally:
             self._relay_task = None
+            self._relay_busy = False
 
     def _relay_pass(self) -> None:
         # Its own connection: SQLite connections stay in the thread that opened them.
@@ -241,8 +244,8 @@ class Service:
         return self.config.anchor_path(self.state_dir) / f"anchor-{self.clock().date().isoformat()}.json"
 
     def _wake_relay(self) -> None:
-        if self._relay_task is not None:
-            self._relay_again = True  # the running pass goes round once more
+        if self._relay_busy:
+            self._relay_again = True  # the pass under way (or about to start) goes round once more
         elif not self.status.stopping:
             self.scheduler.modify_job("relay", next_run_time=datetime.now(timezone.utc))
 
@@ -251,9 +254,15 @@ class Service:
         if job is not None and job.next_run_time is not None and when < job.next_run_time:
             job.modify(next_run_time=when)
 
+    def _on_job_submitted(self, event: JobEvent) -> None:
+        if event.job_id == "relay":
+            self._relay_busy = True
+
     def _on_job_event(self, event: JobEvent) -> None:
         outcome = {EVENT_JOB_EXECUTED: "ok", EVENT_JOB_ERROR: "error", EVENT_JOB_MISSED: "missed",
                    EVENT_JOB_MAX_INSTANCES: "skipped"}[event.code]
+        if event.job_id == "relay" and event.code != EVENT_JOB_MAX_INSTANCES:
+            self._relay_busy = False  # also when a missed run never reached the job itself
         exception = getattr(event, "exception", None)
         if isinstance(exception, asyncio.CancelledError):
             outcome = "cancelled"

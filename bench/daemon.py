@@ -1,0 +1,164 @@
+"""Daemon benchmark: `monitor run` as a subprocess with N feed sources on a loopback server.
+
+    python bench/daemon.py --sources 300 --seconds 60 --json
+
+Measures what an operator sees: time from start to a healthy /healthz and to the first poll of
+every source; then, over a steady window in which every source answers 304 and is polled every
+`--every` seconds, the daemon's CPU per scheduled poll against the same polls run by a bare
+`Poller.cycle` in this process (the reference, measured in the same run), its peak RSS, the
+latency of /healthz and /metrics, and the time from SIGTERM to exit. The last line printed is one
+JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from poll import SERVER  # bench/poll.py: the loopback feed server, in a child process
+from report import finish
+from monitor.clock import system_clock
+from monitor.config import load_config
+from monitor.daemon import make_detector, make_fetcher, open_store
+from monitor.polling import Poller
+
+ROOT = Path(__file__).resolve().parents[1]
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def get(port: int, path: str) -> tuple[int, bytes, float]:
+    began = time.perf_counter()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return response.status, response.read(), time.perf_counter() - began
+    except OSError:
+        return 0, b"", time.perf_counter() - began
+
+
+def polls(port: int) -> float:
+    status, body, _ = get(port, "/metrics")
+    if status != 200:
+        return 0
+    return sum(s.value for f in text_string_to_metric_families(body.decode()) for s in f.samples
+               if s.name == "monitor_polls_total")
+
+
+def wait_for(predicate, timeout: float) -> float:
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        if predicate():
+            return time.monotonic() - began
+        time.sleep(0.05)
+    raise TimeoutError
+
+
+async def reference_cpu_per_poll(config) -> float:
+    """The same steady 304 polls without the daemon: one Poller, one store, cycles of every source."""
+    with open_store(config.state_path) as store:
+        async with make_fetcher(config) as fetcher:
+            poller = Poller(config, store, fetcher, system_clock, detector=make_detector(config))
+            await poller.cycle(force=True)  # first sight: validators recorded
+            began = time.process_time()
+            reports = await poller.cycle(force=True)
+            return (time.process_time() - began) / len(reports)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sources", type=int, default=300)
+    parser.add_argument("--every", type=int, default=10, help="seconds between polls of one source")
+    parser.add_argument("--seconds", type=float, default=60, help="length of the steady window")
+    parser.add_argument("--latency", type=float, default=0.020)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    script = SERVER.format(tests=str(ROOT / "tests"), bench=str(ROOT / "bench"), latency=args.latency)
+    server = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    url = server.stdout.readline().strip()
+    server.stdin.write(f"{args.sources} 1 etag\n")
+    server.stdin.flush()
+    assert server.stdout.readline().strip() == "ok"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-daemon-") as tmp:
+            lines = ['[monitor]\nstate_dir = "state"\n', '[monitor.hosts."127.0.0.1"]\nconcurrency = 16\n']
+            for i in range(args.sources):
+                lines.append(f'[[sources]]\nid = "s{i}"\nkind = "feed"\nurl = "{url}/feed/{i}.rss"\n'
+                             f'every = "{args.every}s"\n')
+            path = Path(tmp) / "sources.toml"
+            path.write_text("\n".join(lines))
+            started = time.monotonic()
+            daemon = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(path), "run", "--listen",
+                                       f"127.0.0.1:{port}", "--log-level", "warning"],
+                                      cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_for(lambda: get(port, "/healthz")[0] == 200, 60)
+            healthy = time.monotonic() - started
+            wait_for(lambda: polls(port) >= args.sources, 300)
+            first_cycle = time.monotonic() - started
+            time.sleep(args.every)  # past the first, new-item polls: into the 304 steady state
+            cpu0, polls0 = cpu_seconds(daemon.pid), polls(port)
+            time.sleep(args.seconds)
+            cpu1, polls1 = cpu_seconds(daemon.pid), polls(port)
+            health_ms = sorted(get(port, "/healthz")[2] * 1000 for _ in range(20))[10]
+            metrics_ms = sorted(get(port, "/metrics")[2] * 1000 for _ in range(20))[10]
+            rss = peak_rss_mb(daemon.pid)
+            stop_began = time.monotonic()
+            daemon.send_signal(signal.SIGTERM)
+            exit_code = daemon.wait(timeout=30)
+            stop_s = time.monotonic() - stop_began
+            config = load_config(path)
+            reference = asyncio.run(reference_cpu_per_poll(config))
+    finally:
+        server.stdin.close()
+        server.terminate()
+        server.wait(timeout=10)
+
+    steady_polls = polls1 - polls0
+    per_poll = (cpu1 - cpu0) / steady_polls if steady_polls else float("nan")
+    finish({
+        "sources": args.sources,
+        "every_s": args.every,
+        "window_s": args.seconds,
+        "start_to_healthy_s": round(healthy, 2),
+        "start_to_first_cycle_s": round(first_cycle, 2),
+        "steady_polls": int(steady_polls),
+        "polls_per_s": round(steady_polls / args.seconds, 1),
+        "daemon_cpu_ms_per_poll": round(per_poll * 1000, 3),
+        "reference_cycle_cpu_ms_per_poll": round(reference * 1000, 3),
+        "daemon_vs_reference": round(per_poll / reference, 2),
+        "daemon_cpu_percent": round((cpu1 - cpu0) / args.seconds * 100, 1),
+        "peak_rss_mb": round(rss, 1),
+        "healthz_median_ms": round(health_ms, 2),
+        "metrics_median_ms": round(metrics_ms, 2),
+        "sigterm_to_exit_s": round(stop_s, 2),
+        "exit_code": exit_code,
+    }, as_json=args.json)
+
+
+if __name__ == "__main__":
+    main()
