@@ -296,12 +296,28 @@ def test_a_taken_listen_address_or_a_bad_one_is_refused_before_anything_starts(t
     assert not http_server.requests_for("/news.rss")  # nothing was polled
 
 
+def run_in_process(service, observe) -> None:
+    """Run the service in this process's event loop while ``observe`` (blocking) runs in a thread;
+    stop the service when it returns."""
+    import asyncio
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        watcher = loop.run_in_executor(None, observe)
+        running = asyncio.create_task(service.run())
+        try:
+            await watcher
+        finally:
+            service.stop()
+            await running
+
+    asyncio.run(main())
+
+
 def test_a_failing_store_makes_jobs_fail_loudly_health_503_and_recovers_in_process(tmp_path, http_server, json_sink,
                                                                                     monkeypatch, caplog):
     """A disk that refuses writes cannot be produced by a loopback server: the store's append is
     made to fail for a while, in process, and the daemon must say so and carry on."""
-    import asyncio
-
     from monitor.config import load_config
     from monitor.service import Service
     from monitor.store import EventStore
@@ -322,25 +338,53 @@ def test_a_failing_store_makes_jobs_fail_loudly_health_503_and_recovers_in_proce
     daemon = Endpoints(port)
     seen = {}
 
-    async def observe():
-        def failing_health():
-            status, body = daemon.health()
-            return status == 503 and body
-        loop = asyncio.get_running_loop()
-        seen["unhealthy"] = await loop.run_in_executor(None, wait_for, failing_health, 20, "a 503")
+    def observe():
+        seen["unhealthy"] = wait_for(lambda: (h := daemon.health())[0] == 503 and h[1]["store"]["writable"] is False
+                                     and h[1], 20, "a 503 for the store")
         broken["on"] = False
-        seen["healthy"] = await loop.run_in_executor(None, wait_for, lambda: daemon.get("/healthz")[0] == 200, 20,
-                                                     "health back")
-        seen["metrics"] = await loop.run_in_executor(None, daemon.metrics)
-        service.stop()
-
-    async def main():
-        watcher = asyncio.create_task(observe())
-        await service.run()
-        await watcher
+        wait_for(lambda: daemon.health()[0] == 200, 20, "health back")
+        seen["metrics"] = daemon.metrics()
 
     with caplog.at_level(logging.ERROR, logger="monitor"):
-        asyncio.run(main())
+        run_in_process(service, observe)
     assert "last append failed" in " ".join(seen["unhealthy"]["problems"])
     assert seen["metrics"][("monitor_job_runs_total", (("job", "poll:news"), ("outcome", "error")))] >= 1
     assert any("job poll:news failed" in r.getMessage() for r in caplog.records)
+
+
+def test_sigint_stops_the_daemon_as_cleanly_as_sigterm(tmp_path, http_server, json_sink, daemons):
+    http_server.route("/news.rss", body=rss(ITEMS), content_type="application/rss+xml")
+    daemon = daemons(write_config(tmp_path, http_server, json_sink.url), None)
+    wait_for(lambda: json_sink.received, 20, f"a first digest\n{daemon}")
+    daemon.proc.send_signal(signal.SIGINT)
+    assert daemon.proc.wait(timeout=10) == 0
+    assert daemon.lines()[-1]["message"] == "stopped" and "Traceback" not in daemon.log()
+
+
+def test_the_daily_anchor_is_signed_verifiable_and_scheduled_after_a_restart(tmp_path, http_server, json_sink,
+                                                                             monkeypatch):
+    from datetime import timedelta
+
+    from monitor.config import load_config
+    from monitor.service import Service
+
+    http_server.route("/news.rss", body=rss(ITEMS), content_type="application/rss+xml")
+    config = load_config(write_config(tmp_path, http_server, json_sink.url))
+    anchors = tmp_path / "elsewhere"
+    monkeypatch.setenv("MONITOR_ANCHOR_DIR", str(anchors))
+    service = Service(config, tmp_path / "state", anchor_key=b"k3y", first_anchor_after=timedelta(seconds=1))
+    run_in_process(service, lambda: wait_for(lambda: list(anchors.glob("anchor-*.json")), 20, "an anchor"))
+    [anchor] = anchors.glob("anchor-*.json")
+    assert json.loads(anchor.read_text())["signature"]
+    checked = subprocess.run([sys.executable, "-m", "monitor", "--state", str(tmp_path / "state"), "verify",
+                              "--anchor", str(anchor)], capture_output=True, text=True,
+                             env={**os.environ, "MONITOR_ANCHOR_KEY": "k3y"}, timeout=60)
+    assert checked.returncode == 0 and "matches anchor" in checked.stdout
+
+    # Today's anchor exists: a restarted daemon does not write another now, but keeps the daily job.
+    restarted = Service(config, tmp_path / "state", anchor_key=b"k3y", first_anchor_after=timedelta(0))
+    jobs = {}
+    run_in_process(restarted, lambda: wait_for(lambda: restarted.status.last_cycle_at, 20, "a poll") and jobs.update(
+        anchor=restarted.scheduler.get_job("anchor").next_run_time))
+    assert jobs["anchor"] is not None and jobs["anchor"].hour == 0  # tonight, not paused
+    assert len(list(anchors.glob("anchor-*.json"))) == 1

@@ -26,7 +26,7 @@ import asyncio
 import logging
 import signal
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -71,15 +71,13 @@ class Status:
     stopping: bool = False
     last_cycle_at: datetime | None = None  # the last poll job that ran to its end
     store_error: str | None = None  # the last failure to append, until an append succeeds again
-    jobs: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Service:
     def __init__(self, config: Config, state_dir: Path, *, listen: str | None = None, clock: Clock = system_clock,
-                 anchor_key: bytes | None = None):
+                 anchor_key: bytes | None = None, first_anchor_after: timedelta = FIRST_ANCHOR_AFTER):
         self.config, self.state_dir, self.listen, self.clock = config, Path(state_dir), listen, clock
-        self.anchor_key = anchor_key
+        self.anchor_key, self.first_anchor_after = anchor_key, first_anchor_after
         self.status = Status(started_at=clock())
         self.registry = CollectorRegistry()
         self.job_runs = Counter("monitor_job_runs", "Scheduled job runs by outcome (ok, error, missed, skipped, "
@@ -115,20 +113,21 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         self.store = open_store(self.state_dir, clock=self.clock)
-        self._narrated = self.store.head().seq  # narrate what happens from now on
-        self.targets = relay_targets(self.config)
-        server = self._start_http()
+        server = None
         try:
+            self._narrated = self.store.head().seq  # narrate what happens from now on
+            self.targets = relay_targets(self.config)
+            server = self._start_http()
             async with make_fetcher(self.config) as fetcher:
                 self.poller = Poller(self.config, self.store, fetcher, self.clock, detector=make_detector(self.config))
                 self.scheduler = self._schedule()
                 self.scheduler.start()
                 self.status.scheduler_running = True
-                self.status.jobs = len(self.scheduler.get_jobs())
-                log.info("started: %d sources, %d jobs, state %s%s", len(self.enabled_sources()), self.status.jobs,
+                jobs = len(self.scheduler.get_jobs())
+                log.info("started: %d sources, %d jobs, state %s%s", len(self.enabled_sources()), jobs,
                          self.state_dir, f", listening on http://{server.address}" if server else "",
-                         extra={"fields": {"event": "started", "sources": len(self.enabled_sources()),
-                                           "jobs": self.status.jobs, "listen": server.address if server else None}})
+                         extra={"fields": {"event": "started", "sources": len(self.enabled_sources()), "jobs": jobs,
+                                           "listen": server.address if server else None}})
                 await self._stop.wait()
                 await self._drain()
         finally:
@@ -183,10 +182,11 @@ class Service:
         scheduler.add_job(self._tracked, IntervalTrigger(seconds=REMINDER_EVERY.total_seconds()), args=[self._remind],
                           id="reminders", name="deadline reminders", next_run_time=now,
                           misfire_grace_time=_grace(REMINDER_EVERY.total_seconds()))
-        # Today's anchor, if missing, a minute after start: after the first polls, not of an empty log.
+        # Today's anchor, if missing, soon after start: after the first polls, not of an empty log.
+        # (next_run_time=None would pause the job, so it is only passed to bring the run forward.)
+        first = {} if self._anchor_file().exists() else {"next_run_time": now + self.first_anchor_after}
         scheduler.add_job(self._tracked, CronTrigger(hour=0, minute=0, timezone=timezone.utc), args=[self._anchor],
-                          id="anchor", name="daily anchor", misfire_grace_time=_grace(86400),
-                          next_run_time=None if self._anchor_file().exists() else now + FIRST_ANCHOR_AFTER)
+                          id="anchor", name="daily anchor", misfire_grace_time=_grace(86400), **first)
         return scheduler
 
     async def _tracked(self, work: Callable[..., Awaitable[None]], *args) -> None:
