@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -233,8 +234,12 @@ def test_sigkill_during_the_relay_loses_nothing_and_repeats_at_most_one_digest_p
     assert items == 10 * attempts and changes == queued  # every entry recorded, every change queued
     assert set(statuses.values()) == {"delivered"}, errors  # and every alert delivered: nothing lost
     delivered = [word for m in json_sink.received for word in m["message"].split() if word.startswith("alr-")]
+    # A digest that grew over several killed relays is cut at the chat-size limit: its tail is
+    # counted ("…and 3 more"), not listed, so those alerts reached the sink without their ids.
+    summarised = sum(int(n) for m in json_sink.received for n in re.findall(r"…and (\d+) more", m["message"]))
     repeats = len(delivered) - len(set(delivered))
-    assert set(delivered) == set(statuses)
+    assert set(delivered) <= set(statuses)
+    assert len(set(delivered)) + summarised >= len(statuses)
     print(f"\n{kills} SIGKILLs in {attempts} polls; {len(statuses)} alerts; {repeats} delivered twice")
     assert kills >= 30
     assert repeats <= kills * 10  # at most one digest repeated per kill (a digest here holds at most ten)
