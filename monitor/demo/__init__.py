@@ -41,6 +41,7 @@ from monitor.demo.server import (
 )
 from monitor.events import ALERT_DELIVERED, ALERT_FAILED, ITEM_REVISED
 from monitor.store import verify
+from monitor.views import changes as query_changes
 
 __all__ = ["run_demo", "DemoServer", "SOURCES_FILE"]
 
@@ -248,17 +249,8 @@ def _heading(echo: Echo, text: str) -> None:
     echo(f"\n{RULE}\n{text}\n{RULE}")
 
 
-def _changes(conn):
-    """(seq, change) in log order: the query `monitor changes` uses, where it is available."""
-    try:
-        from monitor.views.queries import changes
-    except ImportError:
-        return [(seq, json.loads(raw)) for seq, raw in conn.execute("SELECT seq, data FROM changes ORDER BY seq")]
-    return list(changes(conn))
-
-
 def _print_changes(echo: Echo, store, polls: list[dict]) -> None:
-    rows = _changes(store.conn)
+    rows = list(query_changes(store.conn))  # the query `monitor changes` uses
     _heading(echo, f"Changes detected: {len(rows)} (monitor changes)")
     for seq, change in rows:
         poll = next((n for n, p in enumerate(polls, 1) if p["before"] < seq <= p["after"]), None)

@@ -18,12 +18,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
 from monitor.daemon import EVENTS_DB
 from monitor.service.health import assess
 from monitor.store.schema import connect
-from monitor.views import StoreCollector, changes_feed, deadlines_calendar
+from monitor.views import (
+    ATOM_CONTENT_TYPE, CALENDAR_CONTENT_TYPE, METRICS_CONTENT_TYPE, StoreCollector, changes_feed, deadlines_calendar,
+    render,
+)
 
 if TYPE_CHECKING:
     from monitor.service.runner import Service
@@ -120,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(code, "application/json", json.dumps(body, ensure_ascii=False).encode() + b"\n")
 
     def _metrics(self, query: dict) -> None:
-        self._send(200, CONTENT_TYPE_LATEST, generate_latest(self.server.service.registry))
+        self._send(200, METRICS_CONTENT_TYPE, render(self.server.service.registry))
 
     def _changes(self, query: dict) -> None:
         severity = query.get("min_severity", "low")
@@ -134,14 +135,14 @@ class _Handler(BaseHTTPRequestHandler):
                                 kinds=kinds, min_severity=severity, limit=limit,
                                 feed_url=f"http://{self.headers.get('Host') or self.server.address}{self.path}",
                                 now=service.clock())
-        self._send(200, "application/atom+xml; charset=utf-8", body)
+        self._send(200, ATOM_CONTENT_TYPE, body)
 
     def _deadlines(self, query: dict) -> None:
         now = self.server.service.clock()
         with closing(self.server.read_only()) as conn:
             body = deadlines_calendar(conn, today=now.date(), now=now, region=query.get("region") or None,
                                       company=query.get("company") or None)
-        self._send(200, "text/calendar; charset=utf-8", body)
+        self._send(200, CALENDAR_CONTENT_TYPE, body)
 
     def _send(self, code: int, content_type: str, body: bytes) -> None:
         self.send_response(code)
