@@ -23,6 +23,7 @@ from monitor.projections import Projector, default_projections, replay as replay
 from monitor.store import AnchorError, AnchorKeyMissing, EventStore, anchor_head, read_anchor, verify as verify_log
 from monitor import daemon
 from monitor.config import Config, ConfigError, check_listen, load_config
+from monitor.demo import run_demo
 from monitor.polling import source_states
 from monitor.views import changes as query_changes
 from monitor.service import Service, ServiceError, StateLock, StateLocked, configure_logging, run_service
@@ -334,8 +335,6 @@ def demo(ctx: click.Context, demo_state: Path | None) -> None:
     """Offline end to end: serve bundled recorded sources on 127.0.0.1, poll them twice (the second
     poll sees one document revised), print the changes, the digests by region and by company, and
     verify. Writes its own sources.toml; ignores --config, MONITOR_STATE and MONITOR_APPRISE_CONFIG."""
-    from monitor.demo import run_demo
-
     settings = ctx.find_object(Settings)
     from_command_line = ctx.parent is not None and \
         ctx.parent.get_parameter_source("state_dir") is click.core.ParameterSource.COMMANDLINE
