@@ -272,9 +272,8 @@ every = "1s"
     health = wait_for(lambda: (h := daemon.wait_healthy()) and h["failing_sources"] and h, 20, "a failing source")
     [failing] = health["failing_sources"]
     assert failing["source"] == "broken" and failing["reason"] == "http_status" and failing["next_attempt_at"]
-    wait_for(lambda: len(http_server.requests_for("/broken.rss")) >= 2, 20, "a retry after the backoff")
-    metrics = daemon.metrics()
-    assert metrics[("monitor_poll_failures_total", (("source", "broken"),))] >= 2
+    failures = ("monitor_poll_failures_total", (("source", "broken"),))
+    metrics = wait_for(lambda: (m := daemon.metrics())[failures] >= 2 and m, 20, "a retry after the backoff")
     assert metrics[("monitor_source_consecutive_failures", (("source", "broken"),))] >= 2
     warnings = [line for line in daemon.lines() if line.get("event") == "SourceFailed"]
     assert warnings and warnings[0]["level"] == "warning" and warnings[0]["source"] == "broken"

@@ -50,7 +50,7 @@ def test_redaction_masks_credentials_query_secrets_and_known_secrets():
 
 @pytest.fixture
 def restore_logging():
-    names = ["", "apscheduler", "apprise", "httpx", "httpcore"]
+    names = ["", "apscheduler", "apscheduler.executors", "apprise", "httpx", "httpcore"]
     saved = {name: logging.getLogger(name).level for name in names}
     handlers = logging.getLogger().handlers[:]
     yield

@@ -16,8 +16,10 @@ from typing import Iterable
 
 _USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
 _SECRET_QUERY = re.compile(r"([?&][^=&\s]*(?:token|key|secret|pass|auth|sig)[^=&\s]*=)[^&\s\"']+", re.IGNORECASE)
-_QUIET = {"apscheduler": logging.ERROR, "apprise": logging.WARNING, "httpx": logging.WARNING,
-          "httpcore": logging.WARNING}
+# The daemon logs job errors and missed runs itself (one line each, counted): APScheduler's own
+# lines for them would say it twice.
+_QUIET = {"apscheduler": logging.ERROR, "apscheduler.executors": logging.CRITICAL, "apprise": logging.WARNING,
+          "httpx": logging.WARNING, "httpcore": logging.WARNING}
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
