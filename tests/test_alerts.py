@@ -4,6 +4,7 @@ mailto:// to an SMTP server. Digests per route and group, a durable outbox, retr
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import signal
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.alerts.targets import service_secrets
 from monitor.config import load_config
 from monitor.daemon import make_relay, open_store, poll
 
@@ -184,6 +186,25 @@ def test_the_smtp_password_never_reaches_the_log_the_database_or_the_output(tmp_
     assert failures and all("E-Mail delivery failed" in f["error"] for f in failures)
     for output in outputs:
         assert PASSWORD not in output.stdout + output.stderr
+    for file in config.state_path.iterdir():
+        assert PASSWORD.encode() not in file.read_bytes(), file
+
+
+def test_apprise_secrets_come_from_the_environment_and_an_unset_one_is_refused(tmp_path, http_server, smtp_sink,
+                                                                              monkeypatch):
+    url = smtp_sink.mailto_url().replace(f":{PASSWORD}@", ":${MONITOR_TEST_SMTP_PASSWORD}@")
+    path = setup(tmp_path, http_server, [("compliance", url), ("companies", url)])
+    assert PASSWORD not in (tmp_path / "apprise.yml").read_text()
+    command = [sys.executable, "-m", "monitor", "--config", str(path), "check-config"]
+    env = {k: v for k, v in os.environ.items() if k != "MONITOR_TEST_SMTP_PASSWORD"}
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert refused.returncode == 2 and "MONITOR_TEST_SMTP_PASSWORD is not set" in refused.stderr
+
+    monkeypatch.setenv("MONITOR_TEST_SMTP_PASSWORD", PASSWORD)
+    config = load_config(path)
+    poll(config, config.state_path)
+    assert smtp_sink.messages and all(a.success for a in smtp_sink.auth_attempts)
+    assert PASSWORD in service_secrets(tmp_path / "apprise.yml")  # so the daemon's log lines mask it
     for file in config.state_path.iterdir():
         assert PASSWORD.encode() not in file.read_bytes(), file
 

@@ -8,6 +8,7 @@ position and its privacy-masked URL, so neither ids nor failure reasons ever car
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from monitor.alerts.relay import Target
 from monitor.alerts.render import Message
 
 _FORMATS = {"markdown": apprise.NotifyFormat.MARKDOWN, "html": apprise.NotifyFormat.HTML, "text": apprise.NotifyFormat.TEXT}
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _STATUS = re.compile(r"error=(\d{3})|\b(?:HTTP|status)[ :=]+(\d{3})\b", re.IGNORECASE)
 
 
@@ -29,14 +31,7 @@ class AppriseConfigError(ValueError):
 
 def apprise_targets(path: str | Path) -> Callable[[str], Sequence[Target]]:
     """Targets by tag, from an apprise configuration file (its YAML or TEXT format)."""
-    path = Path(path)
-    if not path.is_file():
-        raise AppriseConfigError(f"{path}: no such apprise configuration file")
-    config = apprise.AppriseConfig()
-    if not config.add(str(path)):
-        raise AppriseConfigError(f"{path}: apprise could not read this configuration")
-    notifier = apprise.Apprise()
-    notifier.add(config)
+    notifier = load_services(path)
     cache: dict[str, list[Target]] = {}
 
     def for_tag(tag: str) -> Sequence[Target]:
@@ -47,14 +42,40 @@ def apprise_targets(path: str | Path) -> Callable[[str], Sequence[Target]]:
     return for_tag
 
 
+def load_services(path: str | Path) -> apprise.Apprise:
+    """The services of an apprise configuration file, its ``${NAME}`` placeholders filled from the
+    environment: the file can then be kept in version control, and the passwords and tokens live
+    in the environment (or the secret store that fills it). A placeholder without a value is an
+    error that names the variable and never shows a value."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise AppriseConfigError(f"{path}: no such apprise configuration file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AppriseConfigError(f"{path}: cannot read the apprise configuration ({exc.__class__.__name__})") from None
+    lines = text.splitlines(keepends=True)
+    used = [line for line in lines if not line.lstrip().startswith("#")]  # comments may mention ${NAME}
+    missing = sorted({name for line in used for name in _PLACEHOLDER.findall(line) if not os.environ.get(name)})
+    if missing:
+        raise AppriseConfigError(f"{path}: the environment variable {missing[0]} is not set "
+                                 f"(the configuration uses ${{{missing[0]}}})")
+    config = apprise.AppriseConfig()
+    filled = "".join(_PLACEHOLDER.sub(lambda m: os.environ[m.group(1)], line) for line in used)
+    if not config.add_config(filled):
+        raise AppriseConfigError(f"{path}: apprise could not read this configuration")
+    notifier = apprise.Apprise()
+    notifier.add(config)
+    return notifier
+
+
 def service_secrets(path: str | Path) -> set[str]:
     """The secret parts of every service URL in an apprise configuration (what its privacy URL
     masks: passwords, tokens, keys), for redacting them from anything the daemon writes."""
-    config = apprise.AppriseConfig()
-    if not Path(path).is_file() or not config.add(str(path)):
+    try:
+        notifier = load_services(path)
+    except AppriseConfigError:
         return set()
-    notifier = apprise.Apprise()
-    notifier.add(config)
     secrets: set[str] = set()
     for plugin in notifier:
         shown = set(_url_parts(plugin.url(privacy=True)))
