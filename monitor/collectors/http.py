@@ -39,7 +39,7 @@ RETRY_AFTER_LIMIT = 24 * 3600.0  # a Retry-After beyond a day is treated as a da
 _PIECE = 64 * 1024  # most bytes inflated from a compressed body in one step
 
 # Query parameter names whose values are secrets (api_key, access_token, X-Amz-Signature, ...).
-_SECRET_PARAM = re.compile(r"token|key|pass|pwd|secret|sig|auth|credential|session", re.IGNORECASE)
+SECRET_PARAM = re.compile(r"token|key|pass|pwd|secret|sig|auth|credential|session", re.IGNORECASE)
 _DNS_TEXT = re.compile(
     r"name or service not known|nodename nor servname|name resolution|getaddrinfo|"
     r"no address associated with hostname",
@@ -120,7 +120,7 @@ def redact_url(url: str | httpx.URL) -> str:
     pieces = []
     for piece in parts.query.split("&") if parts.query else []:
         name = piece.split("=", 1)[0]
-        pieces.append(f"{name}=***" if _SECRET_PARAM.search(unquote_plus(name)) else piece)
+        pieces.append(f"{name}=***" if SECRET_PARAM.search(unquote_plus(name)) else piece)
     text = f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme else f"{netloc}{parts.path}"
     return f"{text}?{'&'.join(pieces)}" if pieces else text
 
@@ -138,7 +138,7 @@ def _secrets_of(url: str | httpx.URL) -> list[str]:
             found.update({value, unquote_plus(value)})
     for piece in parts.query.split("&") if parts.query else []:
         name, _, value = piece.partition("=")
-        if value and _SECRET_PARAM.search(unquote_plus(name)):
+        if value and SECRET_PARAM.search(unquote_plus(name)):
             found.update({value, unquote_plus(value)})
     return sorted((s for s in found if len(s) >= 3), key=len, reverse=True)
 

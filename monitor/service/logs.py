@@ -14,8 +14,11 @@ import sys
 from datetime import datetime, timezone
 from typing import Iterable
 
+from monitor.collectors.http import SECRET_PARAM
+
 _USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
-_SECRET_QUERY = re.compile(r"([?&][^=&\s]*(?:token|key|secret|pass|auth|sig)[^=&\s]*=)[^&\s\"']+", re.IGNORECASE)
+# A query value is masked when its name looks secret, by the rule the HTTP client's messages use.
+_SECRET_QUERY = re.compile(rf"([?&][^=&\s]*(?:{SECRET_PARAM.pattern})[^=&\s]*=)[^&\s\"']+", re.IGNORECASE)
 # The daemon logs job errors and missed runs itself (one line each, counted): APScheduler's own
 # lines for them would say it twice.
 _QUIET = {"apscheduler": logging.ERROR, "apscheduler.executors": logging.CRITICAL, "apprise": logging.WARNING,
