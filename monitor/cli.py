@@ -17,15 +17,16 @@ from monitor import __version__
 from monitor.clock import parse_iso, system_clock, to_iso
 from monitor.alerts.targets import AppriseConfigError, apprise_targets, service_secrets
 from monitor.detect.changes import SourceInfo
-from monitor.detect.classify import KINDS
 from monitor.events import ALERT_REQUEUED, CHANGE_DETECTED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.projections import Projector, default_projections, replay as replay_log
+from monitor.projections.incidents import incident_rows, incident_timeline
 from monitor.store import AnchorError, AnchorKeyMissing, EventStore, anchor_head, read_anchor, verify as verify_log
 from monitor import daemon
 from monitor.config import Config, ConfigError, check_listen, load_config
 from monitor.demo import run_demo
 from monitor.polling import source_states
 from monitor.views import changes as query_changes
+from monitor.vocabulary import INCIDENT_STATUSES, KINDS
 from monitor.service import Service, ServiceError, StateLock, StateLocked, configure_logging, run_service
 
 
@@ -386,7 +387,7 @@ def compare_changes(before: dict | None, after: dict | None) -> dict | None:
 
 
 CHANGE_FIELDS = ("id", "kind", "severity", "title", "url", "source", "published", "rule", "regions", "countries",
-                 "companies", "deadlines", "evidence")
+                 "companies", "deadlines", "evidence", "incident")
 
 
 @cli.command()
@@ -410,6 +411,60 @@ def changes(settings: Settings, kinds, region, country, company, rule, min_sever
                 tags = " ".join([*data["regions"], *data["companies"]]) or "-"
                 click.echo(f"{seq:>7}  {data['severity']:<6} {data['kind']:<16} {data['rule'] or '-':<36} "
                            f"{tags:<30} {data['title'][:90]}")
+
+
+# -- incidents -------------------------------------------------------------------------------------
+
+INCIDENT_FIELDS = ("id", "title", "rule", "status", "kinds", "regions", "countries", "companies", "opened_at",
+                   "updated_at", "items")
+ITEM_FIELDS = ("source", "key", "url", "title", "language", "kind", "change", "attached_by")
+
+
+@cli.command()
+@click.option("--status", type=click.Choice(INCIDENT_STATUSES), help="Only incidents in this status.")
+@click.option("--region", metavar="R", help="Only incidents tagged with this region slug.")
+@click.option("--company", metavar="C", help="Only incidents naming this company slug.")
+@click.option("--rule", metavar="ID", help="Only incidents of this catalog rule.")
+@click.option("--since", metavar="DATE", help="Only incidents updated on or after this date (ISO).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@pass_settings
+def incidents(settings: Settings, status, region, company, rule, since, as_json) -> None:
+    """Incidents (one regulatory event each, with every item attached), most recently updated first."""
+    if since is not None:
+        since = _as_of_time(since) if len(since.strip()) > 10 else since.strip()
+    with settings.open_store() as store:
+        rows = incident_rows(store.conn, status=status, region=region, company=company, rule=rule, since=since)
+    for row in rows:
+        if as_json:
+            out = {k: row[k] for k in INCIDENT_FIELDS}
+            out["items"] = [{k: item[k] for k in ITEM_FIELDS} for item in row["items"]]
+            click.echo(json.dumps(out, ensure_ascii=False))
+        else:
+            tags = " ".join([*row["regions"], *row["companies"]]) or "-"
+            sources = len({item["source"] for item in row["items"]})
+            click.echo(f"{row['id']}  {row['status']:<24} {row['rule'] or '-':<30} items {len(row['items']):>3} "
+                       f"sources {sources:>2}  {tags[:40]:<40} {row['title'][:80]}")
+
+
+@cli.command()
+@click.argument("incident_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@pass_settings
+def incident(settings: Settings, incident_id: str, as_json: bool) -> None:
+    """One incident's timeline: every item attached and every status change, oldest first."""
+    with settings.open_store() as store:
+        timeline = incident_timeline(store.conn, incident_id)
+    if timeline is None:
+        raise Refused(f"no incident {incident_id!r}; `monitor incidents` lists them")
+    for entry in timeline:
+        if as_json:
+            click.echo(json.dumps(entry, ensure_ascii=False))
+        elif entry["type"] == "status":
+            moved = f"{entry['from']} -> {entry['status']}" if entry["from"] else f"opened as {entry['status']}"
+            click.echo(f"{entry['seq']:>7}  status  {moved}  ({entry['reason']})")
+        else:
+            click.echo(f"{entry['seq']:>7}  item    {entry['kind']:<16} {entry['source']:<20} "
+                       f"{entry['language'] or '-':<3} by {entry['attached_by']:<28} {(entry['title'] or '')[:70]}")
 
 
 @cli.command()
@@ -465,7 +520,8 @@ def alerts(ctx: click.Context, statuses: tuple[str, ...], as_json: bool) -> None
         row = {"alert_id": alert_id, "status": status, "route": route, "group": group, "attempts": attempts,
                "next_attempt_at": next_at if status in ("queued", "failed") else None, "last_error": error,
                "change_id": change_id, "kind": data["kind"], "severity": data["severity"], "title": data["title"],
-               "cause": data["cause"], "delivered_to": targets.get(alert_id, [])}
+               "cause": data["cause"], "delivered_to": targets.get(alert_id, []), "tag": route,
+               "incident": data.get("incident"), "incident_status": data.get("incident_status")}
         if as_json:
             click.echo(json.dumps(row, ensure_ascii=False))
         else:

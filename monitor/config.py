@@ -39,6 +39,8 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.vocabulary import KINDS, SEVERITIES
+
 __all__ = [
     "APPRISE_CONFIG_ENV",
     "CHANGE_KINDS",
@@ -69,24 +71,9 @@ APPRISE_CONFIG_ENV = "MONITOR_APPRISE_CONFIG"
 ANCHOR_DIR_ENV = "MONITOR_ANCHOR_DIR"
 DEFAULT_USER_AGENT = "export-control-monitor/0.1 (regulatory change monitor; +contact via config)"
 
-ChangeKind = Literal[
-    "new_rule",
-    "proposed_rule",
-    "rule_amended",
-    "correction",
-    "comment_period",
-    "effective_date",
-    "rescission",
-    "entity_list",
-    "license_policy",
-    "license_slowdown",
-    "countermeasure",
-    "legislation",
-    "item_revised",
-    "mention",
-]
+ChangeKind = Literal[KINDS]  # type: ignore[valid-type]  # one list: monitor.vocabulary
 CHANGE_KINDS: tuple[str, ...] = get_args(ChangeKind)
-Severity = Literal["low", "medium", "high"]
+Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
 SOURCE_KINDS = ("federal_register", "feed", "html_list")
 
 
@@ -463,6 +450,13 @@ class RouteConfig(_Model):
     countries: list[Country] = []
     companies: list[Slug] = []
     sources: list[Slug] = []  # must name configured sources (checked at load)
+    # Incidents that fall in none of the route's groups go to an "Other" section: by default for
+    # region routes (a US rule that names no country still matters), not for company routes.
+    other: bool | None = None
+
+    @property
+    def wants_other(self) -> bool:
+        return self.other if self.other is not None else self.group_by != "company"
 
 
 class AlertsConfig(_Model):

@@ -26,6 +26,10 @@ ALERT_DELIVERED = "AlertDelivered"
 ALERT_FAILED = "AlertFailed"
 ALERT_REQUEUED = "AlertRequeued"
 CHECKPOINT_ANCHORED = "CheckpointAnchored"
+INCIDENT_OPENED = "IncidentOpened"
+INCIDENT_ITEM_ATTACHED = "IncidentItemAttached"
+INCIDENT_STATUS_CHANGED = "IncidentStatusChanged"
+INCIDENTS_MERGED = "IncidentsMerged"
 
 
 def dumps(data: Any) -> str:

@@ -21,9 +21,11 @@ from monitor.collectors.http import Fetcher, Validators
 from monitor.config import Config
 from monitor.alerts.routes import AlertQueue
 from monitor.detect.changes import Detector, SourceInfo
+from monitor.detect.incidents import IncidentFold, assign_all, wanted_keys
 from monitor.detect.identity import KnownItem, item_events, rekey_unstable
 from monitor.observation import Observation
 from monitor.events import SOURCE_FAILED, SOURCE_POLLED, SOURCE_RECOVERED, NewEvent, derive_event_id
+from monitor.projections.incidents import incident_states
 from monitor.store import ConcurrencyError, EventStore
 
 
@@ -57,11 +59,13 @@ def source_state(store: EventStore, source: str) -> dict | None:
 
 class Poller:
     def __init__(self, config: Config, store: EventStore, fetcher: Fetcher, clock: Clock,
-                 rng: random.Random | None = None, detector: Detector | None = None):
+                 rng: random.Random | None = None, detector: Detector | None = None,
+                 alerts: AlertQueue | None = None):
         self.config, self.store, self.fetcher, self.clock = config, store, fetcher, clock
         self.rng = rng or random.Random()
         self.detector = detector
-        self.alerts = AlertQueue(config.alerts, detector.gazetteer.name) if detector else None
+        self.alerts = alerts if alerts is not None else (
+            AlertQueue(config.alerts, detector.gazetteer.name, detector.gazetteer.breadth) if detector else None)
 
     async def cycle(self, only: Sequence[str] | None = None, *, force: bool = False) -> list[SourceReport]:
         states = source_states(self.store, only)
@@ -122,7 +126,15 @@ class Poller:
                 known = self._known(source.id, observations)
         items, expected = item_events(observations, known)
         changes = self.detector.detect_all(items, SourceInfo.of(source)) if self.detector else []
-        alerts = self.alerts.for_changes(changes, self.clock()) if self.alerts else []
+        incident_events: list[NewEvent] = []
+        alerts: list[NewEvent] = []
+        if changes:
+            keys, oldest = wanted_keys(c.data for c in changes)
+            fold = IncidentFold(incident_states(self.store.conn, keys, oldest))
+            changes, incident_events = assign_all(fold, changes, today=at[:10], at=at)
+            if self.alerts:
+                alerts = self.alerts.for_incidents(incident_events, fold, {c.data["id"]: c.data for c in changes},
+                                                   self.clock())
         new = sum(1 for e in items if e.type == "ItemDiscovered")
         polled = {
             "source": source.id, "at": at, "url": outcome.url, "status": outcome.status,
@@ -138,7 +150,7 @@ class Poller:
                 "source": source.id, "at": at, "after_failures": state["consecutive_failures"],
                 "failing_since": state["failing_since"], "last_error": state["last_error"],
             }, derive_event_id(stream, SOURCE_RECOVERED, at), occurred_at=at))
-        self.store.append(events + items + changes + alerts, expected=expected)  # one transaction
+        self.store.append(events + items + changes + incident_events + alerts, expected=expected)  # one transaction
         status = "not_modified" if outcome.not_modified else "unchanged" if outcome.unchanged else (
             "new" if items else "no_change")
         message = "; ".join(outcome.warnings[:3]) or None

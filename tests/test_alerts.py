@@ -95,16 +95,20 @@ def test_digests_reach_the_right_targets_grouped_as_configured_and_only_once(tmp
                                              ("companies", company_sink.url)])
         config = load_config(path)
         poll(config, config.state_path)
-        titles = sorted(m["title"] for m in json_sink.received)
-        assert any(t.startswith("Export controls — Middle East: 2 changes") for t in titles), titles
-        assert any(t.startswith("Export controls — Greater China") for t in titles), titles
+        # One digest per route, a section per group, each incident once: the English and the
+        # Chinese report of the slowdown are one incident, listed under the Gulf (Middle East named).
+        (digest,) = json_sink.received
+        assert digest["title"] == "Export controls: 3 incidents (1 high)", digest["title"]
+        body = digest["message"]
+        assert body.index("Greater China") < body.index("Gulf states")
+        assert body.lower().count("licence slowdown") == 1 and "also under: Middle East" in body
+        assert "news (en, first report); news (zh, same subject and fortnight)" in body.replace("\\", "")
         assert len(smtp_sink.messages) == len(json_sink.received)
         assert all(m.html and "<a href=" in m.html for m in smtp_sink.messages)  # HTML for email
-        company_titles = {m["title"] for m in company_sink.received}
-        assert any(t.startswith("Export controls — Nvidia: 3 changes") for t in company_titles), company_titles
-        assert any(t.startswith("Export controls — AMD") for t in company_titles), company_titles
-        middle_east = next(m for m in json_sink.received if "Middle East" in m["title"])
-        assert "licence slowdown" in middle_east["message"].lower() and "chg-" in middle_east["message"]
+        (companies,) = company_sink.received
+        assert companies["title"] == "Export controls: 3 incidents (1 high)"
+        assert [line for line in companies["message"].splitlines() if line.startswith("== ")] == [
+            "== AMD ==", "== Nvidia ==", "== SMIC =="]
 
         sent = (len(json_sink.received), len(smtp_sink.messages), len(company_sink.received))
         poll(config, config.state_path)  # a second cycle: nothing new, nothing sent
@@ -167,7 +171,7 @@ def test_without_targets_digests_are_printed(tmp_path, http_server):
     result = subprocess.run([sys.executable, "-m", "monitor", "--config", str(path), "poll"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "=== Export controls — Middle East: 2 changes" in result.stdout
+    assert "=== Export controls: 3 incidents (1 high) ===" in result.stdout and "== Gulf states ==" in result.stdout
 
 
 def test_the_smtp_password_never_reaches_the_log_the_database_or_the_output(tmp_path, http_server, smtp_sink, capsys):
@@ -247,12 +251,13 @@ def test_sigkill_during_the_relay_loses_nothing_and_repeats_at_most_one_digest_p
                            capture_output=True, text=True, timeout=300)
     assert final.returncode == 0, final.stderr
     with open_store(config.state_path) as store:
-        changes = {r[0] for r in store.conn.execute("SELECT id FROM changes")}
-        queued = {r[0] for r in store.conn.execute("SELECT change_id FROM outbox")}
+        incidents = {r[0] for r in store.conn.execute("SELECT json_extract(data, '$.incident') FROM changes")}
+        queued = {r[0] for r in store.conn.execute("SELECT json_extract(data, '$.incident') FROM outbox")}
         errors = [r[0] for r in store.conn.execute("SELECT DISTINCT last_error FROM outbox WHERE status != 'delivered'")]
         items = store.conn.execute("SELECT count(*) FROM items WHERE source = 'news'").fetchone()[0]
     statuses = outbox(config)
-    assert items == 10 * attempts and changes == queued  # every entry recorded, every change queued
+    # every entry recorded, every change in an incident, every incident queued for the route
+    assert items == 10 * attempts and None not in incidents and incidents == queued
     assert set(statuses.values()) == {"delivered"}, errors  # and every alert delivered: nothing lost
     delivered = [word for m in json_sink.received for word in m["message"].split() if word.startswith("alr-")]
     # A digest that grew over several killed relays is cut at the chat-size limit: its tail is

@@ -1,4 +1,4 @@
-"""Routing, as pure functions: every matching route, every group, never twice."""
+"""Routing, as pure functions: every matching route once, under its most specific group, never twice."""
 
 from datetime import datetime, timedelta, timezone
 
@@ -18,30 +18,45 @@ def route(**values):
     return RouteConfig(**{"tag": "compliance", **values})
 
 
-def test_a_region_route_puts_a_change_in_each_of_its_regions():
-    found = destinations(CHANGE, [route(group_by="region")], name)
-    assert [(d.group, d.group_label) for d in found] == [("gulf", "Gulf"), ("middle-east", "Middle East")]
+def breadth(kind, slug):
+    return {"gulf": 6, "middle-east": 15}.get(slug, 0)
+
+
+def test_a_region_route_hears_of_a_change_once_under_its_narrowest_region_naming_the_others():
+    (found,) = destinations(CHANGE, [route(group_by="region")], name, breadth)
+    assert (found.group, found.group_label, found.also) == ("gulf", "Gulf", ("Middle East",))
+    (wide_first,) = destinations({**CHANGE, "regions": ["middle-east", "gulf"]}, [route(group_by="region")], name,
+                                 breadth)
+    assert wide_first.group == "gulf"
 
 
 def test_filters_narrow_and_every_matching_route_gets_the_change():
     routes = [route(group_by="region", regions=["middle-east"]), route(tag="chips", group_by="company"),
               route(tag="high-only", min_severity="high"), route(tag="cn", countries=["CN"]),
               route(tag="rules", kinds=["new_rule"]), route(tag="news", sources=["news-en"])]
-    found = {(d.route, d.group) for d in destinations(CHANGE, routes, name)}
-    assert found == {("compliance", "middle-east"), ("chips", "nvidia"), ("chips", "amd"), ("news", "all")}
+    found = [(d.route, d.group) for d in destinations(CHANGE, routes, name)]
+    assert found == [("compliance", "middle-east"), ("chips", "amd"), ("news", "all")]
 
 
-def test_a_change_without_the_grouping_field_goes_to_other():
+def test_a_change_without_the_grouping_field_goes_to_other_only_where_the_route_wants_it():
     change = {**CHANGE, "regions": [], "companies": []}
-    assert [d.group for d in destinations(change, [route(group_by="company")], name)] == ["other"]
+    assert destinations(change, [route(group_by="company")], name) == []  # no "Other" digest of companies
+    assert [d.group for d in destinations(change, [route(group_by="company", other=True)], name)] == ["other"]
+    assert [d.group for d in destinations(change, [route(group_by="region")], name)] == ["other"]
+    assert destinations(change, [route(group_by="region", other=False)], name) == []
 
 
-def test_alert_ids_are_stable_so_a_change_is_queued_once_per_route_and_group():
-    routes = [route(group_by="region")]
-    first = queue(CHANGE, routes, name, now=NOW, window=timedelta(minutes=15), high_now=True)
-    again = queue(CHANGE, routes, name, now=NOW + timedelta(hours=1), window=timedelta(minutes=15), high_now=True)
-    assert [e.event_id for e in first] == [e.event_id for e in again]
+def test_alert_ids_are_stable_so_an_incident_is_queued_once_per_route_and_status():
+    routes = [route(group_by="region"), route(tag="all")]
+    status = {"incident": "inc-1", "incident_status": "published"}
+    first = queue(CHANGE, routes, name, now=NOW, window=timedelta(minutes=15), high_now=True, incident=status)
+    again = queue({**CHANGE, "id": "chg-2", "regions": ["middle-east"]}, routes, name, now=NOW + timedelta(hours=1),
+                  window=timedelta(minutes=15), high_now=True, incident=status)
+    assert [e.event_id for e in first] == [e.event_id for e in again]  # another item, same status: the same alert
     assert len({e.data["alert_id"] for e in first}) == 2
+    moved = queue(CHANGE, routes, name, now=NOW, window=timedelta(0), high_now=True,
+                  incident={**status, "incident_status": "effective"})
+    assert not {e.event_id for e in moved} & {e.event_id for e in first}
 
 
 def test_the_digest_window_and_the_high_severity_bypass():

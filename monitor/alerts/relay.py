@@ -10,7 +10,6 @@ after ``max_attempts`` the alerts are dead until `monitor alerts retry`. Retries
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -20,6 +19,8 @@ from monitor.alerts.routes import ops_alert
 from monitor.clock import Clock, to_iso
 from monitor.collectors.backoff import next_attempt_after
 from monitor.events import ALERT_DELIVERED, ALERT_FAILED, NewEvent, derive_event_id
+from monitor.projections.incidents import incident_rows
+from monitor.projections.outbox import delivered_targets, due_alerts
 from monitor.store import EventStore
 
 
@@ -31,6 +32,7 @@ class Target:
     service: str  # for people: "JSON", "E-Mail", "standard output"
     format: str  # markdown, html or text: what the service shows best
     send: Callable[[Message], str | None]  # None when delivered, else a reason free of secrets
+    max_chars: int | None = None  # the longest body the service shows well (None: the format's limit)
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,16 @@ class Relay:
         self.rng = rng or random.Random()
 
     def due(self) -> dict[tuple[str, str], list[tuple[str, int, dict]]]:
-        """Due alerts by (route, group), oldest first."""
-        digests: dict[tuple[str, str], list[tuple[str, int, dict]]] = {}
-        for alert_id, route, group, attempts, data in self.store.conn.execute(
-                "SELECT alert_id, route, group_key, attempts, data FROM outbox WHERE status IN ('queued', 'failed') "
-                "AND next_attempt_at <= ? ORDER BY queued_seq", (to_iso(self.clock()),)):
-            digests.setdefault((route, group), []).append((alert_id, attempts, json.loads(data)))
+        """Due alerts by route, oldest first: one digest per route and window, a section per group.
+
+        The key is (route, group): the group when every alert is in one, else "all"."""
+        by_route: dict[str, list[tuple[str, int, dict]]] = {}
+        for alert_id, route, _group, attempts, data in due_alerts(self.store.conn, to_iso(self.clock())):
+            by_route.setdefault(route, []).append((alert_id, attempts, data))
+        digests = {}
+        for route, alerts in by_route.items():
+            groups = {data.get("group") for _id, _attempts, data in alerts}
+            digests[(route, groups.pop() if len(groups) == 1 else "all")] = alerts
         return digests
 
     def run_once(self, should_stop: Callable[[], bool] = lambda: False) -> list[DigestReport]:
@@ -68,18 +74,28 @@ class Relay:
             reports.append(self._send(route, group, alerts))
         return reports
 
+    def _with_reports(self, alerts: list[dict]) -> list[dict]:
+        """Each incident alert with every source that has reported the incident by now, and why."""
+        ids = sorted({a["incident"] for a in alerts if a.get("cause") == "incident" and a.get("incident")})
+        if not ids:
+            return alerts
+        reports = {row["id"]: [{k: item[k] for k in ("source", "language", "attached_by", "kind")} for item in row["items"]]
+                   for row in incident_rows(self.store.conn, ids=ids)}
+        return [{**a, "reports": reports.get(a.get("incident"), [])} if a.get("cause") == "incident" else a
+                for a in alerts]
+
     def _send(self, route: str, group: str, alerts: list[tuple[str, int, dict]]) -> DigestReport:
         ids = [alert_id for alert_id, _attempts, _data in alerts]
-        delivered = set(self.store.conn.execute(
-            f"SELECT alert_id, target FROM deliveries WHERE alert_id IN ({','.join('?' * len(ids))})", ids))
+        delivered = delivered_targets(self.store.conn, ids)
         targets = list(self.targets(route))
         succeeded, failures = [], []
         for target in targets:
             pending = [data for alert_id, _attempts, data in alerts if (alert_id, target.id) not in delivered]
             if pending:
                 first = pending[0]
-                message = render_digest(pending, group_label=first["group_label"], group_by=first["group_by"],
-                                        group=group, fmt=target.format)
+                message = render_digest(self._with_reports(pending), group_label=first["group_label"],
+                                        group_by=first["group_by"], group=group, fmt=target.format,
+                                        max_chars=target.max_chars)
                 try:
                     error = target.send(message)
                 except Exception as exc:  # a broken plugin costs this target this attempt, nothing more

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
 
+from monitor.vocabulary import INCIDENT_STATUSES, KINDS, SEVERITY_RANK
+
 LIMITS = {"markdown": 3800, "html": 20000, "text": 3800}
 MIN_CHARS = 300  # the smallest max_chars accepted: always room for the tail line
 
@@ -31,7 +33,6 @@ KIND_WORDS = {
     "item_revised": "item revised", "mention": "mention",
 }
 DEADLINE_WORDS = {"comments_close": "comments close", "effective": "effective", "compliance": "compliance"}
-SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 IDENTIFIER_LABELS = {"rin": "RIN", "fr_document": "FR Doc.", "docket": "Docket", "correction_of": "correction of"}
 GROUP_OPTIONS = {"region": "--region", "company": "--company", "country": "--country", "rule": "--rule"}
 
@@ -41,6 +42,10 @@ MAX_LABEL = 60  # characters of the group label in the title
 MAX_FIELD = 160  # characters of a rule title, source, or other secondary field
 MAX_ID = 80
 MAX_DEADLINES = 4
+MAX_REPORTS = 6
+MAX_ALSO = 6
+STATUS_WORDS = {status: status.replace("_", " ") for status in INCIDENT_STATUSES}
+ATTACHED_WORDS = {"opened": "first report", "item": "same item", "subject": "same subject and fortnight"}
 
 _SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\u061c\ufeff]+")
 _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -110,6 +115,21 @@ def kind_words(kind: Any) -> str:
     return KIND_WORDS.get(kind) or clean(kind, 40).replace("_", " ") or "change"
 
 
+def status_words(status: Any) -> str:
+    return STATUS_WORDS.get(status) or clean(status, 40).replace("_", " ")
+
+
+def attached_words(by: Any) -> str:
+    """Why an item was attached, for people: "FR Doc. 2025-00636", "rule us-ai-diffusion"."""
+    text = clean(by, MAX_PIECE)
+    if text in ATTACHED_WORDS:
+        return ATTACHED_WORDS[text]
+    name, _, value = text.partition(":")
+    if not value:
+        return text
+    return f"{IDENTIFIER_LABELS.get(name, name.replace('_', ' '))} {value}"
+
+
 def deadline_words(kind: Any, on: Any) -> str:
     words = DEADLINE_WORDS.get(kind) or clean(kind, 40).replace("_", " ") or "deadline"
     day = _date(on)
@@ -128,7 +148,7 @@ def order(alerts: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
     ordered = sorted(alerts, key=ident)  # stable sorts, least significant key first
     ordered.sort(key=lambda a: (a.get("published") is not None, str(a.get("published") or "")), reverse=True)
-    ordered.sort(key=lambda a: SEVERITY_RANK.get(a.get("severity"), 3))
+    ordered.sort(key=lambda a: -SEVERITY_RANK.get(a.get("severity"), -1))
     return ordered
 
 
@@ -180,6 +200,10 @@ class Entry:
     why: tuple[str, ...]
     ids: tuple[str, ...]
     reminder: str | None  # "Deadline in 3 days: comments close 2025-05-15"
+    status: str | None = None  # the incident's status, in words
+    moved: str | None = None  # "on public inspection → published", "new"
+    reports: tuple[str, ...] = ()  # "fr-bis (en, by FR Doc. 2025-00636)"
+    also: tuple[str, ...] = ()  # the other groups of the route it belongs to
 
     @classmethod
     def of(cls, alert: Mapping[str, Any]) -> "Entry":
@@ -206,8 +230,23 @@ class Entry:
                 if words not in deadlines_seen:
                     deadlines_seen.add(words)
                     deadlines.append(words)
-        ids = tuple(dict.fromkeys(i for i in (clean(alert.get("id") or alert.get("change_id"), MAX_ID),
-                                              clean(alert.get("alert_id"), MAX_ID)) if i))
+        alert_ids = alert.get("_alert_ids") or [alert.get("alert_id")]  # every alert an entry stands for
+        ids = tuple(dict.fromkeys(i for i in (clean(alert.get("incident"), MAX_ID),
+                                              clean(alert.get("id") or alert.get("change_id"), MAX_ID),
+                                              *(clean(a, MAX_ID) for a in alert_ids)) if i))
+        status = alert.get("incident_status")
+        moved = alert.get("moved")
+        if status and not moved:
+            before = alert.get("status_from")
+            moved = f"{status_words(before)} → {status_words(status)}" if before else f"new: {status_words(status)}"
+        reports = []
+        for report in alert.get("reports") if isinstance(alert.get("reports"), (list, tuple)) else ():
+            if isinstance(report, Mapping):
+                language = clean(report.get("language"), 8)
+                by = attached_words(report.get("attached_by"))
+                detail = ", ".join(p for p in (language, by) if p)
+                reports.append(f"{clean(report.get('source'), 40)} ({detail})" if detail else clean(report.get("source"), 40))
+        also = alert.get("also")
         return cls(
             severity=clean(alert.get("severity"), 20) or "unknown",
             kind=kind_words(alert.get("kind")),
@@ -221,6 +260,10 @@ class Entry:
             why=tuple(why_pieces(alert.get("evidence"))),
             ids=ids,
             reminder=reminder,
+            status=status_words(status) if status else None,
+            moved=clean(moved, MAX_FIELD) if moved else None,
+            reports=tuple(dict.fromkeys(reports))[:MAX_REPORTS],
+            also=tuple(clean(a, MAX_LABEL) for a in also if isinstance(a, str))[:MAX_ALSO] if isinstance(also, (list, tuple)) else (),
         )
 
 
@@ -252,25 +295,33 @@ class Format:
     def tail(self, count: int, command: str | None) -> str:
         raise NotImplementedError
 
+    def section(self, label: str) -> str:
+        return f"== {self.esc(label)} ==\n"
+
     def entry(self, e: Entry, *, title: str | None = None, why: bool = True, details: bool = True,
               link: bool = True) -> str:
         text = e.title if title is None else title
         linked = self.link(text, e.url if link else None)
         if e.reminder is not None:
             head = f"{self.badge(e.severity)} {self.esc(e.reminder)} — {linked}"
+        elif e.status is not None:
+            head = f"{self.badge(e.severity)} · {self.esc(e.status)} · {linked}"
         else:
             head = f"{self.badge(e.severity)} · {self.esc(e.kind)} · {linked}"
         rest = []
         if details:
             if link and e.url and self.name == "text":
                 rest.append(e.url)  # plain text has no links: the URL on its own line
-            facts = [self.esc(e.kind)] if e.reminder is not None else []
+            facts = [self.esc(e.kind)] if e.reminder is not None or e.status is not None else []
+            if e.moved:
+                facts.append(f"moved: {self.esc(e.moved)}")
             if e.source:
                 facts.append(f"source: {self.esc(e.source)}")
             if e.published:
                 facts.append(f"published {self.esc(e.published)}")
             if e.rule or e.rule_title:
-                rule = self.esc(e.rule_title) if e.rule_title else ""
+                # the rule's title only when the entry's own title does not already say it
+                rule = self.esc(e.rule_title) if e.rule_title and e.rule_title != e.title else ""
                 if e.rule:
                     rule = f"{rule} ({self.code(e.rule)})" if rule else self.code(e.rule)
                 facts.append(f"rule: {rule}")
@@ -278,6 +329,10 @@ class Format:
                 rest.append(" · ".join(facts))
             if e.deadlines:
                 rest.append("deadlines: " + "; ".join(self.esc(d) for d in e.deadlines))
+            if e.reports:
+                rest.append("reported by: " + "; ".join(self.esc(r) for r in e.reports))
+            if e.also:
+                rest.append("also under: " + ", ".join(self.esc(a) for a in e.also))
         if why and e.why:
             rest.append("why: " + "; ".join(self.esc(p) for p in e.why))
         if e.ids:
@@ -307,6 +362,9 @@ class Markdown(Format):
     def tail(self, count: int, command: str | None) -> str:
         return f"…and {count} more: {self.code(command)}" if command else f"…and {count} more"
 
+    def section(self, label: str) -> str:
+        return f"**{self.esc(label)}**\n"
+
 
 class Html(Format):
     name = "html"
@@ -334,6 +392,9 @@ class Html(Format):
     def tail(self, count: int, command: str | None) -> str:
         return f"<p>…and {count} more: {self.code(command)}</p>" if command else f"<p>…and {count} more</p>"
 
+    def section(self, label: str) -> str:
+        return f"<li><b>{self.esc(label)}</b></li>\n"
+
 
 class Text(Format):
     name = "text"
@@ -359,10 +420,13 @@ FORMATS: dict[str, Format] = {f.name: f for f in (Markdown(), Html(), Text())}
 
 def digest_title(alerts: Sequence[Mapping[str, Any]], *, group_label: str, group_by: str) -> str:
     reminders = sum(1 for a in alerts if is_reminder(a))
-    changes = len(alerts) - reminders
+    incidents = sum(1 for a in alerts if a.get("cause") == "incident")
+    changes = len(alerts) - reminders - incidents
     high = sum(1 for a in alerts if a.get("severity") == "high")
     counts = []
-    if changes or not reminders:
+    if incidents:
+        counts.append(_plural(incidents, "incident"))
+    if changes or not (reminders or incidents):
         counts.append(_plural(changes, "change"))
     if reminders:
         counts.append(_plural(reminders, "deadline"))
@@ -371,14 +435,41 @@ def digest_title(alerts: Sequence[Mapping[str, Any]], *, group_label: str, group
     return f"{name}: {', '.join(counts)}" + (f" ({high} high)" if high else "")
 
 
-def tail_command(group_by: str, group: str) -> str | None:
-    """The command listing a group's changes; none when the group is not a plain slug."""
+def collapse(alerts: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One entry per incident: its latest status, the path it moved along, its highest severity."""
+    out: list[Mapping[str, Any]] = []
+    where: dict[str, int] = {}
+    for alert in alerts:
+        incident = alert.get("incident") if alert.get("cause") == "incident" else None
+        if not isinstance(incident, str):
+            out.append(alert)
+            continue
+        if incident not in where:
+            where[incident] = len(out)
+            out.append({**alert, "_path": [alert.get("status_from"), alert.get("incident_status")]})
+            continue
+        first = out[where[incident]]
+        severity = max(first.get("severity"), alert.get("severity"), key=lambda v: SEVERITY_RANK.get(v, -1))
+        out[where[incident]] = {**alert, "severity": severity, "_path": [*first["_path"], alert.get("incident_status")],
+                                "_alert_ids": [*first.get("_alert_ids", [first.get("alert_id")]), alert.get("alert_id")]}
+    for position, alert in enumerate(out):
+        path = alert.get("_path")
+        if path and len(path) > 2:
+            start, *steps = path
+            words = [status_words(step) for step in dict.fromkeys(steps)]
+            out[position] = {**alert, "moved": (" → ".join([status_words(start), *words]) if start
+                                                 else "new: " + " → ".join(words))}
+    return out
+
+
+def tail_command(group_by: str, group: str, noun: str = "changes") -> str | None:
+    """The command listing a group's changes (or incidents); none when the group is not a plain slug."""
     if group_by == "none":
-        return "monitor changes"
+        return f"monitor {noun}"
     option = GROUP_OPTIONS.get(group_by)
     if option is None or not isinstance(group, str) or not _SLUG.fullmatch(group):
         return None
-    return f"monitor changes {option} {group.upper() if group_by == 'country' else group}"
+    return f"monitor {noun} {option} {group.upper() if group_by == 'country' else group}"
 
 
 def _longest(render: Callable[[int], str], size: int, budget: int) -> str | None:
@@ -420,10 +511,25 @@ def render_digest(alerts: Sequence[Mapping[str, Any]], *, group_label: str, grou
     if limit < MIN_CHARS:
         raise ValueError(f"max_chars must be at least {MIN_CHARS}, got {limit}")
     form = FORMATS[fmt]
-    title = digest_title(alerts, group_label=group_label, group_by=group_by)
+    alerts = collapse(alerts)
+    labels = list(dict.fromkeys(clean(a.get("group_label"), MAX_LABEL) for a in alerts))
+    sections = len(labels) > 1
+    title = digest_title(alerts, group_label="" if sections else group_label, group_by=group_by)
     ordered = order(alerts)
+    if sections:  # one section per group, "Other" last; within a section, the usual order
+        ordered.sort(key=lambda a: (clean(a.get("group_label"), MAX_LABEL) == "Other",
+                                    clean(a.get("group_label"), MAX_LABEL)))
     total = len(ordered)
-    command = tail_command(group_by, group)
+    noun = "incidents" if any(a.get("cause") == "incident" for a in alerts) else "changes"
+    command = tail_command(group_by, group, noun) if not sections else tail_command("none", "all", noun)
+    heading: dict[int, str] = {}
+    if sections:
+        previous = None
+        for position, alert in enumerate(ordered):
+            label = clean(alert.get("group_label"), MAX_LABEL)
+            if label != previous:
+                heading[position] = form.section(label)
+                previous = label
 
     def tail_cost(rest: int) -> int:
         return len(form.tail_sep) + len(form.tail(rest, command)) if rest else 0
@@ -432,15 +538,17 @@ def render_digest(alerts: Sequence[Mapping[str, Any]], *, group_label: str, grou
     used = len(form.open) + len(form.close)  # counted once the first entry is in
     for position, alert in enumerate(ordered):
         reserve = tail_cost(total - position - 1)
-        text = form.entry(Entry.of(alert))
+        text = heading.get(position, "") + form.entry(Entry.of(alert))
         cost = len(text) + (len(form.sep) if entries else 0)
         if used + cost + reserve <= limit:
             entries.append(text)
             used += cost
             continue
         if not entries:
-            shortened = shorten(form, Entry.of(alert), limit - used - reserve)
+            head = heading.get(position, "")
+            shortened = shorten(form, Entry.of(alert), limit - used - reserve - len(head))
             if shortened is not None:
+                shortened = head + shortened
                 entries.append(shortened)
                 used += len(shortened)
                 continue

@@ -1,8 +1,8 @@
-"""Routing, as pure functions: which routes (apprise tags) and groups a change goes to.
+"""Routing, as pure functions: which routes (apprise tags) hear of an incident, and under which group.
 
-Every route whose filters match gets the change; a change touching two regions appears in both
-regions' digests of a region route; the alert id derives from (route, group, change), so no route
-ever receives the same change twice in the same group.
+Every route whose filters match hears of it once, under its most specific group (the others are
+named); the alert id derives from (route, incident, status), so no tag ever hears of the same
+incident twice for the same status, however many items report it.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping, Sequence
 
 from monitor.clock import parse_iso, to_iso
-from monitor.events import ALERT_QUEUED, NewEvent, derive_event_id
+from monitor.vocabulary import SEVERITY_RANK
+from monitor.detect.incidents import IncidentFold
+from monitor.events import ALERT_QUEUED, INCIDENT_OPENED, INCIDENT_STATUS_CHANGED, NewEvent, derive_event_id
 
-SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
 OTHER = "other"
 
 
@@ -25,35 +26,54 @@ class Destination:
     group_by: str  # region, company or none
     group: str  # a region or company slug, "other", or "all"
     group_label: str
+    also: tuple[str, ...] = ()  # labels of the other groups it belongs to
 
 
-def destinations(change: Mapping[str, Any], routes: Sequence[Any], name: Callable[[str, str], str]) -> list[Destination]:
-    """The (route, group) pairs a change (or a deadline reminder of one) is due at."""
+Specificity = Callable[[str, str], Any]  # (group kind, slug) -> a sort key: narrower groups first
+
+
+def _matches(view: Mapping[str, Any], route: Any) -> bool:
+    if route.kinds and view["kind"] not in route.kinds:
+        return False
+    if SEVERITY_RANK[view["severity"]] < SEVERITY_RANK[route.min_severity]:
+        return False
+    if route.sources and view["source"] not in route.sources:
+        return False
+    return not any(wanted and not set(wanted) & set(view.get(field) or ()) for wanted, field in (
+        (route.regions, "regions"), (route.countries, "countries"), (route.companies, "companies")))
+
+
+def destinations(view: Mapping[str, Any], routes: Sequence[Any], name: Callable[[str, str], str],
+                 breadth: Specificity = lambda kind, slug: 0) -> list[Destination]:
+    """One (route, group) per matching route: a route hears of a thing once, under its most
+    specific group (a Gulf incident under "Gulf states", not again under "Middle East"); the
+    other groups it belongs to are named in ``also``."""
     found = []
     for route in routes:
-        if route.kinds and change["kind"] not in route.kinds:
-            continue
-        if SEVERITY_RANK[change["severity"]] < SEVERITY_RANK[route.min_severity]:
-            continue
-        if route.sources and change["source"] not in route.sources:
-            continue
-        if any(wanted and not set(wanted) & set(change.get(field) or ()) for wanted, field in (
-                (route.regions, "regions"), (route.countries, "countries"), (route.companies, "companies"))):
+        if not _matches(view, route):
             continue
         if route.group_by == "none":
             found.append(Destination(route.tag, "none", "all", "All changes"))
             continue
         field, wanted = ("regions", route.regions) if route.group_by == "region" else ("companies", route.companies)
-        groups = [g for g in change.get(field) or () if not wanted or g in wanted] or [OTHER]
         kind = "region" if route.group_by == "region" else "company"
-        for group in groups:
-            label = "Other" if group == OTHER else name(kind, group)
-            found.append(Destination(route.tag, route.group_by, group, label))
+        groups = sorted((g for g in view.get(field) or () if not wanted or g in wanted),
+                        key=lambda g: (breadth(kind, g), name(kind, g), g))
+        if not groups:
+            if route.wants_other:
+                found.append(Destination(route.tag, route.group_by, OTHER, "Other"))
+            continue
+        found.append(Destination(route.tag, route.group_by, groups[0], name(kind, groups[0]),
+                                 tuple(name(kind, g) for g in groups[1:])))
     return found
 
 
-def alert_id(destination: Destination, cause: str) -> str:
-    return "alr-" + hashlib.sha256(f"{destination.route}\x1f{destination.group}\x1f{cause}".encode()).hexdigest()[:12]
+def alert_id(route: str, cause: str) -> str:
+    return "alr-" + hashlib.sha256(f"{route}\x1f{cause}".encode()).hexdigest()[:12]
+
+
+ALERT_FIELDS = ("kind", "severity", "title", "url", "source", "published", "language", "rule", "rule_title",
+                "regions", "countries", "companies", "deadlines", "incident")
 
 
 def queue(
@@ -65,29 +85,42 @@ def queue(
     window: timedelta,
     high_now: bool,
     reminder: Mapping[str, Any] | None = None,
+    incident: Mapping[str, Any] | None = None,
+    breadth: Specificity = lambda kind, slug: 0,
 ) -> list[NewEvent]:
-    """``AlertQueued`` events for a change (or, with ``reminder``, for a deadline reminder of it).
+    """``AlertQueued`` events, one per matching route: for an incident that opened or moved
+    (``incident``: its id, status and the status it moved from, routed by its tags so far), or for a
+    deadline reminder of a change. ``change`` is what is routed and shown.
 
-    ``due_at`` is when the alert may be sent: after the digest window, so changes arriving together
+    The alert id derives from (route, incident, status) or (route, change, deadline, threshold):
+    a tag hears of an incident once per status and of a reminder once, whatever else happens.
+    ``due_at`` is when the alert may be sent: after the digest window, so things arriving together
     go out as one digest; at once for high severity when the window is bypassed.
     """
     due = now if (window <= timedelta(0) or (high_now and change["severity"] == "high")) else now + window
-    cause = change["id"] if reminder is None else f"{change['id']}:{reminder['deadline']}:{reminder['date']}:{reminder['days_before']}"
+    if reminder is not None:
+        cause = f"{change['id']}:{reminder['deadline']}:{reminder['date']}:{reminder['days_before']}"
+    elif incident is not None:
+        cause = f"incident:{incident['incident']}:{incident['incident_status']}"
+    else:
+        cause = change["id"]
     events = []
-    for destination in destinations(change, routes, name):
-        identifier = alert_id(destination, cause)
+    for destination in destinations(change, routes, name, breadth):
+        identifier = alert_id(destination.route, cause)
         stream = f"route:{destination.route}"
         data = {
-            **{k: change.get(k) for k in ("kind", "severity", "title", "url", "source", "published", "rule",
-                                          "rule_title", "regions", "countries", "companies", "deadlines")},
+            **{k: change.get(k) for k in ALERT_FIELDS},
             "change_id": change["id"],
             "evidence": list(change.get("evidence") or ())[:8],
             "alert_id": identifier, "route": destination.route, "group_by": destination.group_by,
-            "group": destination.group, "group_label": destination.group_label,
-            "cause": "change" if reminder is None else "deadline", "due_at": to_iso(due),
+            "group": destination.group, "group_label": destination.group_label, "also": list(destination.also),
+            "cause": "deadline" if reminder is not None else "incident" if incident is not None else "change",
+            "due_at": to_iso(due),
         }
         if reminder is not None:
             data.update({k: reminder[k] for k in ("deadline", "date", "days_left", "days_before")})
+        if incident is not None:
+            data.update(incident)
         events.append(NewEvent(ALERT_QUEUED, stream, data, derive_event_id(stream, ALERT_QUEUED, identifier),
                                occurred_at=to_iso(now)))
     return events
@@ -110,16 +143,41 @@ def ops_alert(tag: str, *, kind: str, key: str, title: str, detail: str, source:
 
 
 class AlertQueue:
-    """The configured routes, applied to changes and reminders as they are recorded."""
+    """The configured routes, applied to incidents and reminders as they are recorded."""
 
-    def __init__(self, alerts_config, name: Callable[[str, str], str]):
-        self.config, self.name = alerts_config, name
+    def __init__(self, alerts_config, name: Callable[[str, str], str], breadth: Specificity = lambda kind, slug: 0):
+        self.config, self.name, self.breadth = alerts_config, name, breadth
 
-    def for_changes(self, changes: Sequence[NewEvent], now: datetime) -> list[NewEvent]:
-        return [alert for change in changes for alert in self._queue(change.data, now)]
+    def for_incidents(self, incident_events: Sequence[NewEvent], fold: IncidentFold,
+                      changes: Mapping[str, Mapping[str, Any]], now: datetime) -> list[NewEvent]:
+        """Alerts for incidents that opened or whose status moved in this batch (routed by the
+        incident's tags as the batch leaves it; shown with the change that moved it)."""
+        alerts = []
+        for event in incident_events:
+            if event.type not in (INCIDENT_OPENED, INCIDENT_STATUS_CHANGED):
+                continue
+            data = event.data
+            incident = fold.incidents[data["incident"]]
+            while incident.merged_into:
+                incident = fold.incidents[incident.merged_into]
+            change = changes.get(data.get("change_id") or "")
+            if change is None:
+                continue
+            status = data["status"] if event.type == INCIDENT_OPENED else data["to"]
+            view = {**change, "title": change.get("title"), "incident": incident.id,
+                    "severity": max(change["severity"], incident.severity, key=SEVERITY_RANK.__getitem__),
+                    "regions": sorted(incident.regions), "countries": sorted(incident.countries),
+                    "companies": sorted(incident.companies), "rule": incident.rule or change.get("rule")}
+            alerts += queue(view, self.config.routes, self.name, now=now, window=self.config.digest_window,
+                            high_now=self.config.high_bypasses_window, breadth=self.breadth, incident={
+                                "incident": incident.id, "incident_status": status,
+                                "incident_title": incident.title,
+                                "status_from": None if event.type == INCIDENT_OPENED else data["from"]})
+        return alerts
 
     def for_reminder(self, change: Mapping[str, Any], reminder: Mapping[str, Any], now: datetime) -> list[NewEvent]:
-        return self._queue(change, now, reminder)
+        return queue(change, self.config.routes, self.name, now=now, window=self.config.digest_window,
+                     high_now=self.config.high_bypasses_window, reminder=reminder, breadth=self.breadth)
 
     def source_failing(self, source, state: Mapping[str, Any] | None, outcome_message: str, now: datetime) -> list[NewEvent]:
         """An ops alert when a source has failed for longer than its `silence_alert_after`."""
@@ -132,7 +190,3 @@ class AlertQueue:
         return [ops_alert(self.config.ops_tag, kind="source_failing", key=f"source:{source.id}:{since}",
                           title=f"Source {source.id} has not been polled successfully since {since[:16]}Z",
                           detail=outcome_message, source=source.id, now=now)]
-
-    def _queue(self, change: Mapping[str, Any], now: datetime, reminder: Mapping[str, Any] | None = None) -> list[NewEvent]:
-        return queue(change, self.config.routes, self.name, now=now, window=self.config.digest_window,
-                     high_now=self.config.high_bypasses_window, reminder=reminder)

@@ -121,9 +121,12 @@ def _reason(log: str) -> str:
     return ""
 
 
+STDOUT_MAX_CHARS = 20000  # a terminal or a log is not a chat message: room for a whole digest
+
+
 def stdout_targets(tag: str) -> Sequence[Target]:
     """Without an apprise configuration, every route's digests are printed, so a first run shows them."""
-    return [Target("stdout", "standard output", "text", _print)]
+    return [Target("stdout", "standard output", "text", _print, max_chars=STDOUT_MAX_CHARS)]
 
 
 def _print(message: Message) -> None:

@@ -185,15 +185,15 @@ url = "{server.url_for(NEWS)}"
 [alerts]
 digest_window = "0s"
 
-# Compliance team: medium or high changes for the regions it covers, one digest per region
-# ("Middle East: 2 changes"). Without the regions filter every region gets its own digest.
+# Compliance team: medium or high incidents for the regions it covers, one digest a window with a
+# section per region; an incident is listed once, under its narrowest region (the others named).
 [[alerts.routes]]
 tag = "{REGION_TAG}"
 group_by = "region"
 min_severity = "medium"
 regions = [{regions}]
 
-# Company watch: every change naming a watched company, one digest per company ("Nvidia: 3 changes").
+# Company watch: every incident naming a watched company, a section per company.
 [[alerts.routes]]
 tag = "{COMPANY_TAG}"
 group_by = "company"
@@ -281,7 +281,8 @@ def _print_digests(echo: Echo, config, polls: list[dict]) -> None:
             limits.append("regions " + ", ".join(filters.regions))
         if filters.companies:
             limits.append("companies " + ", ".join(filters.companies))
-        echo(f"\n>>> Route {tag!r}: one digest per {group_by}" + (f" ({'; '.join(limits)})" if limits else ""))
+        echo(f"\n>>> Route {tag!r}: one digest a window, a section per {group_by}, each incident once"
+             + (f" ({'; '.join(limits)})" if limits else ""))
         for number, poll in enumerate(polls, 1):
             digests = [d for d in poll["digests"] if d["route"] == tag]
             if not digests:

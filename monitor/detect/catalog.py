@@ -614,8 +614,16 @@ class Catalog:
 
     def link(self, item: Mapping[str, Any]) -> Link | None:
         """The one known rule the item is about, with the evidence; None when none is named."""
+        return self.analyse(item)[0]
+
+    def analyse(self, item: Mapping[str, Any]) -> tuple[Link | None, tuple[dict[str, Any], ...]]:
+        """``link(item)`` and every identifier of the item as ``{"name", "key", "own"}`` (one scan)."""
         texts = _Texts(item)
         found = self._scan(item, texts)
+        keys = tuple({"name": one.name, "key": one.key, "own": one.own} for one in found)
+        return self._link(found, texts), keys
+
+    def _link(self, found: list[_Found], texts: _Texts) -> Link | None:
         matches: list[tuple[_Found, tuple[str, ...]]] = []
         for one in found:
             rules = self._rules_for(one, texts)

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any, Iterable, Mapping, Protocol
 
 from monitor.detect.catalog import Catalog
-from monitor.detect.classify import classify
+from monitor.detect.classify import also_reported, classify
 from monitor.detect.gazetteer import Gazetteer
 from monitor.events import CHANGE_DETECTED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.observation import Observation
@@ -24,6 +24,7 @@ from monitor.observation import Observation
 CONTEXT_KINDS = frozenset({"new_rule", "rule_amended", "proposed_rule", "comment_period", "effective_date",
                            "correction", "entity_list", "license_policy", "countermeasure", "rescission"})
 MAX_EVIDENCE = 40  # entries kept per change: enough to say why, bounded for the log
+MAX_IDENTIFIERS = 40
 
 
 class ItemEvent(Protocol):
@@ -66,7 +67,7 @@ class Detector:
             return []
         data = event.data
         item = {"source": data["source"], "key": data["key"], **Observation.content_of(data)}
-        link = self.catalog.link(item)
+        link, identifiers = self.catalog.analyse(item)
         rule = self.catalog.rules.get(link.rule) if link else None
         changed = data.get("changed") if event.type == ITEM_REVISED else None
         texts = {name: item[name] for name in ("title", "summary") if item.get(name)}
@@ -83,32 +84,45 @@ class Detector:
             rule = self.catalog.rules.get(link.rule) if link else None
             if rule is not None:
                 tags = self.gazetteer.tag(texts, extra_regions=rule.regions)
-        evidence = [*(asdict(e) for e in (link.evidence if link else ())),
-                    *(p.to_json() for p in decision.phrases),
-                    *({"kind": m.kind, "name": m.slug, "value": m.text, "field": m.field, "start": m.start, "end": m.end}
-                      for m in tags.matches)]
+        tag_evidence = [{"kind": m.kind, "name": m.slug, "value": m.text, "field": m.field, "start": m.start,
+                         "end": m.end} for m in tags.matches]
+        fields = item.get("fields") or {}
+        common = {
+            "title": item.get("title"), "url": item.get("url"), "source": data["source"], "key": data["key"],
+            "published": item.get("published"), "language": item.get("language"),
+            "regions": list(tags.regions), "countries": list(tags.countries), "companies": list(tags.companies),
+            "revision": changed is not None, "cause": event.event_id, "official": source.official,
+            "public_inspection": bool(fields.get("public_inspection")), "action": fields.get("action"),
+            "named": sorted({m.slug for m in tags.matches}),  # what the text itself names (not derived)
+        }
+        unique_identifiers = list({(i["name"], i["key"], i["own"]): i for i in identifiers}.values())[:MAX_IDENTIFIERS]
         stream = change_stream(data["source"], data["key"])
-        return [NewEvent(CHANGE_DETECTED, stream, {
-            "id": change_id(event.event_id),
-            "kind": decision.kind,
-            "severity": decision.severity,
-            "title": item.get("title"),
-            "url": item.get("url"),
-            "source": data["source"],
-            "key": data["key"],
-            "published": item.get("published"),
-            "language": item.get("language"),
-            "rule": rule.id if rule else None,
-            "rule_title": rule.title if rule else None,
-            "linked_by": link.by if link else None,
-            "regions": list(tags.regions),
-            "countries": list(tags.countries),
-            "companies": list(tags.companies),
-            "deadlines": deadlines(item.get("fields") or {}) if source.kind == "federal_register" else [],
-            "evidence": evidence[:MAX_EVIDENCE],
-            "revision": changed is not None,
-            "cause": event.event_id,
-        }, derive_event_id(stream, CHANGE_DETECTED, event.event_id), occurred_at=item.get("updated") or item.get("published"))]
+        occurred = item.get("updated") or item.get("published")
+        out = []
+        # The primary event keeps the item's change id; each further event the item reports with
+        # substance is its own change (another kind, its own incident), never linked to the
+        # primary's rule unless it is the same kind of event.
+        for index, one in enumerate((decision, *(() if changed is not None else also_reported(item, decision, rule.kind if rule else None)))):
+            own_rule = rule if index == 0 else None
+            cause = event.event_id if index == 0 else f"{event.event_id}#{one.kind}"
+            evidence = [*(asdict(e) for e in (link.evidence if link and index == 0 else ())),
+                        *(p.to_json() for p in one.phrases), *tag_evidence]
+            out.append(NewEvent(CHANGE_DETECTED, stream, {
+                **common,
+                # the item's identifiers name its primary event; a further event has none of its own
+                "identifiers": unique_identifiers if index == 0 else [],
+                "cause": cause,
+                "id": change_id(cause),
+                "kind": one.kind,
+                "severity": one.severity,
+                "modality": one.modality,
+                "rule": own_rule.id if own_rule else None,
+                "rule_title": own_rule.title if own_rule else None,
+                "linked_by": link.by if link and index == 0 else None,
+                "deadlines": deadlines(fields) if source.kind == "federal_register" and index == 0 else [],
+                "evidence": evidence[:MAX_EVIDENCE],
+            }, derive_event_id(stream, CHANGE_DETECTED, cause), occurred_at=occurred))
+        return out
 
 
 _MONTHS = {m: i for i, m in enumerate(

@@ -22,12 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from monitor.detect.text import normalize
+from monitor.vocabulary import FAMILY, KINDS  # noqa: F401  (KINDS re-exported for older imports)
 
-KINDS = (
-    "new_rule", "proposed_rule", "rule_amended", "correction", "comment_period", "effective_date",
-    "rescission", "entity_list", "license_policy", "license_slowdown", "countermeasure",
-    "legislation", "item_revised", "mention",
-)
 HIGH_WHEN_OFFICIAL = frozenset({"new_rule", "rule_amended", "entity_list", "license_policy", "countermeasure", "rescission"})
 MEDIUM = frozenset({"proposed_rule", "comment_period", "effective_date", "license_slowdown", "legislation"})
 DATE_FIELDS = {"fields.comments_close_on": "comment_period", "fields.effective_on": "effective_date"}
@@ -53,6 +49,7 @@ class Decision:
     kind: str
     severity: str
     phrases: tuple[Phrase, ...]
+    modality: str | None = None  # "reported": the press says a rule is planned or weighed, not made
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
@@ -361,7 +358,74 @@ def classify(
             if amends:
                 phrases.append(amends)
     kind = kind or "mention"
-    return Decision(kind, severity(kind, official=official, linked=rule_id is not None), tuple(phrases))
+    modality = None
+    if not official and kind in MODAL_KINDS and phrases:
+        modal = _modal_before(fields, phrases[0])
+        if modal is not None:
+            phrases.append(modal)
+            modality = "reported"
+            kind = "proposed_rule" if kind in ("new_rule", "rule_amended") else kind
+    on_topic = rule_id is not None or in_domain
+    return Decision(kind, severity(kind, official=official, linked=rule_id is not None, on_topic=on_topic),
+                    tuple(phrases), modality)
+
+
+# Modality: "US mulls new restrictions", "plans to require licences", "would require" report a
+# possible rule, not a rule. Only the words just before the kind phrase, in its own clause, count.
+MODAL_KINDS = frozenset({"new_rule", "rule_amended", "proposed_rule", "license_policy", "entity_list", "rescission"})
+MODAL = _rx(
+    r"\b(?:mull(?:s|ed|ing)?|weigh(?:s|ed|ing)?|consider(?:s|ed|ing)?|mulling|eyes|eyeing|"
+    r"plan(?:s|ned|ning)? to|seek(?:s|ing)? to|poised to|set to|prepar(?:es|ed|ing) to|expected to|"
+    r"would|could|may|might|draft(?:s|ed|ing)?|propos(?:es|ed|ing) to)\b",
+    r"(?:考虑|酝酿|拟|或将|可能|计划|打算|研拟|擬|考慮|醞釀)",
+)
+MODAL_REACH = 40  # characters before the kind phrase
+
+
+def _modal_before(fields: Mapping[str, tuple[str, str]], phrase: Phrase) -> Phrase | None:
+    if phrase.start is None or phrase.field not in fields:
+        return None
+    original, normalised = fields[phrase.field]
+    start = max(0, phrase.start - MODAL_REACH)
+    window = normalised[start:phrase.start]
+    window_start = start + max(window.rfind("."), window.rfind(";"), window.rfind("。"), window.rfind("；")) + 1
+    match = MODAL.search(normalised, window_start, phrase.end)
+    if match is None:
+        return None
+    return Phrase("modality:reported", original[match.start():match.end()], phrase.field, match.start(), match.end())
+
+
+# Further events an article reports with substance: in its title or the first sentence of its
+# summary, of another family than the primary event. Later sentences are background.
+# (licence policy is left out: its phrases, "bans exports", "requires licences", are how every
+# other kind of story is told.)
+SECONDARY_KINDS = ("license_slowdown", "entity_list", "countermeasure", "legislation")
+
+
+def also_reported(item: Mapping[str, Any], primary: Decision, rule_kind: str | None = None) -> list[Decision]:
+    """Further events the item reports; none of the family of its primary event or of the rule it
+    is linked to (news of China's ban names the ban's countermeasure phrases again)."""
+    if (item.get("fields") or {}).get("type") or primary.kind in ("mention", "item_revised"):
+        return []
+    lead = {}
+    for name in ("title", "summary"):
+        value = item.get(name) or ""
+        if name == "summary":
+            value = re.split(r"(?<=[.;!?。；！？])\s*", value[:LEAD], maxsplit=1)[0]
+        if value:
+            lead[name] = (value, normalize(value))
+    lowered = " ".join(normalised for _o, normalised in lead.values()).lower()
+    found = []
+    seen = {FAMILY[primary.kind], FAMILY.get(rule_kind or "", "rule")}
+    for kind, pattern in TEXT_KINDS:
+        if kind not in SECONDARY_KINDS or FAMILY[kind] in seen or not _possible(kind, lowered):
+            continue
+        phrase = _first(pattern, lead, f"text:{kind}")
+        if phrase is None or any(p.value == phrase.value for p in primary.phrases):
+            continue
+        seen.add(FAMILY[kind])
+        found.append(Decision(kind, severity(kind, official=False, linked=False), (phrase,)))
+    return found
 
 
 def _revision(changed: Mapping[str, Any], official: bool) -> Decision:
@@ -373,9 +437,11 @@ def _revision(changed: Mapping[str, Any], official: bool) -> Decision:
     return Decision("item_revised", "medium" if meaningful else "low", phrases)
 
 
-def severity(kind: str, *, official: bool, linked: bool) -> str:
+def severity(kind: str, *, official: bool, linked: bool, on_topic: bool = True) -> str:
+    """``on_topic``: the item names AI chips, semiconductors or cloud compute (or a known rule);
+    an official rule about anything else (Syria, civil drones) is not high."""
     if kind in HIGH_WHEN_OFFICIAL:
-        return "high" if official else "medium"
+        return "high" if official and on_topic else "medium"
     if kind in MEDIUM or (kind == "correction" and linked):
         return "medium"
     return "low"

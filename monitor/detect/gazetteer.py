@@ -628,6 +628,12 @@ class Gazetteer:
             for kind, slug, alias in targets
         ]
 
+    def breadth(self, kind: str, slug: str) -> tuple[bool, int]:
+        """How broad a group is, narrower first: regions that hold the United States (the actor of
+        most stories, seldom their subject) last, then by country count; companies are all alike."""
+        region = self.regions.get(slug) if kind == "region" else None
+        return (("US" in region.countries, len(region.countries)) if region is not None else (False, 0))
+
     def tag(
         self,
         fields: Mapping[str, str],

@@ -2,6 +2,7 @@
 
 from monitor.projections.changes import Changes, Deadlines
 from monitor.projections.base import Projection, Statement, projection_digest, table_digest
+from monitor.projections.incidents import Incidents
 from monitor.projections.items import Items
 from monitor.projections.log_summary import EventTypes
 from monitor.projections.outbox import Outbox
@@ -11,13 +12,14 @@ from monitor.projections.sources import Sources
 
 def default_projections() -> list[Projection]:
     """Every projection the application keeps live, in a fixed order."""
-    return [EventTypes(), Sources(), Items(), Changes(), Deadlines(), Outbox()]
+    return [EventTypes(), Sources(), Items(), Changes(), Deadlines(), Incidents(), Outbox()]
 
 
 __all__ = [
     "Changes",
     "Deadlines",
     "EventTypes",
+    "Incidents",
     "Items",
     "Outbox",
     "Projection",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+import json
+import sqlite3
+from typing import Any, Iterable, Iterator
 
 from monitor.events import CHANGE_DETECTED, DEADLINE_REACHED, Event
 from monitor.projections.base import Statement
@@ -84,3 +86,17 @@ class Deadlines:
             yield self._deadline, (event.raw_data, event.seq)
         else:
             yield self._reminder, (event.raw_data, event.seq)
+
+
+# --- named reads --------------------------------------------------------------------------------
+
+def open_deadlines(conn: sqlite3.Connection, horizon: str) -> Iterator[tuple[str, str, str, str, dict[str, Any]]]:
+    """(source, key, deadline kind, date, the change that stated it) for deadlines on or after horizon."""
+    for source, key, kind, on, change in conn.execute(
+            "SELECT d.source, d.key, d.kind, d.date, c.data FROM deadlines AS d "
+            "JOIN changes AS c ON c.id = d.change_id WHERE d.date >= ?", (horizon,)):
+        yield source, key, kind, on, json.loads(change)
+
+
+def reminders_sent(conn: sqlite3.Connection, horizon: str) -> set[tuple[str, str, str, str, int]]:
+    return set(conn.execute("SELECT source, key, kind, date, days FROM reminders WHERE date >= ?", (horizon,)))

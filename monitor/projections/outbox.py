@@ -3,7 +3,9 @@ targets already have it, so a retry never re-sends to a target that succeeded.""
 
 from __future__ import annotations
 
-from typing import Iterable
+import json
+import sqlite3
+from typing import Iterable, Iterator, Sequence
 
 from monitor.events import ALERT_DELIVERED, ALERT_FAILED, ALERT_QUEUED, ALERT_REQUEUED, Event
 from monitor.projections.base import Statement
@@ -74,3 +76,23 @@ class Outbox:
             yield self._targets.format(field="delivered_targets"), params
         else:
             yield self._requeued, params
+
+
+# --- named reads --------------------------------------------------------------------------------
+
+def due_alerts(conn: sqlite3.Connection, now: str) -> Iterator[tuple[str, str, str, int, dict]]:
+    """(alert_id, route, group, attempts, data) of every alert due at ``now``, oldest first."""
+    for alert_id, route, group, attempts, data in conn.execute(
+            "SELECT alert_id, route, group_key, attempts, data FROM outbox WHERE status IN ('queued', 'failed') "
+            "AND next_attempt_at <= ? ORDER BY queued_seq", (now,)):
+        yield alert_id, route, group, attempts, json.loads(data)
+
+
+def delivered_targets(conn: sqlite3.Connection, alert_ids: Sequence[str]) -> set[tuple[str, str]]:
+    """(alert_id, target) pairs already delivered, so a retry never re-sends to a target that had it."""
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(alert_ids), 500):
+        chunk = list(alert_ids[start:start + 500])
+        found.update(conn.execute(
+            f"SELECT alert_id, target FROM deliveries WHERE alert_id IN ({','.join('?' * len(chunk))})", chunk))
+    return found

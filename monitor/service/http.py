@@ -25,13 +25,13 @@ from monitor.views import (
     ATOM_CONTENT_TYPE, CALENDAR_CONTENT_TYPE, METRICS_CONTENT_TYPE, StoreCollector, changes_feed, deadlines_calendar,
     render,
 )
+from monitor.vocabulary import SEVERITIES
 
 if TYPE_CHECKING:
     from monitor.service.runner import Service
 
 log = logging.getLogger("monitor.http")
 
-SEVERITIES = ("low", "medium", "high")
 
 
 class BadRequest(ValueError):

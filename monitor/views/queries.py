@@ -13,8 +13,8 @@ from datetime import date
 from typing import Any, Iterator, NamedTuple, Sequence
 
 from monitor.alerts.render import kind_words
+from monitor.vocabulary import SEVERITIES
 
-SEVERITIES = ("low", "medium", "high")  # ascending, so a minimum is a suffix of this tuple
 
 
 class ChangeRow(NamedTuple):

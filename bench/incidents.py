@@ -1,0 +1,135 @@
+"""Incident clustering quality, and the incident step's own cost.
+
+    python bench/incidents.py [--split tune|holdout|all] [--errors] [--json]
+
+Every labelled item (tests/corpus/items.jsonl plus bench/incidents/extra_items.jsonl, labels in
+bench/incidents/labels.jsonl) goes through detection and the incident fold in published order, as
+polls would bring them. Scored as pairwise precision and recall of "same incident" over the
+items of the split (each item by its primary change; an item that joins no incident is alone).
+Targets: precision >= 0.95, recall >= 0.9. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from itertools import combinations
+from pathlib import Path
+
+from report import finish  # bench/report.py, beside this script
+from monitor.detect.catalog import Catalog
+from monitor.detect.changes import Detector, SourceInfo
+from monitor.detect.gazetteer import Gazetteer
+from monitor.detect.incidents import IncidentFold
+from monitor.events import ITEM_DISCOVERED, NewEvent
+
+ROOT = Path(__file__).resolve().parents[1]
+OFFICIAL = ("fr-", "mofcom", "whitehouse", "bis-press")
+
+
+def load() -> tuple[list[dict], dict[str, dict]]:
+    records = []
+    for path in (ROOT / "tests" / "corpus" / "items.jsonl", ROOT / "bench" / "incidents" / "extra_items.jsonl"):
+        records += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    labels = {}
+    for line in (ROOT / "bench" / "incidents" / "labels.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            label = json.loads(line)
+            labels[label["id"]] = label
+    return records, labels
+
+
+def source_info(source: str) -> SourceInfo:
+    kind = "federal_register" if source.startswith("fr-") else "html_list" if source.startswith("mofcom") else "feed"
+    return SourceInfo(source, kind, source.startswith(OFFICIAL))
+
+
+def item_event(record: dict) -> NewEvent:
+    item = record["item"]
+    data = {"source": record["source"], "key": record["id"], "url": item.get("url"), "title": item.get("title") or "",
+            "summary": item.get("summary") or "", "language": item.get("language"), "published": item.get("published"),
+            "updated": None, "fields": item.get("fields") or {}, "content_hash": record["id"]}
+    return NewEvent(ITEM_DISCOVERED, f"item:{record['source']}:{record['id']}", data,
+                    f"item:{record['source']}:{record['id']}/1")
+
+
+def cluster(records: list[dict]) -> tuple[dict[str, str | None], dict[str, list[str]], float, float]:
+    """(item id -> incident of its primary change, item id -> incidents of its further changes,
+    detection seconds, incident-step seconds)."""
+    detector = Detector(Catalog.load(), Gazetteer.load())
+    fold = IncidentFold()
+    primary: dict[str, str | None] = {}
+    further: dict[str, list[str]] = {}
+    detect_s = incident_s = 0.0
+    ordered = sorted(records, key=lambda r: (str(r["item"].get("published") or ""), r["id"]))
+    for record in ordered:
+        started = time.perf_counter()
+        changes = detector.detect(item_event(record), source_info(record["source"]))
+        middle = time.perf_counter()
+        day = str(record["item"].get("published") or "2026-12-01")[:10]
+        assigned = [fold.assign(c.data, today=day, at=day + "T12:00:00Z")[0] for c in changes]
+        incident_s += time.perf_counter() - middle
+        detect_s += middle - started
+        primary[record["id"]] = assigned[0] if assigned else None
+        further[record["id"]] = [a for a in assigned[1:] if a]
+
+    def live(incident: str | None) -> str | None:
+        while incident is not None and fold.incidents[incident].merged_into:
+            incident = fold.incidents[incident].merged_into
+        return incident
+
+    return ({k: live(v) for k, v in primary.items()}, {k: [live(v) for v in vs] for k, vs in further.items()},
+            detect_s, incident_s)
+
+
+def pairwise(ids: list[str], truth: dict[str, str], predicted: dict[str, str | None]) -> dict:
+    tp = fp = fn = 0
+    errors = []
+    for a, b in combinations(ids, 2):
+        same_true = truth[a] == truth[b]
+        pa, pb = predicted.get(a), predicted.get(b)
+        same_pred = pa is not None and pa == pb
+        if same_true and same_pred:
+            tp += 1
+        elif same_pred:
+            fp += 1
+            errors.append({"error": "joined", "a": a, "b": b, "labels": [truth[a], truth[b]]})
+        elif same_true:
+            fn += 1
+            errors.append({"error": "split", "a": a, "b": b, "label": truth[a]})
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    return {"pairs_same": tp + fn, "precision": round(precision, 3), "recall": round(recall, 3), "errors": errors}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=("tune", "holdout", "all"), default="all")
+    parser.add_argument("--errors", action="store_true", help="print every pair decided wrongly")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    records, labels = load()
+    predicted, further, detect_s, incident_s = cluster(records)  # every item, in order: splits share a timeline
+    results: dict = {"items": len(records)}
+    for split in ("tune", "holdout") if args.split == "all" else (args.split,):
+        ids = [r["id"] for r in records if labels[r["id"]]["split"] == split]
+        scored = pairwise(ids, {i: labels[i]["incident"] for i in ids}, predicted)
+        if args.errors:
+            for error in scored["errors"]:
+                print(json.dumps({"split": split, **error}, ensure_ascii=False))
+        results[f"{split}_items"] = len(ids)
+        results[f"{split}_same_incident_pairs"] = scored["pairs_same"]
+        results[f"{split}_precision"] = scored["precision"]
+        results[f"{split}_recall"] = scored["recall"]
+    with_also = [i for i in labels if labels[i].get("also")]
+    results["items_reporting_several_events"] = len(with_also)
+    results["of_which_attached_to_more_than_one_incident"] = sum(1 for i in with_also if further.get(i))
+    results["incidents"] = len({v for v in predicted.values() if v})
+    results["detection_us_per_item"] = round(detect_s / len(records) * 1e6, 1)
+    results["incident_step_us_per_item"] = round(incident_s / len(records) * 1e6, 1)
+    finish(results, as_json=args.json)
+
+
+if __name__ == "__main__":
+    main()

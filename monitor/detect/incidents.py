@@ -1,0 +1,420 @@
+"""Incidents: the regulatory events that changes are evidence of, decided as a pure fold.
+
+A change either attaches to an incident it belongs to or opens a new one; attaching may move the
+incident's status, and a change that ties two incidents together merges them. No I/O and no clock:
+the caller passes the incidents that could match (by key, rule, or recent subject) and the day.
+
+How a change finds its incident, strongest first (the first rung that names one decides):
+
+1. its own item (``item:<source>:<key>``): a revision, or a re-detection, stays where it was;
+2. the catalog rule it links to: every document, press release and article about a known rule
+   is one incident, and nothing linked to another rule ever joins it;
+3. the identifiers the item carries itself (FR document number, ``correction_of``, citation,
+   docket, bill, announcement number), then the ones its text cites, then its own RIN;
+4. subject and time, for news that names no identifier: an incident of the same family (a
+   slowdown with a slowdown, an Entity List action with an Entity List action) updated within
+   ``SUBJECT_DAYS`` that already names at least ``SUBJECT_MIN`` of the parties and places the item
+   names specifically (never only "US" or "China"), or at least ``TEXT_MIN`` of the distinctive
+   words of its title (Traditional and Simplified compare as one script).
+
+Rung 4 is safe because it needs all three at once: the same kind of event, the same named actors,
+and the same fortnight; an item that names nobody specific never attaches by subject, and an
+official document with its own identifiers never does either (it opens its own incident).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any, Iterable, Mapping, Sequence
+
+from monitor.detect.text import normalize
+from monitor.events import (
+    INCIDENT_ITEM_ATTACHED, INCIDENT_OPENED, INCIDENT_STATUS_CHANGED, INCIDENTS_MERGED, NewEvent, derive_event_id,
+)
+from monitor.vocabulary import EXPLICIT_STATUSES, FAMILY, SEVERITY_RANK, STAGE_RANK
+
+SUBJECT_DAYS = 14
+SUBJECT_MIN = 0.5
+# Too common to tie two stories together on their own.
+BROAD = frozenset({"US", "CN", "HK", "MO", "china", "greater-china", "east-asia", "asia", "north-america", "americas"})
+# Identifier classes in order of strength; RIN last: one rulemaking's documents share it.
+KEY_ORDER = ("fr_document", "citation", "docket", "bill", "announcement")
+MAX_WORDS = 40
+TERMINAL = frozenset({"rescinded", "withdrawn"})
+NO_INCIDENT_KINDS = frozenset({"mention", "item_revised"})  # attach when they can, never open one
+EXPLICIT_FOR_KIND = {"rule_amended": "amended", "correction": "corrected", "comment_period": "comment_period_extended",
+                     "effective_date": "amended", "rescission": "rescinded"}
+
+
+@dataclass
+class Incident:
+    """What the fold needs to know of an incident (the projection's row, or one opened just now)."""
+
+    id: str
+    title: str
+    rule: str | None
+    family: str
+    status: str
+    stage: str  # the furthest point of the main line reached
+    opened_at: str
+    last_date: str  # ISO date of the newest item attached
+    keys: set[str] = field(default_factory=set)
+    regions: set[str] = field(default_factory=set)
+    countries: set[str] = field(default_factory=set)
+    companies: set[str] = field(default_factory=set)
+    severity: str = "low"
+    merged_into: str | None = None
+    official: bool = False  # an official document is attached (a press-only thread can be adopted)
+    words: set[str] = field(default_factory=set)  # distinctive words of the titles attached
+
+    @property
+    def subject(self) -> set[str]:
+        return self.regions | self.countries | self.companies
+
+    def add_tags(self, change: Mapping[str, Any]) -> None:
+        self.official = self.official or bool(change.get("official"))
+        self.words.update(title_words(change.get("title")))
+        self.regions.update(change.get("regions") or ())
+        self.countries.update(change.get("countries") or ())
+        self.companies.update(change.get("companies") or ())
+
+
+@dataclass(frozen=True)
+class Assignment:
+    change_id: str
+    incident: str | None
+    attached_by: str | None
+
+
+def incident_id(change_id: str) -> str:
+    return "inc-" + hashlib.sha256(change_id.encode()).hexdigest()[:12]
+
+
+def incident_stream(incident: str) -> str:
+    return f"incident:{incident}"
+
+
+def change_keys(change: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(own keys, cited keys) of a change, as ``class:value`` strings, own item first."""
+    # A further event an item reports is its own thread: its item key names the event too.
+    event = change.get("cause", "").partition("#")[2]
+    own = [f"item:{change['source']}:{change['key']}" + (f"#{event}" if event else "")]
+    cited = []
+    for ident in change.get("identifiers") or ():
+        name, value, is_own = ident["name"], ident["key"], ident["own"]
+        if name in ("correction_of", "corrections"):
+            name = "fr_document"
+        if name == "fr_document" and value[:1].isalpha() and value[2:3] == "-":
+            value = value[3:]  # C1-2025-00636 corrects 2025-00636
+        (own if is_own else cited).append(f"{name}:{value}")
+    return list(dict.fromkeys(own)), [k for k in dict.fromkeys(cited) if k not in own]
+
+
+# Words every story of this field shares: they say nothing about which event it is.
+_STOP = frozenset("""
+a an the and or of to in on for with from by at as over after into amid under about its their his her
+is are was were be been will would could may might has have had says said say new more than that this
+us u.s u.s. usa united states america american washington china chinese beijing prc
+export exports exporting exported control controls curb curbs restriction restrictions restrict restricts rule rules
+chip chips semiconductor semiconductors ai artificial intelligence tech technology technologies firms firm
+companies company government officials official administration commerce department bis
+""".split())
+_STOP_ZH = frozenset("美国 美方 中国 中方 出口 管制 芯片 晶片 半导 导体 商务 务部 公告 关于 实施 规则 措施 限制 对华 政府 企业".split())
+_LATIN = re.compile(r"[a-z0-9][a-z0-9.\-]*[a-z0-9]|[a-z0-9]")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+TEXT_MIN = 0.5  # share of an item's distinctive title words the incident must already have
+TEXT_MIN_WORDS = 3
+
+
+def title_words(title: Any) -> set[str]:
+    """Distinctive words of a title: Latin words (not the field's common ones) and Chinese
+    character pairs, after Traditional -> Simplified, so both scripts compare."""
+    if not isinstance(title, str) or not title:
+        return set()
+    text = normalize(title).lower()
+    words = {w for w in _LATIN.findall(text) if len(w) > 2 and w not in _STOP}
+    for run in _CJK_RUN.findall(text):
+        words.update(pair for pair in (run[i:i + 2] for i in range(len(run) - 1)) if pair not in _STOP_ZH)
+    return words
+
+
+def subject_of(change: Mapping[str, Any]) -> set[str]:
+    return {*(change.get("companies") or ()), *(change.get("countries") or ()), *(change.get("regions") or ())}
+
+
+def target_status(change: Mapping[str, Any], today: str) -> str | None:
+    """The status this change says its incident has reached, or None when it says nothing new.
+
+    Only an official source states the lifecycle; the press reports (``reported``), except that a
+    press report of an explicit event on a known rule (its rescission, say) moves it too.
+    """
+    kind = change["kind"]
+    if kind in NO_INCIDENT_KINDS:
+        return None
+    if not change.get("official"):
+        if change.get("rule") and kind in EXPLICIT_FOR_KIND and not change.get("modality"):
+            return _explicit(change)
+        return "reported"
+    if kind in EXPLICIT_FOR_KIND:
+        return _explicit(change)
+    if kind in ("proposed_rule", "legislation"):
+        return "proposed"
+    if change.get("public_inspection"):
+        return "on_public_inspection"
+    effective = next((d["date"] for d in change.get("deadlines") or () if d.get("kind") == "effective"), None)
+    if effective and effective <= today:
+        return "effective"
+    return "published"
+
+
+def _explicit(change: Mapping[str, Any]) -> str:
+    status = EXPLICIT_FOR_KIND[change["kind"]]
+    if status == "rescinded":
+        text = f"{change.get('title') or ''} {change.get('action') or ''}".lower()
+        if "suspen" in text or "暂停" in text or "暫停" in text:
+            return "suspended"
+        if "withdraw" in text:
+            return "withdrawn"
+    return status
+
+
+def next_status(incident: Incident, target: str | None) -> tuple[str, str] | None:
+    """(status, stage) after a change that says ``target``; None when nothing moves.
+
+    The main line only moves forward; an explicit status is set when it is not already the status.
+    """
+    if target is None:
+        return None
+    if incident.status in TERMINAL and target not in EXPLICIT_STATUSES:
+        return None  # a rescinded rule stays rescinded whatever older news still arrives
+    if target in EXPLICIT_STATUSES:
+        return (target, incident.stage) if target != incident.status else None
+    if STAGE_RANK[target] > STAGE_RANK[incident.stage]:
+        return target, target
+    return None
+
+
+class IncidentFold:
+    """Assigns changes to incidents, one after another, and says what happened as events."""
+
+    def __init__(self, known: Iterable[Incident] = ()):
+        self.incidents: dict[str, Incident] = {}
+        self.by_key: dict[str, list[str]] = {}
+        self._exclude: set[str] = set()
+        self._today: str | None = None
+        for incident in known:
+            self._index(incident)
+
+    def _index(self, incident: Incident) -> None:
+        self.incidents[incident.id] = incident
+        for key in incident.keys:
+            ids = self.by_key.setdefault(key, [])
+            if incident.id not in ids:
+                ids.append(incident.id)
+
+    def _live(self, incident_id: str) -> Incident:
+        incident = self.incidents[incident_id]
+        while incident.merged_into:
+            incident = self.incidents[incident.merged_into]
+        return incident
+
+    def _with_key(self, key: str) -> list[Incident]:
+        found = {self._live(i).id: self._live(i) for i in self.by_key.get(key, ())}
+        return sorted(found.values(), key=lambda inc: (inc.opened_at, inc.id))
+
+    # -- deciding ---------------------------------------------------------------------------------
+
+    def find(self, change: Mapping[str, Any]) -> tuple[Incident | None, str | None, list[Incident]]:
+        """(incident, attached_by, others to merge into it) for a change, or (None, None, [])."""
+        own, cited = change_keys(change)
+        rule = change.get("rule")
+        item_key = own[0]
+        for incident in self._with_key(item_key):
+            return incident, "item", []
+        # a further event of an item never joins the thread of the item's own primary event
+        self._exclude = set(i.id for i in self._with_key(item_key.partition("#")[0])) if "#" in item_key else set()
+        if rule:
+            ruled = self._with_key(f"rule:{rule}")
+            # an incident of no rule that shares an identifier is the same event, seen earlier
+            loose = [inc for key in own[1:] + cited if not key.startswith("rin:")
+                     for inc in self._with_key(key) if inc.rule is None]
+            loose = list({inc.id: inc for inc in loose}.values())
+            if ruled:
+                return ruled[0], f"rule:{rule}", [i for i in loose if i.id != ruled[0].id]
+            if loose:
+                return loose[0], self._key_label(loose[0], own[1:] + cited), loose[1:]
+            # The first change of a known rule may adopt the thread the press opened days before.
+            return self._by_subject(change, press_only=True, unruled=True) or (None, None, [])
+        for keys in (own[1:], cited):
+            for name in KEY_ORDER:
+                for key in keys:
+                    if key.startswith(name + ":"):
+                        matches = self._with_key(key)
+                        if matches:
+                            return matches[0], key, matches[1:]
+        for key in own[1:]:
+            if key.startswith("rin:"):
+                matches = [inc for inc in self._with_key(key) if inc.rule is None]
+                if matches:
+                    return matches[0], key, []
+        # No identifier of its own (news, a press release): any thread of its subject. An official
+        # document with identifiers nobody has seen may only adopt a thread the press opened.
+        found = self._by_subject(change, press_only=len(own) > 1)
+        if found is not None:
+            return found
+        return None, None, []
+
+    @staticmethod
+    def _key_label(incident: Incident, keys: Sequence[str]) -> str:
+        return next((key for key in keys if key in incident.keys), "key")
+
+    def _by_subject(self, change: Mapping[str, Any], *, press_only: bool,
+                    unruled: bool = False) -> tuple[Incident, str, list] | None:
+        subject = subject_of(change)
+        specific = set(change.get("named") or subject) - BROAD
+        words = title_words(change.get("title"))
+        published = str(change.get("published") or self._today or "")[:10]  # undated news: the day it was seen
+        family = FAMILY.get(change["kind"])
+        if not published or change["kind"] in NO_INCIDENT_KINDS:
+            return None
+        try:
+            when = date.fromisoformat(published)
+        except ValueError:
+            return None
+        best: tuple[tuple[float, str], Incident, str] | None = None
+        for incident in self.incidents.values():
+            if incident.merged_into or incident.family != family or (press_only and incident.official):
+                continue
+            if incident.id in self._exclude:
+                continue
+            if unruled and incident.rule is not None:
+                continue
+            try:
+                gap = abs((when - date.fromisoformat(incident.last_date)).days)
+            except ValueError:
+                continue
+            if gap > SUBJECT_DAYS:
+                continue
+            # the share of what the item names specifically that the thread already names
+            named = len(specific & incident.subject) / len(specific) if specific else 0.0
+            shared = words & incident.words
+            text = len(shared) / len(words) if len(shared) >= TEXT_MIN_WORDS else 0.0
+            score, by = max((named, "subject"), (text, "title"))
+            if score < (SUBJECT_MIN if by == "subject" else TEXT_MIN):
+                continue
+            if best is None or (score, incident.last_date) > best[0]:
+                best = ((score, incident.last_date), incident, by)
+        return (best[1], best[2], []) if best else None
+
+    # -- recording --------------------------------------------------------------------------------
+
+    def assign(self, change: Mapping[str, Any], *, today: str, at: str) -> tuple[str | None, list[NewEvent]]:
+        """The incident a change belongs to (None: it stays a loose mention) and the events that say so."""
+        self._today = today
+        incident, by, merge = self.find(change)
+        own, cited = change_keys(change)
+        keys = set(own) | {k for k in cited if not k.startswith("rin:")}
+        if change.get("rule"):
+            keys.add(f"rule:{change['rule']}")
+        events: list[NewEvent] = []
+        target = target_status(change, today)
+        if incident is None:
+            if change["kind"] in NO_INCIDENT_KINDS:
+                return None, []
+            status = target or "reported"
+            incident = Incident(
+                id=incident_id(change["id"]), title=change.get("rule_title") or change.get("title") or "untitled",
+                rule=change.get("rule"), family=FAMILY[change["kind"]], status=status,
+                stage=status if status in STAGE_RANK else "published", opened_at=at,
+                last_date=str(change.get("published") or today)[:10], keys=set(keys), severity=change["severity"],
+            )
+            incident.add_tags(change)
+            self._index(incident)
+            events.append(self._event(INCIDENT_OPENED, incident, change, {
+                "title": incident.title, "rule": incident.rule, "family": incident.family, "status": status,
+                "stage": incident.stage, "kind": change["kind"], "severity": change["severity"], "opened_at": at,
+            }))
+            events.append(self._attached(incident, change, "opened", keys))
+            return incident.id, events
+        for other in merge:
+            other.merged_into = incident.id
+            incident.keys |= other.keys
+            incident.regions |= other.regions
+            incident.countries |= other.countries
+            incident.companies |= other.companies
+            events.append(self._event(INCIDENTS_MERGED, incident, change, {
+                "merged": other.id, "keys": sorted(other.keys), "by": by}))
+        new_keys = keys - incident.keys
+        incident.keys |= keys
+        self._index(incident)
+        incident.add_tags(change)
+        if change.get("rule") and incident.rule is None:
+            incident.rule = change["rule"]
+            incident.title = change.get("rule_title") or incident.title
+        published = str(change.get("published") or today)[:10]
+        if published > incident.last_date:
+            incident.last_date = published
+        if SEVERITY_RANK[change["severity"]] > SEVERITY_RANK[incident.severity]:
+            incident.severity = change["severity"]
+        events.append(self._attached(incident, change, by or "key", new_keys))
+        moved = next_status(incident, target)
+        if moved is not None:
+            events.append(self.status_event(incident, moved, change_id=change["id"], reason=change["kind"]))
+        return incident.id, events
+
+    def status_event(self, incident: Incident, moved: tuple[str, str], *, change_id: str | None,
+                     reason: str) -> NewEvent:
+        before = incident.status
+        incident.status, incident.stage = moved
+        cause = change_id or reason
+        return NewEvent(INCIDENT_STATUS_CHANGED, incident_stream(incident.id), {
+            "incident": incident.id, "from": before, "to": incident.status, "stage": incident.stage,
+            "change_id": change_id, "reason": reason, "rule": incident.rule, "title": incident.title,
+        }, derive_event_id(incident_stream(incident.id), INCIDENT_STATUS_CHANGED, cause, incident.status))
+
+    def _attached(self, incident: Incident, change: Mapping[str, Any], by: str, keys: Iterable[str]) -> NewEvent:
+        return self._event(INCIDENT_ITEM_ATTACHED, incident, change, {
+            "attached_by": by, "keys": sorted(keys), "kind": change["kind"], "severity": change["severity"],
+            "source": change["source"], "key": change["key"], "url": change.get("url"),
+            "title": change.get("title"), "language": change.get("language"), "published": change.get("published"),
+            "date": str(change.get("published") or self._today or "")[:10],  # what "recent" is measured by
+            "regions": list(change.get("regions") or ()), "countries": list(change.get("countries") or ()),
+            "companies": list(change.get("companies") or ()), "rule": change.get("rule"),
+            "rule_title": change.get("rule_title"), "official": bool(change.get("official")),
+            "words": sorted(title_words(change.get("title")))[:MAX_WORDS],
+        })
+
+    @staticmethod
+    def _event(event_type: str, incident: Incident, change: Mapping[str, Any], data: dict[str, Any]) -> NewEvent:
+        stream = incident_stream(incident.id)
+        return NewEvent(event_type, stream, {"incident": incident.id, "change_id": change["id"], **data},
+                        derive_event_id(stream, event_type, change["id"], data.get("merged") or ""),
+                        occurred_at=change.get("published"))
+
+
+def assign_all(fold: IncidentFold, changes: Sequence[NewEvent], *, today: str, at: str) -> tuple[list[NewEvent], list[NewEvent]]:
+    """Changes with their ``incident`` filled in, and the incident events, in the order they happen."""
+    out, incident_events = [], []
+    for change in changes:
+        incident, events = fold.assign(change.data, today=today, at=at)
+        out.append(replace(change, data={**change.data, "incident": incident}))
+        incident_events.extend(events)
+    return out, incident_events
+
+
+def wanted_keys(changes: Iterable[Mapping[str, Any]]) -> tuple[set[str], str | None]:
+    """The keys (and the oldest date) whose incidents a batch of changes could attach to."""
+    keys: set[str] = set()
+    oldest: str | None = None
+    for change in changes:
+        own, cited = change_keys(change)
+        keys.update(own, cited)
+        if change.get("rule"):
+            keys.add(f"rule:{change['rule']}")
+        published = str(change.get("published") or "")[:10]
+        if published and (oldest is None or published < oldest):
+            oldest = published
+    return keys, oldest

@@ -1,0 +1,264 @@
+"""Incidents: one regulatory event, followed through its lifecycle, one thread of alerts.
+
+End to end against loopback sources serving the recorded Federal Register documents, a real
+SQLite log and the real CLI; the fold's own rules are checked on plain changes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+from monitor.config import load_config
+from monitor.daemon import open_store, poll
+from monitor.detect.catalog import Catalog
+from monitor.detect.changes import Detector, SourceInfo
+from monitor.detect.classify import classify
+from monitor.detect.gazetteer import Gazetteer
+from monitor.detect.incidents import IncidentFold, assign_all
+from monitor.events import ITEM_DISCOVERED, NewEvent
+from monitor.projections import Projector, default_projections, replay
+from monitor.projections.incidents import incident_rows, incident_timeline
+from monitor.reminders import remind
+
+FR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "federal-register"
+
+
+def at(text: str):
+    moment = datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return lambda: moment
+
+
+def ai_diffusion() -> dict:
+    page = json.loads((FR / "fr_documents_bis_advanced_computing_page1.json").read_text())
+    return next(r for r in page["results"] if r["document_number"] == "2025-00636")
+
+
+def correction_of(doc: dict) -> dict:
+    """A correction document of the rule, shaped as the API gives one (type Correction, C1- number)."""
+    fixed = copy.deepcopy(doc)
+    fixed.update({"document_number": "C1-2025-00636", "type": "Correction", "action": "Interim final rule; correction.",
+                  "correction_of": "2025-00636", "publication_date": "2025-01-21", "citation": "90 FR 7000",
+                  "title": "Framework for Artificial Intelligence Diffusion; Correction",
+                  "html_url": "https://www.federalregister.gov/documents/2025/01/21/C1-2025-00636/framework"})
+    return fixed
+
+
+def config_for(http_server, tmp_path) -> Path:
+    http_server.serve_file("/pi.json", FR / "fr_public_inspection_current.json")
+    http_server.route("/doc.json", body=json.dumps(ai_diffusion()), content_type="application/json")
+    http_server.route("/correction.json", body=json.dumps(correction_of(ai_diffusion())), content_type="application/json")
+    path = tmp_path / "sources.toml"
+    path.write_text(f"""
+[monitor]
+state_dir = "state"
+[[sources]]
+id = "pi"
+kind = "federal_register"
+url = "{http_server.url_for('/pi.json')}"
+[[sources]]
+id = "fr"
+kind = "federal_register"
+url = "{http_server.url_for('/doc.json')}"
+[[sources]]
+id = "corr"
+kind = "federal_register"
+url = "{http_server.url_for('/correction.json')}"
+[alerts]
+digest_window = "0s"
+[[alerts.routes]]
+tag = "compliance"
+group_by = "region"
+[[alerts.routes]]
+tag = "everything"
+""", encoding="utf-8")
+    return path
+
+
+def cli(path: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "monitor", "--config", str(path), *args],
+                          capture_output=True, text=True, timeout=120, env={**os.environ})
+
+
+def test_public_inspection_publication_correction_and_effective_date_are_one_incident_alerted_once_per_move(
+        http_server, tmp_path, capsys):
+    path = config_for(http_server, tmp_path)
+    config = load_config(path)
+    poll(config, config.state_path, only=["pi"], clock=at("2025-01-10T17:00:00"))
+    poll(config, config.state_path, only=["fr"], clock=at("2025-01-12T09:00:00"))
+    poll(config, config.state_path, only=["fr"], clock=at("2025-01-12T10:00:00"))  # the same again: nothing
+    poll(config, config.state_path, only=["corr"], clock=at("2025-01-12T11:00:00"))
+    with open_store(config.state_path, clock=at("2025-01-13T06:00:00")) as store:
+        remind(store, datetime(2025, 1, 13).date())
+
+    listed = [json.loads(line) for line in cli(path, "incidents", "--json").stdout.splitlines()]
+    assert len(listed) == 1
+    (incident,) = listed
+    assert incident["rule"] == "us-ai-diffusion" and incident["status"] == "effective"
+    assert [(i["source"], i["attached_by"]) for i in incident["items"]] == [
+        ("pi", "opened"), ("fr", "rule:us-ai-diffusion"), ("corr", "rule:us-ai-diffusion")]
+    timeline = [json.loads(line) for line in cli(path, "incident", incident["id"], "--json").stdout.splitlines()]
+    assert [e["status"] for e in timeline if e["type"] == "status"] == [
+        "on_public_inspection", "published", "corrected", "effective"]
+
+    alerts = [json.loads(line) for line in cli(path, "alerts", "--json").stdout.splitlines()]
+    incident_alerts = [a for a in alerts if a["cause"] == "incident"]
+    per_status = Counter((a["tag"], a["incident_status"]) for a in incident_alerts)
+    assert set(per_status.values()) == {1}, per_status  # once per tag and status, never twice
+    assert {s for _tag, s in per_status} == {"on_public_inspection", "published", "corrected"}
+    assert {a["tag"] for a in incident_alerts} == {"compliance", "everything"}
+    assert all(a["incident"] == incident["id"] for a in incident_alerts)
+    changes = [json.loads(line) for line in cli(path, "changes", "--json").stdout.splitlines()]
+    assert {c["incident"] for c in changes} == {incident["id"]}
+
+
+def test_replay_and_as_of_reproduce_the_incidents_exactly(http_server, tmp_path):
+    path = config_for(http_server, tmp_path)
+    config = load_config(path)
+    poll(config, config.state_path, only=["pi"], clock=at("2025-01-10T17:00:00"))
+    with open_store(config.state_path) as store:
+        after_first = store.head().seq
+    poll(config, config.state_path, only=["fr", "corr"], clock=at("2025-01-12T09:00:00"))
+    with open_store(config.state_path) as store:
+        live = {d["projection"]: d["digest"] for d in Projector(default_projections()).digests(store.conn)}
+        again = replay(store, default_projections())
+        assert {p["projection"]: p["digest"] for p in again.projections} == live
+        assert any(p["projection"] == "incidents" and p["rows"] > 0 for p in again.projections)
+        early = replay(store, default_projections(), until=after_first, out=tmp_path / "early.db")
+    import sqlite3
+    with sqlite3.connect(early.database) as conn:
+        (then,) = incident_rows(conn)
+    assert then["status"] == "on_public_inspection" and len(then["items"]) == 1
+
+
+def detector() -> Detector:
+    return Detector(Catalog.load(), Gazetteer.load())
+
+
+def item_event(source: str, key: str, title: str, summary: str = "", published: str = "2024-05-30",
+               language: str = "en", fields: dict | None = None) -> NewEvent:
+    data = {"source": source, "key": key, "title": title, "url": f"https://news.example/{key}", "summary": summary,
+            "language": language, "published": published, "updated": None, "fields": fields or {},
+            "content_hash": key}
+    return NewEvent(ITEM_DISCOVERED, f"item:{source}:{key}", data, f"item:{source}:{key}/1")
+
+
+def assign(events: list[NewEvent], fold: IncidentFold | None = None) -> tuple[list[dict], IncidentFold]:
+    fold = fold or IncidentFold()
+    det = detector()
+    changes = [c for e in events for c in det.detect(e, SourceInfo(e.data["source"], "feed", False))]
+    assigned, _events = assign_all(fold, changes, today="2026-12-01", at="2026-12-01T00:00:00Z")
+    return [c.data for c in assigned], fold
+
+
+def test_an_english_and_a_chinese_report_of_the_same_slowdown_are_one_incident():
+    changes, fold = assign([
+        item_event("news-en", "a", "US slows licenses for Nvidia, AMD AI chip sales to Middle East"),
+        item_event("news-zh", "b", "美国放缓对中东AI芯片出口许可 英伟达和AMD受影响", published="2024-05-31", language="zh"),
+        item_event("news-zh", "c", "美國放慢對中東AI晶片出口許可 輝達、超微受影響", published="2024-06-01", language="zh"),
+    ])
+    assert [c["kind"] for c in changes] == ["license_slowdown"] * 3
+    assert len({c["incident"] for c in changes}) == 1
+    (incident,) = fold.incidents.values()
+    assert incident.status == "reported" and {"nvidia", "amd"} <= incident.companies
+
+
+def test_the_same_subject_a_season_later_is_another_incident():
+    changes, _fold = assign([
+        item_event("news-en", "a", "US slows licenses for Nvidia, AMD AI chip sales to Middle East"),
+        item_event("news-en", "b", "Nvidia, AMD chip shipments to the Middle East held up as US licences stall",
+                   published="2024-09-30"),
+    ])
+    assert len({c["incident"] for c in changes}) == 2
+
+
+def test_two_entity_list_rules_on_the_same_day_are_two_incidents():
+    def rule(number: str, citation: str) -> NewEvent:
+        return item_event("fr-bis", number, "Additions to the Entity List", "BIS amends the EAR by adding entities "
+                          "under destinations of China to the Entity List.", published="2025-03-28",
+                          fields={"document_number": number, "type": "Rule", "action": "Final rule.",
+                                  "citation": citation, "docket_ids": [], "rins": []})
+    det = detector()
+    changes = [c for e in (rule("2025-05148", "90 FR 14034"), rule("2025-05149", "90 FR 14050"))
+               for c in det.detect(e, SourceInfo("fr-bis", "federal_register", True))]
+    assigned, _events = assign_all(IncidentFold(), changes, today="2025-03-28", at="2025-03-28T12:00:00Z")
+    assert [c.data["kind"] for c in assigned] == ["entity_list", "entity_list"]
+    assert len({c.data["incident"] for c in assigned}) == 2
+
+
+def test_a_story_that_reports_a_slowdown_and_a_bill_attaches_to_both_incidents():
+    changes, fold = assign([
+        item_event("news-en", "a", "US slows licences for Nvidia AI chips to the Gulf as lawmakers introduce bill "
+                   "to curb AI model exports",
+                   "Officials have slowed licences for Nvidia shipments to the UAE and Saudi Arabia. "
+                   "Separately, House lawmakers introduced a bill to let Commerce restrict exports of AI models."),
+    ])
+    kinds = {c["kind"] for c in changes}
+    assert kinds == {"license_slowdown", "legislation"}, changes
+    assert len({c["incident"] for c in changes}) == 2 and len(fold.incidents) == 2
+
+
+def test_a_passing_mention_opens_no_incident():
+    changes, fold = assign([item_event("news-en", "m", "Export controls: what Nvidia's China slump tells us")])
+    assert all(c["kind"] == "mention" and c["incident"] is None for c in changes) and not fold.incidents
+
+
+def test_modal_reports_are_possible_rules_not_new_rules():
+    for title in ("US mulls new restrictions on AI chip exports to China",
+                  "US plans to impose new curbs on chip exports to Gulf states",
+                  "美国拟出台新规 限制向中国出口人工智能芯片"):
+        decision = classify({"title": title, "summary": ""}, official=False, rule_id=None)
+        assert decision is not None and decision.kind == "proposed_rule" and decision.modality == "reported", title
+    decision = classify({"title": "U.S. unveils sweeping export curbs to slow China's chip industry", "summary": ""},
+                        official=False, rule_id=None)
+    assert decision.kind == "new_rule" and decision.modality is None
+
+
+def test_an_official_rule_with_nothing_of_chips_or_cloud_in_it_is_not_high():
+    syria = {"title": "Revision of Export and Reexport License Requirements for Syria",
+             "summary": "BIS amends the EAR to ease licence requirements for exports of civil telecommunications "
+                        "and humanitarian items to Syria.",
+             "fields": {"type": "Rule", "action": "Final rule."}}
+    chips = {"title": "Revisions to Controls on Advanced Computing Items",
+             "summary": "BIS amends the EAR controls on advanced computing chips and semiconductors.",
+             "fields": {"type": "Rule", "action": "Final rule."}}
+    assert classify(syria, official=True, rule_id=None).severity == "medium"
+    assert classify(chips, official=True, rule_id=None).severity == "high"
+
+
+def test_a_committee_meeting_notice_is_a_mention_attached_to_nothing_it_does_not_name():
+    changes, fold = assign([item_event(
+        "fr-bis", "2024-12511", "Information Systems Technical Advisory Committee; Notice of Partially Closed Meeting",
+        "The Information Systems Technical Advisory Committee will meet to discuss export controls on computing.",
+        fields={"document_number": "2024-12511", "type": "Notice", "action": "Notice of partially closed meeting."})])
+    assert [c["kind"] for c in changes] == ["mention"] and not fold.incidents
+
+
+def test_a_digest_lists_each_incident_once_under_its_most_specific_group(http_server, tmp_path):
+    from monitor.alerts.render import render_digest
+
+    alerts = [
+        {"cause": "incident", "incident": "inc-1", "incident_status": "on_public_inspection", "status_from": None,
+         "severity": "high", "kind": "new_rule", "title": "Framework", "group_label": "Gulf states",
+         "also": ["Middle East"], "alert_id": "alr-1", "change_id": "chg-1"},
+        {"cause": "incident", "incident": "inc-1", "incident_status": "published", "status_from": "on_public_inspection",
+         "severity": "high", "kind": "new_rule", "title": "Framework", "group_label": "Gulf states",
+         "also": ["Middle East"], "alert_id": "alr-2", "change_id": "chg-2",
+         "reports": [{"source": "fr-public-inspection", "language": "en", "attached_by": "opened"},
+                     {"source": "news-zh", "language": "zh", "attached_by": "subject"}]},
+        {"cause": "incident", "incident": "inc-2", "incident_status": "reported", "severity": "medium",
+         "kind": "license_slowdown", "title": "Slowdown", "group_label": "Other", "alert_id": "alr-3",
+         "change_id": "chg-3"},
+    ]
+    message = render_digest(alerts, group_label="Gulf states", group_by="region", group="all", fmt="text")
+    assert message.title == "Export controls: 2 incidents (1 high)"
+    assert message.body.count("Framework") == 1
+    assert "new: on public inspection → published" in message.body
+    assert "also under: Middle East" in message.body and "news-zh (zh, same subject and fortnight)" in message.body
+    assert message.body.index("== Gulf states ==") < message.body.index("== Other ==")
