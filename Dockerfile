@@ -55,7 +55,7 @@ FROM python:3.11-slim-bookworm
 RUN groupadd --system --gid 10001 monitor \
  && useradd --system --no-log-init --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
         --shell /usr/sbin/nologin monitor \
- && mkdir -p /state /config \
+ && mkdir -p /state /config/local \
  && chown 10001:10001 /state \
  && chmod 0750 /state
 
