@@ -13,7 +13,6 @@ from pathlib import Path
 
 import click
 
-from monitor import __version__
 from monitor.clock import parse_iso, system_clock, to_iso
 from monitor.alerts.targets import AppriseConfigError, apprise_targets, service_secrets
 from monitor.detect.changes import SourceInfo
@@ -21,13 +20,13 @@ from monitor.events import ALERT_REQUEUED, CHANGE_DETECTED, ITEM_DISCOVERED, ITE
 from monitor.projections import Projector, default_projections, replay as replay_log
 from monitor.projections.incidents import incident_rows, incident_timeline
 from monitor.store import AnchorError, AnchorKeyMissing, EventStore, anchor_head, read_anchor, verify as verify_log
-from monitor import daemon
+from monitor import daemon, version
 from monitor.config import Config, ConfigError, check_listen, load_config
 from monitor.demo import run_demo
 from monitor.polling import source_states
 from monitor.views import changes as query_changes
 from monitor.vocabulary import INCIDENT_STATUSES, KINDS
-from monitor.service import Service, ServiceError, StateLock, StateLocked, configure_logging, run_service
+from monitor.service import Service, ServiceError, StateLock, StateLocked, configure_logging, refusals_logged, run_service
 
 
 class Refused(click.ClickException):
@@ -78,7 +77,8 @@ pass_settings = click.make_pass_decorator(Settings)
               help="sources.toml to use [env MONITOR_CONFIG; default ./sources.toml].")
 @click.option("--state", "state_dir", envvar="MONITOR_STATE", metavar="DIR",
               help="State directory holding events.db [env MONITOR_STATE; default from the config, else ./state].")
-@click.version_option(__version__, prog_name="monitor")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=version.show,
+              help="Show the version, the dependency lock's sha256 and the commit, and exit.")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, state_dir: str | None) -> None:
     """Regulatory change monitor for export controls on AI chips and cloud computing."""
@@ -110,8 +110,12 @@ def check_config(settings: Settings) -> None:
 @click.option("--source", "only", multiple=True, metavar="ID", help="Poll only this source (repeatable).")
 @click.option("--force", is_flag=True, help="Poll sources even inside their backoff or Retry-After window.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a source.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              envvar="MONITOR_LOG_FORMAT", help="json: every line is one JSON object (implies --json; digests "
+                                                "and log lines too) [env MONITOR_LOG_FORMAT].")
 @pass_settings
-def poll(settings: Settings, only: tuple[str, ...], force: bool, as_json: bool) -> None:
+@refusals_logged
+def poll(settings: Settings, only: tuple[str, ...], force: bool, as_json: bool, log_format: str) -> None:
     """One cycle of every (or the named) source, then exit. Failing sources are recorded, not fatal."""
     config = settings.config()
     unknown = [s for s in only if s not in {src.id for src in config.sources}]
@@ -119,8 +123,11 @@ def poll(settings: Settings, only: tuple[str, ...], force: bool, as_json: bool) 
         raise Refused(f"unknown source {unknown[0]!r}; configured: {', '.join(s.id for s in config.sources)}")
     _detector(config)  # refuse a bad catalog, gazetteer or apprise configuration before polling anything
     _check_apprise(config)
+    if log_format == "json":
+        as_json = True
+        configure_logging("json", level=logging.WARNING, secrets=_log_secrets(config))
     with _state_lock(settings, "poll"):
-        reports = daemon.poll(config, settings.state_dir, only=only or None, force=force)
+        reports = daemon.poll(config, settings.state_dir, only=only or None, force=force, log_format=log_format)
     for r in reports:
         if as_json:
             click.echo(json.dumps(asdict(r), ensure_ascii=False))
@@ -142,6 +149,7 @@ def poll(settings: Settings, only: tuple[str, ...], force: bool, as_json: bool) 
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True, envvar="MONITOR_LOG_LEVEL", help="debug adds every poll, even a 304 [env MONITOR_LOG_LEVEL].")
 @pass_settings
+@refusals_logged
 def run(settings: Settings, listen: str | None, log_format: str, log_level: str) -> None:
     """The daemon: scheduled polls, alert relay, deadline reminders, daily anchors. Stops on SIGTERM/SIGINT."""
     config = settings.config()
@@ -153,16 +161,20 @@ def run(settings: Settings, listen: str | None, log_format: str, log_level: str)
             check_listen(listen)
         except ValueError as exc:
             raise Refused(f"--listen: {exc}") from None
-    apprise_path = config.apprise_config_path
     key = _anchor_key()
-    secrets = (service_secrets(apprise_path) if apprise_path else set()) | ({key.decode()} if key else set())
-    configure_logging(log_format, level=getattr(logging, log_level.upper()), secrets=secrets)
+    configure_logging(log_format, level=getattr(logging, log_level.upper()), secrets=_log_secrets(config))
 
     with _state_lock(settings, "run"):
         try:
-            run_service(Service(config, settings.state_dir, listen=listen, anchor_key=key))
+            run_service(Service(config, settings.state_dir, listen=listen, anchor_key=key, log_format=log_format))
         except ServiceError as exc:
             raise Refused(str(exc)) from None
+
+
+def _log_secrets(config: Config) -> set[str]:
+    """What the log redacts wherever it appears: the apprise services' secrets and the anchor key."""
+    apprise_path, key = config.apprise_config_path, _anchor_key()
+    return (service_secrets(apprise_path) if apprise_path else set()) | ({key.decode()} if key else set())
 
 
 def _state_lock(settings: Settings, purpose: str) -> StateLock:

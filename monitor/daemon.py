@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from monitor.alerts.relay import Relay, Target
-from monitor.alerts.targets import apprise_targets, stdout_targets
+from monitor.alerts.targets import apprise_targets, printed_targets
 from monitor.clock import Clock, system_clock
 from monitor.collectors.http import Fetcher, HostLimit
 from monitor.config import Config
@@ -45,27 +45,29 @@ def make_detector(config: Config) -> Detector:
 
 
 async def poll_once(config: Config, state_dir: Path, *, only: Sequence[str] | None = None, force: bool = False,
-                    clock: Clock = system_clock) -> list[SourceReport]:
+                    clock: Clock = system_clock, log_format: str = "text") -> list[SourceReport]:
     """One cycle of every (or the named) source, recorded in the state directory's log, then the
-    deadline reminders that are due."""
+    deadline reminders that are due. ``log_format`` "json" prints digests (without an apprise
+    configuration) as JSON lines."""
     detector = make_detector(config)
     with open_store(state_dir, clock=clock) as store:
         async with make_fetcher(config) as fetcher:
             poller = Poller(config, store, fetcher, clock, detector=detector)
             reports = await poller.cycle(only, force=force)
         remind(store, clock().date(), config.monitor.reminder_days, poller.alerts, clock())
-        make_relay(config, store, clock).run_once()
+        make_relay(config, store, clock, log_format=log_format).run_once()
         return reports
 
 
-def relay_targets(config: Config) -> Callable[[str], Sequence[Target]]:
-    """The apprise targets of the configuration by tag, or standard output without any."""
+def relay_targets(config: Config, log_format: str = "text") -> Callable[[str], Sequence[Target]]:
+    """The apprise targets of the configuration by tag, or standard output without any (as text, or
+    as JSON lines under JSON logging)."""
     path = config.apprise_config_path
-    return apprise_targets(path) if path is not None else stdout_targets
+    return apprise_targets(path) if path is not None else printed_targets(log_format)
 
 
-def make_relay(config: Config, store: EventStore, clock: Clock = system_clock) -> Relay:
-    return Relay(store, config.alerts, relay_targets(config), clock)
+def make_relay(config: Config, store: EventStore, clock: Clock = system_clock, *, log_format: str = "text") -> Relay:
+    return Relay(store, config.alerts, relay_targets(config, log_format), clock)
 
 
 def poll(config: Config, state_dir: Path, **options) -> list[SourceReport]:

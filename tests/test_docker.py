@@ -9,6 +9,7 @@ example apprise configuration is loaded by apprise itself.
 from __future__ import annotations
 
 import glob
+import hashlib
 import http.server
 import json
 import os
@@ -439,8 +440,7 @@ def test_compose_service(compose):
     service = compose["services"]["monitor"]
     build = service["build"]
     assert (ROOT / build["context"] / build.get("dockerfile", "Dockerfile")).resolve() == DOCKERFILE
-    assert service["image"]
-    assert service["restart"] == "unless-stopped"
+    assert service["image"] == f"export-control-monitor:{_project_version()}"
     assert service.get("command", ["run"]) == ["run"]
     assert service["ports"] == ["127.0.0.1:8080:8080"]
     grace = re.fullmatch(r"(\d+)s", str(service["stop_grace_period"]))
@@ -451,30 +451,152 @@ def test_compose_service(compose):
     assert service["logging"]["driver"] == "json-file" and options["max-size"] and options["max-file"]
 
 
+def test_compose_restart_policy_backs_off_and_survives_a_reboot(compose):
+    """Docker backs every restart policy off (0.1 s doubling to a minute; moby's restartmanager).
+    unless-stopped also starts the monitor again after a reboot, which on-failure does not do for
+    a container stopped cleanly; deploy.restart_policy's delay and window are ignored by docker
+    compose outside a swarm, so they would promise a backoff that does not happen."""
+    service = compose["services"]["monitor"]
+    assert service["restart"] == "unless-stopped"
+    assert "restart_policy" not in service.get("deploy", {})
+
+
+def test_compose_root_filesystem_is_read_only_with_a_tmpfs_for_tmp_only(compose):
+    service = compose["services"]["monitor"]
+    assert service["read_only"] is True
+    assert [entry.split(":")[0] for entry in service["tmpfs"]] == ["/tmp"]
+    # Everything else the daemon writes is the state volume.
+    mounts = [v.split(":") for v in service["volumes"]]
+    writable = [m[1] for m in mounts if "ro" not in m[2:]]
+    assert writable == ["/state"], writable
+
+
 def test_compose_volumes_and_config_mount(compose):
     service = compose["services"]["monitor"]
     mounts = [v.split(":") for v in service["volumes"]]
     state = [m for m in mounts if m[1] == "/state"]
     assert len(state) == 1 and state[0][0] in compose["volumes"], "a named volume for /state"
-    assert ["./config", "/config", "ro"] in mounts
-    assert (ROOT / "config").is_dir()
+    # config/ goes beside the image's /config/sources.toml, not over it: the default stays.
+    assert ["./config", "/config/local", "ro"] in mounts
+    assert not any(m[1] in ("/config", "/config/sources.toml") for m in mounts)
 
 
-def test_compose_apprise_secret_and_environment(compose):
+def _tracked(path: str) -> bool:
+    """Whether a path is in git (a fresh clone has it); git-ignored files (config/apprise.yml,
+    .env) are not."""
+    result = subprocess.run(["git", "-C", str(ROOT), "ls-files", "--error-unmatch", path],
+                            capture_output=True, text=True, timeout=30)
+    return result.returncode == 0
+
+
+def test_compose_needs_no_file_a_fresh_clone_lacks(compose):
     service = compose["services"]["monitor"]
-    assert compose["secrets"]["apprise_config"] == {"file": "./config/apprise.yml"}
-    assert "apprise_config" in service["secrets"]
-    env = service["environment"]
-    assert env["MONITOR_APPRISE_CONFIG"] == "/run/secrets/apprise_config"
-    # The anchor key is passed through from the environment, never written in the file.
-    assert "MONITOR_ANCHOR_KEY" in env
-    assert env["MONITOR_ANCHOR_KEY"] is None or str(env["MONITOR_ANCHOR_KEY"]).startswith("${MONITOR_ANCHOR_KEY")
-    assert re.fullmatch(r"\$\{MONITOR_LOG_FORMAT:-(text|json)\}", env["MONITOR_LOG_FORMAT"])
-    # The secrets the apprise example names are passed through from the shell or .env, never written.
-    assert all(env[name] is None for name in EXAMPLE_SECRETS)
-    # The image's settings are not overridden with different values.
-    for key in ("MONITOR_CONFIG", "MONITOR_STATE", "MONITOR_LISTEN"):
+    binds = [v.split(":")[0] for v in service["volumes"] if v.startswith((".", "/"))]
+    assert binds, "config/ is mounted"
+    for source in binds:
+        files = [p for p in (ROOT / source).rglob("*") if p.is_file()] if (ROOT / source).is_dir() else [ROOT / source]
+        assert any(_tracked(p.relative_to(ROOT).as_posix()) for p in files), f"{source}: not in a fresh clone"
+    # No compose secret: a secret's file must exist, and the apprise file is optional.
+    assert "secrets" not in compose and "secrets" not in service
+    # .env is optional: settings and secrets live there, and compose starts without it.
+    env_files = service.get("env_file", [])
+    assert env_files == [{"path": ".env", "required": False}], env_files
+    assert not _tracked(".env") and ".env" in (ROOT / ".gitignore").read_text().split()
+    # Every variable the file interpolates has a default; none is required (`:?`).
+    text = COMPOSE.read_text()
+    for name, rest in re.findall(r"\$\{(\w+)([^}]*)\}", text):
+        assert rest.startswith(":-"), f"${{{name}{rest}}} has no default"
+
+
+def test_compose_defaults_to_the_shipped_config_and_logs_digests(compose):
+    env = compose["services"]["monitor"]["environment"]
+    # The image's MONITOR_CONFIG (the repository's sources.toml) is used until .env names another.
+    for key in ("MONITOR_CONFIG", "MONITOR_STATE", "MONITOR_LISTEN", "MONITOR_APPRISE_CONFIG"):
         assert key not in env, key
+    dockerfile_env = dict(shlex.split(pair)[0].split("=", 1) for pair in _env_pairs())
+    assert dockerfile_env["MONITOR_CONFIG"] == "/config/sources.toml"
+    assert ["sources.toml", "/config/sources.toml"] in [
+        _flags_and_rest(args)[1].split() for kw, args in _final_stage() if kw == "COPY"]
+    # The shipped sources.toml names no apprise file: digests go to the log until one is given.
+    assert "apprise_config" not in tomllib.loads((ROOT / "sources.toml").read_text())["alerts"]
+
+
+def test_compose_environment_passes_secrets_through_and_writes_none(compose):
+    env = compose["services"]["monitor"]["environment"]
+    # The anchor key and the apprise example's secrets are passed through from the shell (or .env),
+    # never written in the file.
+    assert env["MONITOR_ANCHOR_KEY"] is None
+    assert all(env[name] is None for name in EXAMPLE_SECRETS)
+    assert re.fullmatch(r"\$\{MONITOR_LOG_FORMAT:-(text|json)\}", env["MONITOR_LOG_FORMAT"])
+
+
+def test_compose_build_records_commit_and_lock(compose):
+    args = compose["services"]["monitor"]["build"]["args"]
+    assert args == {"GIT_COMMIT": "${GIT_COMMIT:-unknown}", "LOCK_SHA256": "${LOCK_SHA256:-unknown}"}
+    declared = {args.split("=")[0] for _, kw, args in _instructions() if kw == "ARG"}
+    assert set(args) <= declared
+
+
+def test_shipped_config_passes_check_config_with_no_apprise_file(tmp_path):
+    """What `docker compose up -d` runs from a fresh clone: the shipped sources.toml, nothing else."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MONITOR_APPRISE_CONFIG", "MONITOR_CONFIG")}
+    result = subprocess.run([sys.executable, "-m", "monitor", "--config", str(ROOT / "sources.toml"),
+                             "--state", str(tmp_path), "check-config"],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- what the image records -----------------------------------------------------------------------
+
+
+def _project_version() -> str:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def test_image_labels_record_version_commit_and_lock():
+    final = _final_stage()
+    args = dict(a.split("=", 1) for kw, a in final if kw == "ARG")
+    assert args["VERSION"] == _project_version()
+    assert args["GIT_COMMIT"] == "unknown" and args["LOCK_SHA256"] == "unknown"
+    labels = " ".join(a for kw, a in final if kw == "LABEL")
+    assert 'org.opencontainers.image.version="${VERSION}"' in labels
+    assert 'org.opencontainers.image.revision="${GIT_COMMIT}"' in labels
+    assert 'export-control-monitor.lock.sha256="${LOCK_SHA256}"' in labels
+    env = dict(shlex.split(pair)[0].split("=", 1) for pair in _env_pairs())
+    assert env["MONITOR_GIT_COMMIT"] == "${GIT_COMMIT}", "monitor --version in the image names the commit"
+    # The labels come last: a new commit rebuilds no layer.
+    keywords = [kw for kw, _ in final]
+    assert keywords.index("ARG") > max(i for i, kw in enumerate(keywords) if kw in ("RUN", "COPY"))
+    from monitor import __version__
+    assert __version__ == _project_version()
+
+
+def test_build_stage_installs_the_lock_and_checks_the_label_hash():
+    build = [(kw, args) for stage, kw, args in _instructions() if stage == 0]
+    copies = [_flags_and_rest(args)[1].split() for kw, args in build if kw == "COPY"]
+    assert copies[0] == ["requirements.lock", "requirements-build.lock", "./"], "the locks first: cached layer"
+    runs = " ".join(args for kw, args in build if kw == "RUN")
+    assert "cp requirements.lock /opt/venv/requirements.lock" in runs, "the image keeps what it was installed from"
+    assert "pip --python /opt/venv/bin/python check" in runs
+    assert 'LOCK_SHA256 {want} is not the sha256 of requirements.lock' in runs
+
+
+def test_the_build_stage_lock_check_refuses_a_wrong_hash(tmp_path):
+    """The build's LOCK_SHA256 check, run as the build runs it."""
+    run = next(args for stage, kw, args in _instructions() if stage == 0 and kw == "RUN" and "LOCK_SHA256" in args)
+    command = shlex.split(run.split(" && ")[0])
+    assert command[:2] == ["python", "-c"]
+    (tmp_path / "requirements.lock").write_bytes((ROOT / "requirements.lock").read_bytes())
+    digest = hashlib.sha256((ROOT / "requirements.lock").read_bytes()).hexdigest()
+
+    def check(value: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", command[2], value], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=30)
+
+    assert check(digest).returncode == 0
+    assert check("unknown").returncode == 0
+    wrong = check("0" * 64)
+    assert wrong.returncode == 1 and "is not the sha256 of requirements.lock" in wrong.stderr
 
 
 # -- config/: the apprise example ---------------------------------------------------------------

@@ -8,9 +8,11 @@ position and its privacy-masked URL, so neither ids nor failure reasons ever car
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
 from urllib.parse import unquote
@@ -129,7 +131,27 @@ def stdout_targets(tag: str) -> Sequence[Target]:
     return [Target("stdout", "standard output", "text", _print, max_chars=STDOUT_MAX_CHARS)]
 
 
+def json_stdout_targets(tag: str) -> Sequence[Target]:
+    """The same under JSON logging: each digest is one JSON object on one line, shaped like the log's
+    lines, so a log shipper reading the container's output never sees a digest's lines apart."""
+    return [Target("stdout", "standard output", "text", lambda message: _print_json(tag, message))]
+
+
+def printed_targets(log_format: str = "text") -> Callable[[str], Sequence[Target]]:
+    return json_stdout_targets if log_format == "json" else stdout_targets
+
+
 def _print(message: Message) -> None:
     sys.stdout.write(f"\n=== {message.title} ===\n{message.body}\n")
+    sys.stdout.flush()
+    return None
+
+
+def _print_json(tag: str, message: Message) -> None:
+    now = datetime.now(timezone.utc)
+    line = {"time": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z", "level": "info",
+            "logger": "monitor.digest", "message": f"digest: {message.title}", "event": "digest", "tag": tag,
+            "title": message.title, "format": message.format, "body": message.body}
+    sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
     sys.stdout.flush()
     return None

@@ -7,12 +7,15 @@ apprise services' tokens and passwords, the anchor key) wherever they appear.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 import sys
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Callable, Iterable
+
+import click
 
 from monitor.collectors.http import SECRET_PARAM
 
@@ -79,3 +82,39 @@ def configure_logging(fmt: str = "text", *, level: int = logging.INFO, secrets: 
     root.setLevel(level)
     for name, quiet in _QUIET.items():
         logging.getLogger(name).setLevel(quiet)
+
+
+# Said with every refusal to start, so a crash loop in a container log says what to do.
+REFUSAL_HINT = "nothing was started; `monitor check-config` checks the configuration without starting anything"
+
+
+def refusal_line(message: str, fmt: str = "text", exit_code: int = 2) -> str:
+    """A refusal to start as one line, every problem of the message on it, with the hint: JSON under
+    JSON logging, so the container's log stays one object a line even when nothing starts. Written
+    directly, not through logging: a refusal may come before logging is configured. Redacted like
+    every log line (a refused URL may carry credentials)."""
+    reason = "; ".join(part.strip() for part in message.splitlines() if part.strip())
+    if fmt == "json":
+        moment = datetime.now(timezone.utc)
+        line = json.dumps({"time": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z",
+                           "level": "error", "logger": "monitor", "message": reason, "event": "refused",
+                           "exit_code": exit_code, "hint": REFUSAL_HINT}, ensure_ascii=False)
+    else:
+        line = f"Error: {reason} ({REFUSAL_HINT})"
+    return redact(line)
+
+
+def refusals_logged(command: Callable) -> Callable:
+    """Decorate a click command that takes ``log_format``: a refusal it raises (a
+    ``click.ClickException``: bad configuration, a taken address, a held state lock) is written
+    once, as one line of that format, and the process exits with the refusal's code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except click.ClickException as exc:
+            click.echo(refusal_line(exc.format_message(), kwargs.get("log_format", "text"), exc.exit_code), err=True)
+            raise SystemExit(exc.exit_code) from None
+
+    return wrapper

@@ -75,8 +75,10 @@ class Status:
 
 class Service:
     def __init__(self, config: Config, state_dir: Path, *, listen: str | None = None, clock: Clock = system_clock,
-                 anchor_key: bytes | None = None, first_anchor_after: timedelta = FIRST_ANCHOR_AFTER):
+                 anchor_key: bytes | None = None, first_anchor_after: timedelta = FIRST_ANCHOR_AFTER,
+                 log_format: str = "text"):
         self.config, self.state_dir, self.listen, self.clock = config, Path(state_dir), listen, clock
+        self.log_format = log_format  # digests printed without an apprise configuration follow the log's format
         self.anchor_key, self.first_anchor_after = anchor_key, first_anchor_after
         self.status = Status(started_at=clock())
         self.registry = CollectorRegistry()
@@ -116,7 +118,7 @@ class Service:
         server = None
         try:
             self._narrated = self.store.head().seq  # narrate what happens from now on
-            self.targets = relay_targets(self.config)
+            self.targets = relay_targets(self.config, self.log_format)
             server = self._start_http()
             async with make_fetcher(self.config) as fetcher:
                 self.poller = Poller(self.config, self.store, fetcher, self.clock, detector=make_detector(self.config))
