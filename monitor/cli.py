@@ -16,6 +16,7 @@ import click
 from monitor.clock import parse_iso, system_clock, to_iso
 from monitor.alerts.targets import AppriseConfigError, apprise_targets, service_secrets
 from monitor.detect.changes import SourceInfo
+from monitor.detect.incidents import IncidentFold
 from monitor.events import ALERT_REQUEUED, CHANGE_DETECTED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.projections import Projector, default_projections, replay as replay_log
 from monitor.projections.incidents import incident_rows, incident_timeline
@@ -357,28 +358,39 @@ def demo(ctx: click.Context, demo_state: Path | None) -> None:
 
 
 def _reclassify(settings: Settings, as_json: bool) -> None:
+    """Detect every recorded item again with today's catalog, gazetteer and rules, assign the
+    changes to incidents afresh (in log order, as polls did), and say what would differ."""
     config = settings.config()
     detector = _detector(config)
     infos = {s.id: SourceInfo.of(s) for s in config.sources}
+    fold = IncidentFold()
     with settings.open_store() as store:
-        recorded = {e.data["cause"]: e.data for e in store.read(types=[CHANGE_DETECTED])}
+        recorded: dict[str, dict[str, dict]] = {}
+        for e in store.read(types=[CHANGE_DETECTED]):
+            recorded.setdefault(e.data["cause"].partition("#")[0], {})[e.data["id"]] = e.data
         counts = Counter()
         for event in store.read(types=[ITEM_DISCOVERED, ITEM_REVISED]):
             info = infos.get(event.data["source"]) or SourceInfo(event.data["source"], "feed", False)
-            now = next(iter(detector.detect(event, info)), None)
-            before = recorded.get(event.event_id)
-            difference = compare_changes(before, now.data if now else None)
+            now = {}
+            for change in detector.detect(event, info):
+                incident, _events = fold.assign(change.data, today=event.recorded_at[:10], at=event.recorded_at)
+                now[change.data["id"]] = {**change.data, "incident": incident}
+            before = recorded.get(event.event_id, {})
             counts["items"] += 1
-            if difference is None:
-                continue
-            counts[difference["change"]] += 1
-            if as_json:
-                click.echo(json.dumps({"seq": event.seq, "item": event.stream, **difference}, ensure_ascii=False))
-            else:
-                detail = ", ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in difference["fields"].items())
-                click.echo(f"{event.seq:>8}  {difference['change']:<8} {event.stream}  {detail}")
+            for change_id in dict.fromkeys([*before, *now]):
+                difference = compare_changes(before.get(change_id), now.get(change_id))
+                if difference is None:
+                    continue
+                counts[difference["change"]] += 1
+                if "incident" in difference["fields"] and difference["change"] == "changed":
+                    counts["incident_moved"] += 1
+                if as_json:
+                    click.echo(json.dumps({"seq": event.seq, "item": event.stream, **difference}, ensure_ascii=False))
+                else:
+                    detail = ", ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in difference["fields"].items())
+                    click.echo(f"{event.seq:>8}  {difference['change']:<8} {event.stream}  {detail}")
     summary = f"{counts['items']} items: {counts['added']} would be added, {counts['removed']} removed, " \
-              f"{counts['changed']} changed; nothing was appended"
+              f"{counts['changed']} changed ({counts['incident_moved']} in another incident); nothing was appended"
     click.echo(json.dumps({"summary": dict(counts)}) if as_json else summary)
 
 
@@ -386,7 +398,7 @@ def compare_changes(before: dict | None, after: dict | None) -> dict | None:
     """How a re-detected change differs from the recorded one (None when it does not)."""
     if before is None and after is None:
         return None
-    keys = ("kind", "severity", "rule", "regions", "countries", "companies")
+    keys = ("kind", "severity", "rule", "regions", "countries", "companies", "incident")
     if before is None or after is None:
         present = after or before
         return {"change": "added" if before is None else "removed", "id": present["id"],
