@@ -122,9 +122,10 @@ class Service:
         try:
             self._narrated = self.store.head().seq  # narrate what happens from now on
             self.targets = relay_targets(self.config)
+            self.detector = make_detector(self.config)  # also the vocabulary the endpoints check filters against
             server = self._start_http()
             async with make_fetcher(self.config) as fetcher:
-                self.poller = Poller(self.config, self.store, fetcher, self.clock, detector=make_detector(self.config))
+                self.poller = Poller(self.config, self.store, fetcher, self.clock, detector=self.detector)
                 self.scheduler = self._schedule()
                 self.scheduler.start()
                 self.status.scheduler_running = True
