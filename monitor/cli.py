@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
+import sys
 from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timezone
@@ -20,9 +22,6 @@ from monitor.detect.changes import SourceInfo
 from monitor.detect.classify import KINDS
 from monitor.events import ALERT_REQUEUED, CHANGE_DETECTED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.projections import Projector, default_projections, replay as replay_log
-import sqlite3
-import sys
-
 from monitor.store import (
     AnchorError, AnchorKeyMissing, ChainBroken, EventStore, StoreError, anchor_head, parse_witness, read_anchor,
     verify as verify_log,
