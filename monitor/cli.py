@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
+import sys
 from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timezone
@@ -20,7 +22,11 @@ from monitor.detect.incidents import IncidentFold
 from monitor.events import ALERT_REQUEUED, CHANGE_DETECTED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.projections import Projector, default_projections, replay as replay_log
 from monitor.projections.incidents import incident_rows, incident_timeline
-from monitor.store import AnchorError, AnchorKeyMissing, EventStore, anchor_head, read_anchor, verify as verify_log
+from monitor.store import (
+    AnchorError, AnchorKeyMissing, ChainBroken, EventStore, StoreError, anchor_head, parse_witness, read_anchor,
+    verify as verify_log,
+)
+from monitor.store.errors import describe as describe_store_error
 from monitor import daemon, version
 from monitor.config import Config, ConfigError, check_listen, load_config
 from monitor.demo import run_demo
@@ -56,24 +62,111 @@ class Settings:
 
     @property
     def state_dir(self) -> Path:
-        """--state / MONITOR_STATE, else the config's state_dir, else ./state."""
+        """--state / MONITOR_STATE, else the config's state_dir, else ./state; refused (exit 2) when it
+        names something that is not a directory."""
         if self.state_override:
-            return Path(self.state_override)
-        if self.config_path or Path(DEFAULT_CONFIG).exists():
-            return self.config().state_path
-        return Path("state")
+            path = Path(self.state_override)
+        elif self.config_path or Path(DEFAULT_CONFIG).exists():
+            path = self.config().state_path
+        else:
+            path = Path("state")
+        if path.exists() and not path.is_dir():
+            raise Refused(f"the state directory {path} is not a directory (set by --state, MONITOR_STATE or "
+                          "[monitor] state_dir): point it at the directory that holds events.db")
+        return path
 
-    def open_store(self, *, must_exist: bool = True) -> EventStore:
-        path = self.state_dir / daemon.EVENTS_DB
-        if must_exist and not path.exists():
+    @property
+    def db_path(self) -> Path:
+        return self.state_dir / daemon.EVENTS_DB
+
+    def open_store(self, *, write: bool = False, check: bool = True, purpose: str = "write to it") -> EventStore:
+        """The state's event log. Read commands open it read-only (so they work on a read-only copy)
+        and warn on stderr when its chain is broken; ``write`` opens it for appending and refuses a
+        broken chain (exit 1): nothing is added to, or vouched for on, a log that is not sound."""
+        path = self.db_path
+        if not path.exists():
             raise Refused(f"no event log at {path} (run `monitor poll` first, or pass --state)")
-        return daemon.open_store(self.state_dir)
+        if write:
+            store = daemon.open_store(self.state_dir)
+        else:
+            store, behind = daemon.open_reader(self.state_dir)
+            if behind:
+                click.echo(f"warning: projections {', '.join(behind)} are behind the log and this state is "
+                           "read-only, so what follows may be out of date (`monitor replay` rebuilds them from "
+                           "the log)", err=True)
+        if check:
+            try:
+                self.check_chain(store, refuse=write, purpose=purpose)
+            except BaseException:
+                store.close()
+                raise
+        return store
+
+    @staticmethod
+    def check_chain(store: EventStore, *, refuse: bool, purpose: str) -> None:
+        report = verify_log(store.conn)
+        if report.ok:
+            return
+        problem = f"the event log fails verification at seq {report.bad_seq} ({report.problem})"
+        if refuse:
+            raise ChainBroken(f"{problem}: refusing to {purpose}; see `monitor verify`, and restore the last "
+                              "good backup")
+        click.echo(f"warning: {problem}; what follows comes from a log that is not sound (see `monitor verify`)",
+                   err=True)
+
+    def refuse_broken_chain(self, purpose: str) -> None:
+        """Before a command that will append (run, poll): an existing log must verify."""
+        if self.db_path.exists():
+            store, _ = daemon.open_reader(self.state_dir)
+            with store:
+                self.check_chain(store, refuse=True, purpose=purpose)
+
+
+class MonitorGroup(click.Group):
+    """The command group; turns every failure of the state into one line and the contract's exit
+    code (no traceback reaches a user). The mapping lives here once, for every command."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:
+            # The reader left (`monitor events | head`): nothing more to say, and nowhere to say it.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise click.exceptions.Exit(1) from None
+        except StoreError as exc:
+            raise _fail(str(exc), exc.exit_code) from None
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
+            error = describe_store_error(exc, _db_path_of(ctx))
+            raise _fail(str(error), error.exit_code) from None
+        except OSError as exc:  # a file the command reads or writes (--out, an anchor, the state directory)
+            where = f": {exc.filename}" if exc.filename else ""
+            raise _fail(f"{exc.strerror or exc.__class__.__name__}{where}", 2) from None
+        except Exception as exc:  # a bug: still one line, never a traceback (and never a secret)
+            from monitor.service.logs import redact
+            raise _fail(f"internal error ({exc.__class__.__name__}: {redact(str(exc))[:200]}); "
+                        "please report it", 1) from None
+
+
+def _fail(message: str, code: int) -> click.ClickException:
+    error = click.ClickException(message)
+    error.exit_code = code
+    return error
+
+
+def _db_path_of(ctx: click.Context) -> Path | str:
+    settings = ctx.find_object(Settings)
+    try:
+        return settings.db_path if settings else daemon.EVENTS_DB
+    except click.ClickException:
+        return daemon.EVENTS_DB
 
 
 pass_settings = click.make_pass_decorator(Settings)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", envvar="MONITOR_CONFIG", metavar="FILE",
               help="sources.toml to use [env MONITOR_CONFIG; default ./sources.toml].")
 @click.option("--state", "state_dir", envvar="MONITOR_STATE", metavar="DIR",
@@ -128,6 +221,7 @@ def poll(settings: Settings, only: tuple[str, ...], force: bool, as_json: bool, 
         as_json = True
         configure_logging("json", level=logging.WARNING, secrets=_log_secrets(config))
     with _state_lock(settings, "poll"):
+        settings.refuse_broken_chain("poll into it")
         reports = daemon.poll(config, settings.state_dir, only=only or None, force=force, log_format=log_format)
     for r in reports:
         if as_json:
@@ -166,6 +260,7 @@ def run(settings: Settings, listen: str | None, log_format: str, log_level: str)
     configure_logging(log_format, level=getattr(logging, log_level.upper()), secrets=_log_secrets(config))
 
     with _state_lock(settings, "run"):
+        settings.refuse_broken_chain("start the daemon on it")
         try:
             run_service(Service(config, settings.state_dir, listen=listen, anchor_key=key, log_format=log_format))
         except ServiceError as exc:
@@ -191,10 +286,9 @@ def _state_lock(settings: Settings, purpose: str) -> StateLock:
 def sources(settings: Settings, as_json: bool) -> None:
     """Each source's health: last success, consecutive failures, next attempt, last error."""
     config = settings.config()
-    path = settings.state_dir / daemon.EVENTS_DB
     states = {}
-    if path.exists():
-        with daemon.open_store(settings.state_dir) as store:
+    if settings.db_path.exists():
+        with settings.open_store() as store:
             states = source_states(store)
     for source in config.sources:
         state = states.get(source.id) or {}
@@ -262,6 +356,12 @@ def replay(settings: Settings, as_of: str | None, as_of_seq: int | None, out: Pa
         until = as_of_seq
         if as_of:
             until = store.seq_at(_as_of_time(as_of))
+        elif as_of_seq is not None:
+            until = store.last_whole_batch(as_of_seq)
+            if until != as_of_seq:
+                # A position inside one append is a state the monitor never had: the whole batch or none.
+                click.echo(f"note: seq {as_of_seq} is inside an append that ended later; replaying to seq {until}, "
+                           "the last whole append at or before it", err=True)
         head = store.head()
         try:
             result = replay_log(store, default_projections(), until=until, out=out)
@@ -288,7 +388,7 @@ def replay(settings: Settings, as_of: str | None, as_of_seq: int | None, out: Pa
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
         return
-    when = f" as of {report['as_of']}" if as_of else (f" as of seq {as_of_seq}" if as_of_seq is not None else "")
+    when = f" as of {report['as_of']}" if as_of else (f" as of seq {result.seq}" if as_of_seq is not None else "")
     click.echo(f"replayed {result.events} events{when}: seq {result.seq}, hash {result.hash[:16]}…, "
                f"recorded {result.recorded_at or '-'} (log head: seq {head.seq})")
     for p in report["projections"]:
@@ -301,10 +401,17 @@ def replay(settings: Settings, as_of: str | None, as_of_seq: int | None, out: Pa
 @cli.command()
 @click.option("--anchor", "anchor_path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Also check against an anchor written by `monitor anchor` (catches truncation and rewrites).")
+@click.option("--witness", "witnesses", multiple=True, metavar="SEQ:HASH",
+              help="Also check against a log head held elsewhere, e.g. the footer of a digest a recipient "
+                   "received (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_settings
-def verify(settings: Settings, anchor_path: Path | None, as_json: bool) -> None:
+def verify(settings: Settings, anchor_path: Path | None, witnesses: tuple[str, ...], as_json: bool) -> None:
     """Check the hash chain; exit 1 naming the first bad seq."""
+    try:
+        points = [parse_witness(text) for text in witnesses]
+    except ValueError as exc:
+        raise Refused(f"--witness: {exc}") from None
     anchor = None
     if anchor_path is not None:
         try:
@@ -315,12 +422,18 @@ def verify(settings: Settings, anchor_path: Path | None, as_json: bool) -> None:
             if as_json:
                 click.echo(json.dumps({"ok": False, "problem": str(exc)}))
             raise click.ClickException(str(exc)) from None  # a failed check: exit 1
-    with settings.open_store() as store:
-        report = verify_log(store.conn, anchor)
+    try:
+        with settings.open_store(check=False) as store:
+            report = verify_log(store.conn, anchor, points)
+    except StoreError as exc:
+        if as_json:
+            click.echo(json.dumps({"ok": False, "problem": str(exc)}))
+        raise
     if as_json:
         click.echo(json.dumps(report.to_json()))
     elif report.ok:
         against = f", matches anchor at seq {anchor.seq}" if anchor else ""
+        against += "".join(f", matches witness seq {p.seq}" for p in points)
         click.echo(f"ok: {report.checked} events, head seq {report.head_seq}, hash {report.head_hash}{against}")
     else:
         click.echo(f"FAILED at seq {report.bad_seq}: {report.problem}", err=True)
@@ -333,9 +446,12 @@ def verify(settings: Settings, anchor_path: Path | None, as_json: bool) -> None:
               help="Where to write the anchor (keep it outside the state directory).")
 @pass_settings
 def anchor(settings: Settings, out: Path) -> None:
-    """Write the log head (seq, hash, time) to FILE; HMAC-signed when MONITOR_ANCHOR_KEY is set."""
+    """Write the log head (seq, hash, time) to FILE; HMAC-signed when MONITOR_ANCHOR_KEY is set. The
+    head includes the anchoring's own record, so the anchor covers it too. Refused on a broken chain."""
+    if not out.parent.is_dir():
+        raise Refused(f"--out: the directory {out.parent} does not exist")
     key = _anchor_key()
-    with settings.open_store() as store:
+    with settings.open_store(write=True, purpose="anchor it") as store:
         head = anchor_head(store, out, key, to_iso(system_clock()))
     click.echo(f"anchored seq {head.seq} hash {head.hash} in {out}{' (signed)' if key else ''}")
 
@@ -498,9 +614,8 @@ def rules(settings: Settings, as_json: bool) -> None:
     """The catalog of known rules, with the last change seen for each."""
     catalog = _detector(settings.config()).catalog
     seen: dict[str, tuple[int, int, dict]] = {}
-    path = settings.state_dir / daemon.EVENTS_DB
-    if path.exists():
-        with daemon.open_store(settings.state_dir) as store:
+    if settings.db_path.exists():
+        with settings.open_store() as store:
             for rule_id, count, seq, raw in store.conn.execute(
                     "SELECT rule, count(*), max(seq), (SELECT data FROM changes AS c WHERE c.rule = changes.rule "
                     "ORDER BY seq DESC LIMIT 1) FROM changes WHERE rule IS NOT NULL GROUP BY rule"):
@@ -558,7 +673,7 @@ def alerts(ctx: click.Context, statuses: tuple[str, ...], as_json: bool) -> None
 @pass_settings
 def alerts_retry(settings: Settings, ids: tuple[str, ...]) -> None:
     """Queue dead (or the named) alerts again; the next relay pass sends them."""
-    with settings.open_store() as store:
+    with settings.open_store(write=True, purpose="queue alerts again") as store:
         if ids:
             found = [r[0] for r in store.conn.execute(
                 f"SELECT alert_id FROM outbox WHERE alert_id IN ({','.join('?' * len(ids))}) AND status != 'delivered'", ids)]

@@ -17,7 +17,8 @@ from monitor.detect.gazetteer import Gazetteer
 from monitor.reminders import remind
 from monitor.polling import Poller, SourceReport
 from monitor.projections import Projector, default_projections
-from monitor.store import EventStore
+from monitor.store import EventStore, StoreError
+from monitor.store.access import stale_projections
 
 EVENTS_DB = "events.db"
 
@@ -25,6 +26,27 @@ EVENTS_DB = "events.db"
 def open_store(state_dir: str | Path, *, clock: Clock = system_clock) -> EventStore:
     """The event log of a state directory, with every live projection attached."""
     return EventStore(Path(state_dir) / EVENTS_DB, clock=clock, projections=Projector(default_projections()))
+
+
+def open_reader(state_dir: str | Path) -> tuple[EventStore, list[str]]:
+    """The event log of a state directory opened read-only (it works on a read-only copy), and the
+    names of the projections that are still behind the log there.
+
+    Projections are brought up to date when the store opens for writing; a log written by another
+    version of the monitor may have some behind. They are then rebuilt once, through a writing
+    open, when the state allows it; on a read-only copy they stay as they are, and are named."""
+    path = Path(state_dir) / EVENTS_DB
+    store = EventStore(path, readonly=True)
+    behind = stale_projections(store.conn, default_projections(), store.head().seq)
+    if behind:
+        try:
+            open_store(state_dir).close()
+        except StoreError:
+            return store, behind  # read-only: report them rather than fail
+        store.close()
+        store = EventStore(path, readonly=True)
+        behind = stale_projections(store.conn, default_projections(), store.head().seq)
+    return store, behind
 
 
 def make_fetcher(config: Config) -> Fetcher:

@@ -109,7 +109,20 @@ def test_truncation_passes_the_chain_but_not_the_anchor(tmp_path):
     assert monitor(tmp_path, "verify").returncode == 0  # a chain alone cannot see a cut tail
     result = monitor(tmp_path, "verify", "--anchor", str(anchor_file))
     assert result.returncode == 1
-    assert "truncated: the log ends at seq 15 but the anchor records seq 20" in result.stderr
+    # The anchor covers its own CheckpointAnchored (seq 21), not only the 20 events before it.
+    assert "truncated: the log ends at seq 15 but the anchor records seq 21" in result.stderr
+
+
+def test_the_anchor_covers_its_own_record_so_deleting_only_that_record_is_caught(tmp_path):
+    fill(tmp_path)
+    anchor_file = tmp_path / "anchor.json"
+    assert monitor(tmp_path, "anchor", "--out", str(anchor_file)).returncode == 0
+    assert json.loads(anchor_file.read_text())["seq"] == 21
+    assert monitor(tmp_path, "verify", "--anchor", str(anchor_file)).returncode == 0
+    tamper(tmp_path, "DELETE FROM events WHERE seq = 21")  # the anchoring's own record, and nothing else
+    result = monitor(tmp_path, "verify", "--anchor", str(anchor_file))
+    assert result.returncode == 1
+    assert "truncated: the log ends at seq 20 but the anchor records seq 21" in result.stderr
 
 
 def test_anchoring_is_recorded_in_the_log_and_later_appends_still_verify(tmp_path):

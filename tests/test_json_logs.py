@@ -104,7 +104,7 @@ def test_poll_under_json_logging_prints_only_json_lines_digests_included(tmp_pat
     text = subprocess.run([sys.executable, "-m", "monitor", "--config", str(again), "poll"],
                           capture_output=True, text=True, timeout=120, env=environment())
     assert text.returncode == 0, text.stderr
-    assert "=== Export controls — Middle East: 2 changes" in text.stdout
+    assert "=== Export controls: 2 incidents ===" in text.stdout
     assert not text.stdout.lstrip().startswith("{")
 
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from monitor.alerts.render import Message, render_digest
 from monitor.alerts.routes import ops_alert
@@ -32,7 +35,30 @@ class Target:
     service: str  # for people: "JSON", "E-Mail", "standard output"
     format: str  # markdown, html or text: what the service shows best
     send: Callable[[Message], str | None]  # None when delivered, else a reason free of secrets
+    ready_in: Callable[[], float] = lambda: 0.0  # seconds until the service may be sent to again
     max_chars: int | None = None  # the longest body the service shows well (None: the format's limit)
+
+
+class Gate:
+    """Lets a stopping daemon close the relay's door: once ``close`` returns, no outcome is recorded
+    any more (a send still in flight then was abandoned, and may be repeated after the restart)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def close(self, timeout: float) -> bool:
+        """Close the gate, waiting up to ``timeout`` for a record being written; False if it could not."""
+        if not self._lock.acquire(timeout=max(0.0, timeout)):
+            return False
+        self.closed = True
+        self._lock.release()
+        return True
+
+    @contextmanager
+    def open(self) -> Iterator[bool]:
+        with self._lock:
+            yield not self.closed
 
 
 @dataclass(frozen=True)
@@ -47,9 +73,11 @@ class DigestReport:
 
 class Relay:
     def __init__(self, store: EventStore, alerts_config, targets: Callable[[str], Sequence[Target]], clock: Clock,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, gate: Gate | None = None):
         self.store, self.config, self.targets, self.clock = store, alerts_config, targets, clock
         self.rng = rng or random.Random()
+        self.gate = gate or Gate()
+        self.should_stop: Callable[[], bool] = lambda: False
 
     def due(self) -> dict[tuple[str, str], list[tuple[str, int, dict]]]:
         """Due alerts by route, oldest first: one digest per route and window, a section per group.
@@ -67,11 +95,15 @@ class Relay:
     def run_once(self, should_stop: Callable[[], bool] = lambda: False) -> list[DigestReport]:
         """Send every due digest; ``should_stop`` is asked between digests (a daemon shutting down
         finishes the digest in flight, records it, and leaves the rest queued)."""
+        self.should_stop = should_stop
         reports = []
         for (route, group), alerts in self.due().items():
             if should_stop():
                 break
-            reports.append(self._send(route, group, alerts))
+            report = self._send(route, group, alerts)
+            if report is None:
+                break  # the gate closed: the daemon has stopped
+            reports.append(report)
         return reports
 
     def _with_reports(self, alerts: list[dict]) -> list[dict]:
@@ -84,18 +116,30 @@ class Relay:
         return [{**a, "reports": reports.get(a.get("incident"), [])} if a.get("cause") == "incident" else a
                 for a in alerts]
 
-    def _send(self, route: str, group: str, alerts: list[tuple[str, int, dict]]) -> DigestReport:
+    def _wait_until_ready(self, target: Target) -> bool:
+        """Keep the service's spacing between two sends; False once a stop is asked: a send under way
+        is finished, none is begun (each takes up to a send timeout, which the stop budget counts)."""
+        while (wait := target.ready_in()) > 0 and not self.should_stop():
+            time.sleep(min(wait, 0.1))
+        return not self.should_stop()
+
+    def _send(self, route: str, group: str, alerts: list[tuple[str, int, dict]]) -> DigestReport | None:
         ids = [alert_id for alert_id, _attempts, _data in alerts]
         delivered = delivered_targets(self.store.conn, ids)
         targets = list(self.targets(route))
+        head = self.store.head()  # each recipient's copy of the digest witnesses the log as it stood
         succeeded, failures = [], []
         for target in targets:
             pending = [data for alert_id, _attempts, data in alerts if (alert_id, target.id) not in delivered]
             if pending:
+                if not self._wait_until_ready(target):
+                    failures.append({"target": target.id, "service": target.service,
+                                     "error": "not sent: the monitor was stopping"})
+                    continue
                 first = pending[0]
                 message = render_digest(self._with_reports(pending), group_label=first["group_label"],
                                         group_by=first["group_by"], group=group, fmt=target.format,
-                                        max_chars=target.max_chars)
+                                        max_chars=target.max_chars, witness=(head.seq, head.hash))
                 try:
                     error = target.send(message)
                 except Exception as exc:  # a broken plugin costs this target this attempt, nothing more
@@ -112,6 +156,12 @@ class Relay:
         stream = f"route:{route}"
         base = {"digest_id": digest_id, "route": route, "group": group, "alert_ids": ids, "attempt": attempt,
                 "at": to_iso(now)}
+        with self.gate.open() as may_record:
+            if not may_record:
+                return None
+            return self._record(route, group, ids, attempt, now, digest_id, stream, base, succeeded, failures)
+
+    def _record(self, route, group, ids, attempt, now, digest_id, stream, base, succeeded, failures) -> DigestReport:
         if not failures:
             self.store.append([NewEvent(ALERT_DELIVERED, stream, {**base, "targets": succeeded},
                                         derive_event_id(stream, ALERT_DELIVERED, digest_id), occurred_at=base["at"])])

@@ -502,15 +502,31 @@ def shorten(fmt: Format, e: Entry, budget: int) -> str | None:
             or _longest(lambda k: titled(k, details=False, link=False), size, budget))
 
 
+def witness_footer(form: Format, head: tuple[int, str]) -> str:
+    """The log head a digest was sent at, in the words `monitor verify --witness` reads: every
+    mailbox that keeps the digest then holds a copy of the log's state outside the monitor."""
+    seq, digest = head
+    words = f"Log head when sent: seq {seq}, hash {digest}. Check: "
+    footer = form.esc(words) + form.code(f"monitor verify --witness {seq}:{digest}")
+    return f"<p><small>{footer}</small></p>" if form.name == "html" else footer
+
+
 def render_digest(alerts: Sequence[Mapping[str, Any]], *, group_label: str, group_by: str, group: str,
-                  fmt: str = "markdown", max_chars: int | None = None) -> Message:
-    """One message for a group's alerts; the body within max_chars (default LIMITS[fmt])."""
+                  fmt: str = "markdown", max_chars: int | None = None,
+                  witness: tuple[int, str] | None = None) -> Message:
+    """One message for a group's alerts; the body within max_chars (default LIMITS[fmt]); with
+    ``witness`` (seq, hash), a footer naming the log head it was sent at."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     limit = LIMITS[fmt] if max_chars is None else max_chars
     if limit < MIN_CHARS:
         raise ValueError(f"max_chars must be at least {MIN_CHARS}, got {limit}")
     form = FORMATS[fmt]
+    footer = witness_footer(form, witness) if witness else ""
+    if footer and limit - len(footer) - len(form.tail_sep) >= MIN_CHARS:
+        limit -= len(footer) + len(form.tail_sep)  # the footer is never what gets cut
+    else:
+        footer = ""
     alerts = collapse(alerts)
     labels = list(dict.fromkeys(clean(a.get("group_label"), MAX_LABEL) for a in alerts))
     sections = len(labels) > 1
@@ -557,4 +573,6 @@ def render_digest(alerts: Sequence[Mapping[str, Any]], *, group_label: str, grou
     parts = [form.open, form.sep.join(entries), form.close] if entries else []
     if rest:
         parts.extend([form.tail_sep, form.tail(rest, command)] if entries else [form.tail(rest, command)])
+    if footer:
+        parts.extend([form.tail_sep, footer])
     return Message(title=title, body="".join(parts), format=fmt)

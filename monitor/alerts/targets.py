@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
@@ -21,6 +22,11 @@ import apprise
 
 from monitor.alerts.relay import Target
 from monitor.alerts.render import Message
+
+# Every socket operation of a send (connect, the SMTP greeting, each command, each HTTP read) gives
+# up after this long, whatever apprise's own default (15 s for e-mail): a stop must wait at most
+# one such timeout for a digest in flight, inside the daemon's stop budget (runner.STOP_BUDGET).
+SEND_TIMEOUT = 4.0
 
 _FORMATS = {"markdown": apprise.NotifyFormat.MARKDOWN, "html": apprise.NotifyFormat.HTML, "text": apprise.NotifyFormat.TEXT}
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -95,6 +101,12 @@ def _target(plugin, index: int) -> Target:
     masked = plugin.url(privacy=True)
     identifier = f"{plugin.protocol}-{hashlib.sha256(masked.encode()).hexdigest()[:16]}"
     plugin.retry = 0  # retries live in the relay only
+    plugin.socket_connect_timeout = min(float(plugin.socket_connect_timeout or SEND_TIMEOUT), SEND_TIMEOUT)
+    plugin.socket_read_timeout = min(float(plugin.socket_read_timeout or SEND_TIMEOUT), SEND_TIMEOUT)
+    # apprise spaces two sends to one service (5.5 s for e-mail) with an uninterruptible sleep; the
+    # relay keeps that spacing itself, in a wait that a stop interrupts.
+    spacing, plugin.request_rate_per_sec = float(plugin.request_rate_per_sec or 0), 0
+    last_sent = [float("-inf")]
     notify_format = getattr(plugin, "notify_format", apprise.NotifyFormat.TEXT)
     if isinstance(notify_format, (tuple, list)):  # e-mail declares (HTML, TEXT): its first is its own
         notify_format = notify_format[0]
@@ -103,12 +115,18 @@ def _target(plugin, index: int) -> Target:
     def send(message: Message) -> str | None:
         single = apprise.Apprise()
         single.add(plugin)
-        result = single.notify(title=message.title, body=message.body, body_format=_FORMATS[message.format])
+        try:
+            result = single.notify(title=message.title, body=message.body, body_format=_FORMATS[message.format])
+        finally:
+            last_sent[0] = time.monotonic()
         if result:
             return None
         return f"{plugin.service_name} delivery failed{_reason(' '.join(e.message for e in result.logs()))}"
 
-    return Target(identifier, plugin.service_name, fmt, send)
+    def ready_in() -> float:
+        return max(0.0, last_sent[0] + spacing - time.monotonic())
+
+    return Target(identifier, plugin.service_name, fmt, send, ready_in)
 
 
 def _reason(log: str) -> str:
@@ -134,7 +152,8 @@ def stdout_targets(tag: str) -> Sequence[Target]:
 def json_stdout_targets(tag: str) -> Sequence[Target]:
     """The same under JSON logging: each digest is one JSON object on one line, shaped like the log's
     lines, so a log shipper reading the container's output never sees a digest's lines apart."""
-    return [Target("stdout", "standard output", "text", lambda message: _print_json(tag, message))]
+    return [Target("stdout", "standard output", "text", lambda message: _print_json(tag, message),
+                   max_chars=STDOUT_MAX_CHARS)]
 
 
 def printed_targets(log_format: str = "text") -> Callable[[str], Sequence[Target]]:

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import sys
+import threading
 from datetime import datetime, timezone
 from typing import Callable, Iterable
 
@@ -82,6 +83,10 @@ def configure_logging(fmt: str = "text", *, level: int = logging.INFO, secrets: 
     root.setLevel(level)
     for name, quiet in _QUIET.items():
         logging.getLogger(name).setLevel(quiet)
+    # Whatever else would write to stderr on its own (warnings, an exception escaping a thread) goes
+    # through this handler too: one line, redacted, JSON under --log-format json.
+    logging.captureWarnings(True)
+    threading.excepthook = _log_thread_exception
 
 
 # Said with every refusal to start, so a crash loop in a container log says what to do.
@@ -118,3 +123,12 @@ def refusals_logged(command: Callable) -> Callable:
             raise SystemExit(exc.exit_code) from None
 
     return wrapper
+
+
+def _log_thread_exception(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    logging.getLogger("monitor").error(
+        "thread %s failed: %s", getattr(args.thread, "name", "?"), args.exc_type.__name__,
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+        extra={"fields": {"event": "thread_error", "error": args.exc_type.__name__}})

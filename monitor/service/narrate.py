@@ -93,9 +93,11 @@ def _requeued(d: dict) -> LogLine:
 
 
 def _anchored(d: dict) -> LogLine:
-    return LogLine(logging.INFO, f"anchored seq {d['seq']} hash {d['hash'][:16]}… in {d['file']}"
+    # The anchor file names this event itself (its seq is the line's "seq"), so it covers its own record.
+    return LogLine(logging.INFO, f"anchored the log through this record (which follows seq {d['seq']}, hash "
+                                 f"{d['hash'][:16]}…) in {d['file']}"
                                  + (" (signed)" if d.get("signed") else " (unsigned: MONITOR_ANCHOR_KEY is not set)"),
-                   {"anchored_seq": d["seq"], "hash": d["hash"], "file": d["file"], "signed": d.get("signed")})
+                   {"follows_seq": d["seq"], "follows_hash": d["hash"], "file": d["file"], "signed": d.get("signed")})
 
 
 _NARRATORS = {

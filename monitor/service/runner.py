@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -39,7 +41,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 
-from monitor.alerts.relay import Relay
+from monitor.alerts.relay import Gate, Relay
 from monitor.clock import Clock, parse_iso, system_clock, to_iso
 from monitor.config import Config
 from monitor.daemon import make_detector, make_fetcher, open_store, relay_targets
@@ -97,6 +99,9 @@ class Service:
         self._relay_busy = False  # from the relay job's submission to its end
         self._relay_again = False
         self._narrated = 0
+        self._closed = False  # the store is closed: nothing reads or writes it any more
+        self.gate = Gate()  # closed at the stop: no relay outcome is recorded after it
+        self.abandoned = False  # a send was still in flight at the stop deadline
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -119,9 +124,10 @@ class Service:
         try:
             self._narrated = self.store.head().seq  # narrate what happens from now on
             self.targets = relay_targets(self.config, self.log_format)
+            self.detector = make_detector(self.config)  # also the vocabulary the endpoints check filters against
             server = self._start_http()
             async with make_fetcher(self.config) as fetcher:
-                self.poller = Poller(self.config, self.store, fetcher, self.clock, detector=make_detector(self.config))
+                self.poller = Poller(self.config, self.store, fetcher, self.clock, detector=self.detector)
                 self.scheduler = self._schedule()
                 self.scheduler.start()
                 self.status.scheduler_running = True
@@ -136,7 +142,10 @@ class Service:
             self.status.scheduler_running = False
             if server:
                 server.close()
+            if not self.gate.close(timeout=1.0):
+                self.abandoned = True  # the relay is writing a record this very moment and did not let go
             self._narrate()
+            self._closed = True
             self.store.close()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
@@ -157,6 +166,7 @@ class Service:
         if running:
             _, running = await asyncio.wait(running, timeout=max(0.1, deadline - loop.time()))
         if running:
+            self.abandoned = True
             log.warning("abandoning %d job(s) still running at the stop deadline; a digest being sent now may be "
                         "sent again after the restart", len(running))
         self.scheduler.shutdown(wait=False)
@@ -228,7 +238,8 @@ class Service:
     def _relay_pass(self) -> None:
         # Its own connection: SQLite connections stay in the thread that opened them.
         with open_store(self.state_dir, clock=self.clock) as store:
-            Relay(store, self.config.alerts, self.targets, self.clock).run_once(lambda: self.status.stopping)
+            Relay(store, self.config.alerts, self.targets, self.clock, gate=self.gate) \
+                .run_once(lambda: self.status.stopping)
 
     async def _remind(self) -> None:
         now = self.clock()
@@ -285,6 +296,8 @@ class Service:
 
     def _narrate(self) -> None:
         """One log line per new event worth reading, whoever appended it."""
+        if self._closed:
+            return  # after the stop: a job that ends now has nothing to tell, and no store to read
         try:
             for event in self.store.read(since=self._narrated):
                 self._narrated = event.seq
@@ -340,3 +353,10 @@ def _in_thread(fn: Callable[[], Any], *, name: str) -> asyncio.Future:
 
 def run_service(service: Service) -> None:
     asyncio.run(service.run())
+    if service.abandoned:
+        # A send abandoned at the stop deadline is still blocked in apprise's worker threads, which
+        # the interpreter would wait for at exit. Its outcome can no longer be recorded (the gate is
+        # closed), so nothing is lost by not waiting: exit now, inside the stop budget.
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)

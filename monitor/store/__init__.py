@@ -1,6 +1,9 @@
 """The event store: the append-only, hash-chained log and its integrity checks."""
 
-from monitor.store.integrity import Anchor, anchor_head, AnchorError, AnchorKeyMissing, VerifyReport, read_anchor, verify, write_anchor
+from monitor.store.errors import ChainBroken, StoreCorrupt, StoreError, StoreUnavailable
+from monitor.store.integrity import (
+    Anchor, anchor_head, AnchorError, AnchorKeyMissing, VerifyReport, Witness, parse_witness, read_anchor, verify, write_anchor,
+)
 from monitor.store.log import AppendResult, ConcurrencyError, EventStore, Head
 
 __all__ = [
@@ -9,11 +12,17 @@ __all__ = [
     "AnchorError",
     "AnchorKeyMissing",
     "AppendResult",
+    "ChainBroken",
     "ConcurrencyError",
     "EventStore",
     "Head",
     "VerifyReport",
+    "Witness",
+    "parse_witness",
     "read_anchor",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreUnavailable",
     "verify",
     "write_anchor",
 ]

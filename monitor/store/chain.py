@@ -33,8 +33,22 @@ def row_bytes(
     ).encode()
 
 
+def stored_row_bytes(seq: int, event_id: bytes, stream: bytes, stream_version: int, type: bytes,
+                     schema_version: int, occurred_at: bytes | None, recorded_at: bytes, data: bytes) -> bytes:
+    """``row_bytes`` of a row read as its stored bytes (``CAST(column AS BLOB)``): the same bytes
+    for every sound row, and still a value (that will not match its hash) for a row whose bytes
+    were altered into something that is not UTF-8."""
+    occurred = _NULL.encode() if occurred_at is None else bytes(occurred_at)
+    return b"\n".join((str(seq).encode(), bytes(event_id), bytes(stream), str(stream_version).encode(), bytes(type),
+                       str(schema_version).encode(), occurred, bytes(recorded_at), bytes(data)))
+
+
 def link(prev_hash: str, row: bytes) -> str:
     return sha256(prev_hash.encode() + row).hexdigest()
+
+
+def link_bytes(prev_hash: str, row: bytes) -> str:
+    return sha256(prev_hash.encode("utf-8", "surrogateescape") + row).hexdigest()
 
 
 def is_clean_header(value: str) -> bool:

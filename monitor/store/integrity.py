@@ -14,12 +14,15 @@ import os
 import sqlite3
 from dataclasses import asdict, dataclass
 from hashlib import sha256
+import re
 from pathlib import Path
+from typing import Sequence
 
 from monitor.events import CHECKPOINT_ANCHORED, NewEvent, derive_event_id
 from monitor.store import chain
 
 _REORDER_WINDOW = 16
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -35,36 +38,69 @@ class VerifyReport:
         return asdict(self)
 
 
-def verify(conn: sqlite3.Connection, anchor: "Anchor | None" = None) -> VerifyReport:
-    """Walk the chain from genesis, streaming; stop at the first bad row and say what is wrong."""
+@dataclass(frozen=True)
+class Witness:
+    """A (seq, hash) pair held outside the log: an anchor file, or the footer of a digest in a
+    recipient's mailbox. The log must still hold that row with that hash."""
+
+    seq: int
+    hash: str
+    what: str  # "the anchor", "the witness": for the message
+
+
+def parse_witness(text: str) -> Witness:
+    """``SEQ:HASH`` as a digest's footer prints it (the full 64-hex hash)."""
+    seq, sep, digest = text.strip().partition(":")
+    digest = digest.strip().lower()
+    if not sep or not seq.strip().isdigit() or int(seq) < 1 or not _HEX64.fullmatch(digest):
+        raise ValueError(f"not SEQ:HASH (a positive seq, a colon, 64 hex digits): {text[:100]!r}")
+    return Witness(int(seq), digest, "the witness")
+
+
+def verify(conn: sqlite3.Connection, anchor: "Anchor | None" = None, witnesses: Sequence[Witness] = ()) -> VerifyReport:
+    """Walk the chain from genesis, streaming; stop at the first bad row and say what is wrong.
+
+    ``data`` is read as the stored bytes, so a row altered into invalid UTF-8 is an edited row
+    like any other, named by its seq, rather than an error of the reader."""
+    points = list(witnesses) + ([Witness(anchor.seq, anchor.hash, "the anchor")] if anchor is not None else [])
+    wanted = {point.seq for point in points}
+    found: dict[int, str] = {}
     expected_seq, prev, checked = 1, chain.GENESIS, 0
-    anchored_hash = None
     cursor = conn.execute(
-        "SELECT seq, event_id, stream, stream_version, type, schema_version, occurred_at, "
-        "recorded_at, data, prev_hash, hash FROM events ORDER BY seq"
+        "SELECT seq, CAST(event_id AS BLOB), CAST(stream AS BLOB), stream_version, CAST(type AS BLOB), "
+        "schema_version, CAST(occurred_at AS BLOB), CAST(recorded_at AS BLOB), CAST(data AS BLOB), "
+        "CAST(prev_hash AS BLOB), CAST(hash AS BLOB) "
+        "FROM events ORDER BY seq"
     )
     while rows := cursor.fetchmany(4096):
         for row in rows:
+            row = (*row[:9], _text(row[9]), _text(row[10]))
             seq, stored_prev, stored_hash = row[0], row[9], row[10]
             if seq != expected_seq:
                 missing = f"seq {expected_seq}" if seq == expected_seq + 1 else f"seqs {expected_seq}..{seq - 1}"
                 return _bad(checked, expected_seq - 1, prev, expected_seq, f"missing row: {missing} absent (rows deleted)")
-            if chain.link(stored_prev, chain.row_bytes(*row[:9])) != stored_hash:
+            if chain.link_bytes(stored_prev, chain.stored_row_bytes(*row[:9])) != stored_hash:
                 return _bad(checked, seq - 1, prev, seq, _diagnose_edit(row))
             if stored_prev != prev:
                 return _bad(checked, seq - 1, prev, seq, _diagnose_link(conn, seq, stored_prev))
-            if anchor is not None and seq == anchor.seq:
-                anchored_hash = stored_hash
+            if seq in wanted:
+                found[seq] = stored_hash
             prev, expected_seq, checked = stored_hash, seq + 1, checked + 1
     head_seq = expected_seq - 1
-    if anchor is not None:
-        if head_seq < anchor.seq:
+    for point in sorted(points, key=lambda p: p.seq):
+        if head_seq < point.seq:
             return _bad(checked, head_seq, prev, head_seq + 1,
-                        f"truncated: the log ends at seq {head_seq} but the anchor records seq {anchor.seq}")
-        if anchored_hash != anchor.hash:
-            return _bad(checked, head_seq, prev, anchor.seq,
-                        f"rewritten: seq {anchor.seq} has hash {anchored_hash[:16]}…, the anchor records {anchor.hash[:16]}…")
+                        f"truncated: the log ends at seq {head_seq} but {point.what} records seq {point.seq}")
+        if found[point.seq] != point.hash:
+            return _bad(checked, head_seq, prev, point.seq,
+                        f"rewritten: seq {point.seq} has hash {found[point.seq][:16]}…, {point.what} records "
+                        f"{point.hash[:16]}…")
     return VerifyReport(True, checked, head_seq, prev)
+
+
+def _text(value: bytes | None) -> str:
+    # A hash column altered into bytes that are not UTF-8 still compares (unequal) as text.
+    return bytes(value or b"").decode("utf-8", "surrogateescape")
 
 
 def _bad(checked: int, head_seq: int, head_hash: str, bad_seq: int, problem: str) -> VerifyReport:
@@ -75,7 +111,7 @@ def _diagnose_edit(row: tuple) -> str:
     seq = row[0]
     # A row moved to another position still hashes correctly under its original seq.
     for other in range(max(1, seq - _REORDER_WINDOW), seq + _REORDER_WINDOW + 1):
-        if other != seq and chain.link(row[9], chain.row_bytes(other, *row[1:9])) == row[10]:
+        if other != seq and chain.link_bytes(row[9], chain.stored_row_bytes(other, *row[1:9])) == row[10]:
             return f"reordered rows: the row at seq {seq} was written as seq {other}"
     return f"edited row: the contents of seq {seq} do not match its hash"
 
@@ -120,10 +156,14 @@ def write_anchor(path: str | Path, anchor: Anchor) -> None:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(asdict(anchor), handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+        _fill(handle, tmp, path, anchor)
+
+
+def _fill(handle, tmp: Path, path: Path, anchor: Anchor) -> None:
+    json.dump(asdict(anchor), handle, indent=2, sort_keys=True)
+    handle.write("\n")
+    handle.flush()
+    os.fsync(handle.fileno())
     os.replace(tmp, path)
 
 
@@ -145,17 +185,29 @@ def read_anchor(path: str | Path, key: bytes | None) -> Anchor:
 
 
 def anchor_head(store, out: str | Path, key: bytes | None, now: str) -> Anchor:
-    """Write the log head to ``out`` (HMAC-signed when a key is given), and record the anchoring
-    itself in the log: what was anchored, when, in which file, and whether it was signed."""
+    """Record the anchoring in the log, then write the head *including that record* to ``out``
+    (HMAC-signed when a key is given). The anchor so covers its own ``CheckpointAnchored``: deleting
+    that event makes the log end before the anchor's seq, which ``verify --anchor`` calls truncated.
+
+    The file is opened before anything is appended, so an unwritable ``out`` (a missing directory,
+    no permission) fails with nothing recorded; it is renamed into place only when whole."""
     out = Path(out)
-    head = store.head()
-    anchor = Anchor(head.seq, head.hash, head.recorded_at, now)
-    anchor = anchor.signed(key) if key else anchor
-    write_anchor(out, anchor)
-    store.append([NewEvent(
-        CHECKPOINT_ANCHORED, "log:anchors",
-        {"seq": head.seq, "hash": head.hash, "file": out.name, "signed": key is not None},
-        derive_event_id("log:anchors", str(head.seq), head.hash, now),
-        occurred_at=now,
-    )])
+    tmp = out.with_name(f".{out.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        try:
+            before = store.head()
+            result = store.append([NewEvent(
+                CHECKPOINT_ANCHORED, "log:anchors",
+                # What the anchor follows on from; the anchor file itself names this event's seq and hash.
+                {"seq": before.seq, "hash": before.hash, "file": out.name, "signed": key is not None},
+                derive_event_id("log:anchors", str(before.seq), before.hash, now),
+                occurred_at=now,
+            )])
+            head = result.appended[-1] if not result.noop else store.head()
+            anchor = Anchor(head.seq, head.hash, head.recorded_at, now)
+            anchor = anchor.signed(key) if key else anchor
+            _fill(handle, tmp, out, anchor)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return anchor

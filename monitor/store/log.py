@@ -20,6 +20,7 @@ import sqlite_utils
 from monitor.clock import Clock, system_clock, to_iso
 from monitor.events import UPCASTERS, Event, NewEvent, Upcasters, dumps
 from monitor.store import chain, schema
+from monitor.store.errors import StoreCorrupt, describe
 
 
 class ConcurrencyError(Exception):
@@ -76,14 +77,27 @@ class EventStore:
         self.path = Path(path)
         self.clock = clock
         self.upcasters = upcasters
-        self.conn = schema.connect(self.path, readonly=readonly)
+        try:
+            self.conn = schema.connect(self.path, readonly=readonly)
+        except sqlite3.Error as exc:
+            raise describe(exc, self.path) from None
         self.db = sqlite_utils.Database(self.conn)
         self._projections = projections
-        if not readonly:
-            with self.transaction():
-                schema.create(self.conn)
-                if projections is not None:
-                    projections.prepare(self.conn, self)
+        try:
+            if readonly:
+                if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone():
+                    raise StoreCorrupt(f"{self.path}: not an event log of this monitor (it has no events table)")
+            else:
+                with self.transaction():
+                    schema.create(self.conn)
+                    if projections is not None:
+                        projections.prepare(self.conn, self)
+        except sqlite3.Error as exc:
+            self.conn.close()
+            raise describe(exc, self.path) from None
+        except BaseException:
+            self.conn.close()
+            raise
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -173,6 +187,23 @@ class EventStore:
         row = self.conn.execute("SELECT max(seq) FROM events WHERE recorded_at <= ?", (recorded_at,)).fetchone()
         return row[0] or 0
 
+    def last_whole_batch(self, seq: int) -> int:
+        """The last position at or before ``seq`` that ends an append: the log as it stood after a
+        commit, never in the middle of one. Every event of a batch carries its transaction's
+        ``recorded_at`` and ``recorded_at`` never decreases, so a batch ends wherever the next row's
+        time differs. (Two batches sharing a time, after the clock stepped back, count as one: the
+        position is then rounded further down, still to a state that existed.)"""
+        head = self.head().seq
+        if seq >= head:
+            return head
+        (after,) = self.conn.execute("SELECT recorded_at FROM events WHERE seq = ?", (seq + 1,)).fetchone()
+        row = self.conn.execute("SELECT recorded_at FROM events WHERE seq = ?", (seq,)).fetchone()
+        if row is None or row[0] != after:
+            return seq
+        (end,) = self.conn.execute("SELECT max(seq) FROM events WHERE seq <= ? AND recorded_at < ?",
+                                   (seq, after)).fetchone()
+        return end or 0
+
     def read(
         self,
         *,
@@ -198,10 +229,38 @@ class EventStore:
             f"SELECT {schema.EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)} ORDER BY seq", params
         )
         upcaster = self.upcasters.upcast if upcast and self.upcasters else None
-        while rows := cursor.fetchmany(chunk):
+        last = since
+        while rows := self._fetch(cursor, chunk, last, until):
             for row in rows:
                 event = Event(*row)
+                last = event.seq
                 yield upcaster(event) if upcaster else event
+
+    def _fetch(self, cursor: sqlite3.Cursor, size: int, after: int, until: int | None) -> list[tuple]:
+        """The next rows; a row whose text is not UTF-8 (a flipped byte on disk) is named by its seq."""
+        try:
+            return cursor.fetchmany(size)
+        except sqlite3.OperationalError as exc:
+            if not str(exc).lower().startswith("could not decode"):
+                raise
+            seq = self.first_undecodable(after, until)
+            raise StoreCorrupt(f"{self.path}: seq {seq or '?'} holds bytes that are not UTF-8 (the row was "
+                               "altered on disk); `monitor verify` says more") from None
+
+    def first_undecodable(self, after: int = 0, until: int | None = None) -> int | None:
+        """The first seq after ``after`` whose text columns are not valid UTF-8, if any."""
+        cursor = self.conn.execute(
+            "SELECT seq, CAST(event_id AS BLOB), CAST(stream AS BLOB), CAST(type AS BLOB), CAST(occurred_at AS BLOB), "
+            "CAST(recorded_at AS BLOB), CAST(data AS BLOB) FROM events WHERE seq > ? AND seq <= ? ORDER BY seq",
+            (after, until if until is not None else 2**62))
+        for seq, *values in cursor:
+            try:
+                for value in values:
+                    if value is not None:
+                        bytes(value).decode("utf-8")
+            except UnicodeDecodeError:
+                return seq
+        return None
 
     def get(self, seqs: Sequence[int]) -> dict[int, Event]:
         """Events at the given positions (upcast), by seq."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
+
+from monitor.store.errors import BUSY_TIMEOUT_S, StoreUnavailable
 
 EVENTS_DDL = """
 CREATE TABLE IF NOT EXISTS events (
@@ -41,13 +44,17 @@ EVENT_COLUMNS = (
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open the database in WAL mode with explicit transactions (we issue BEGIN ourselves)."""
+    """Open the database in WAL mode with explicit transactions (we issue BEGIN ourselves).
+
+    ``readonly`` never writes, so it works on a read-only copy of the state (an auditor's, a
+    backup on a read-only mount): see ``_open_readonly``.
+    """
     if readonly:
-        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        conn = _open_readonly(Path(path))
     else:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
     # 32 MiB of page cache keeps the hot parts of the two indexes in memory as the log grows.
     conn.execute("PRAGMA cache_size = -32768")
     if not readonly:
@@ -55,7 +62,34 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
         # NORMAL in WAL mode survives a crash of the process (SIGKILL) without losing committed
         # batches; only an OS crash or power loss can drop the last few commits.
         conn.execute("PRAGMA synchronous = NORMAL")
-        
+    return conn
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection. Reading a WAL database needs its ``-shm`` file, which SQLite creates
+    beside it; in a read-only directory without one (a copy of a cleanly closed state) that fails,
+    and nobody can be writing there, so the file is then opened as immutable: read as it is."""
+    if not path.is_file():
+        # SQLite would create an empty database for a missing path in some modes; say what is wrong.
+        raise sqlite3.OperationalError("unable to open database file")
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the first read opens the WAL index
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        writable_dir = os.access(path.parent, os.W_OK)
+        if writable_dir or "readonly" not in str(exc).lower() and "unable to open" not in str(exc).lower():
+            raise
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        # Immutable ignores the WAL: its commits would be silently missing. Refuse instead.
+        raise StoreUnavailable(f"{path}: {wal.name} holds commits not yet in {path.name}, and this read-only "
+                               f"directory has no {path.name}-shm to read them with; copy the state with "
+                               "SQLite's online backup (`sqlite3 events.db \".backup copy.db\"`) instead")
+    conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
     return conn
 
 

@@ -32,9 +32,10 @@ CATEGORY_SCHEMES = {name: f"{TAG_PREFIX}{name}" for name in
                     ("kind", "severity", "region", "country", "company", "rule")}
 FEED_TITLE = "Export-control changes"
 
-# Characters XML 1.0 forbids even when escaped (lone surrogates, U+FFFE/U+FFFF): clean() from the
-# alert renderer already removes the control characters.
-_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")
+# Characters XML 1.0 forbids even when escaped: C0 controls other than tab and line breaks, lone
+# surrogates, U+FFFE/U+FFFF. ElementTree escapes markup but writes these as they are, into a
+# document no reader can parse; every text and attribute goes through _text, whatever its origin.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _text(value: Any) -> str:
@@ -99,11 +100,11 @@ def _entry(feed: ET.Element, row: ChangeRow) -> None:
     element = ET.SubElement(feed, "entry")
     if data.get("language"):
         element.set(XML_LANG, _text(data["language"]))
-    ET.SubElement(element, "id").text = entry_id(data["id"])
+    ET.SubElement(element, "id").text = _text(entry_id(data["id"]))
     ET.SubElement(element, "title").text = _text(entry_title(entry))
     if entry.url:
         ET.SubElement(element, "link", {"rel": "alternate", "href": _text(entry.url)})
-    ET.SubElement(element, "updated").text = _timestamp(row.recorded_at) or row.recorded_at
+    ET.SubElement(element, "updated").text = _text(_timestamp(row.recorded_at) or row.recorded_at)
     published = _timestamp(data.get("published"))
     if published:
         ET.SubElement(element, "published").text = published
@@ -130,8 +131,8 @@ def changes_feed(conn: sqlite3.Connection, *, region: str | None = None, company
                             limit=limit, newest_first=True))
     filters = describe_filters(region=region, company=company, kinds=kinds, min_severity=min_severity)
     feed = ET.Element("feed", {"xmlns": ATOM_NS})
-    ET.SubElement(feed, "id").text = feed_id(region=region, company=company, kinds=kinds,
-                                             min_severity=min_severity)
+    ET.SubElement(feed, "id").text = _text(feed_id(region=region, company=company, kinds=kinds,
+                                                   min_severity=min_severity))
     ET.SubElement(feed, "title").text = _text(f"{FEED_TITLE}: {filters}" if filters else FEED_TITLE)
     ET.SubElement(feed, "subtitle").text = (
         "Export-control rule changes detected by the monitor, with the evidence that matched.")

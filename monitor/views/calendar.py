@@ -68,7 +68,7 @@ def _event(row: dict[str, Any], now: datetime) -> Event:
     url = safe_url(row["url"])
     if url:
         event.add("url", url)
-    event.add("categories", [row["deadline"], row["kind"] or "change"])
+    event.add("categories", [clean(row["deadline"], 40), clean(row["kind"], 40) or "change"])
     event.add("transp", "TRANSPARENT")  # a deadline does not make anyone busy
     try:
         event.add("last-modified", parse_iso(row["recorded_at"]))  # when the monitor learnt this date
@@ -81,7 +81,9 @@ def deadlines_calendar(conn: sqlite3.Connection, *, today: date, now: datetime, 
                        company: str | None = None) -> bytes:
     """Deadlines on or after ``today`` of the changes matching the filters; ``now`` stamps the events
     (DTSTAMP, which RFC 5545 requires to be the time the calendar was made)."""
-    filters = describe_filters(region=region, company=company)
+    # Every text value goes through clean(): icalendar escapes commas, semicolons and newlines, but a
+    # lone carriage return would end its content line and start a property of the caller's choosing.
+    filters = clean(describe_filters(region=region, company=company), 200)
     name = f"{CALENDAR_NAME}: {filters}" if filters else CALENDAR_NAME
     calendar = Calendar()
     calendar.add("prodid", PRODID)
