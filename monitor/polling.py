@@ -93,9 +93,24 @@ class Poller:
         try:
             return self.record(source, outcome)
         except Exception as exc:  # recording one source must never cost the others their results
-            log.exception("recording the poll of %s failed", source.id)
-            return SourceReport(source.id, "failed", message=f"internal: could not record the poll ({exc.__class__.__name__})",
-                                recorded=False)
+            # One line for the operator; the traceback (which may quote the body) at debug level.
+            log.error("recording the poll of %s failed (%s)", source.id, exc.__class__.__name__)
+            log.debug("recording the poll of %s failed", source.id, exc_info=True)
+            return self._record_unrecordable(source, outcome, exc)
+
+    def _record_unrecordable(self, source, outcome: PollOutcome, exc: Exception) -> SourceReport:
+        """A poll whose outcome could not be appended is itself a failure of the source, recorded
+        (when the store still takes writes) so that `sources`, /healthz, the metrics and the ops
+        route see it. The exception's text is left out: it may quote what the source sent."""
+        reason = f"could not record the poll ({exc.__class__.__name__})"
+        failed = PollOutcome(source.id, outcome.url, status=outcome.status, duration=outcome.duration)
+        failed.fail("internal", reason, outcome.status)
+        try:
+            return self.record(source, failed)
+        except Exception as again:
+            log.error("recording the failure of %s failed too (%s)", source.id, again.__class__.__name__)
+            log.debug("recording the failure of %s failed too", source.id, exc_info=True)
+            return SourceReport(source.id, "failed", message=f"internal: {reason}", recorded=False)
 
     def record(self, source, outcome: PollOutcome) -> SourceReport:
         """Append what one poll found: one transaction, retried if another writer moved an item."""
