@@ -22,7 +22,7 @@ from monitor.events import ALERT_REQUEUED, CHANGE_DETECTED, ITEM_DISCOVERED, ITE
 from monitor.projections import Projector, default_projections, replay as replay_log
 from monitor.store import AnchorError, AnchorKeyMissing, EventStore, anchor_head, read_anchor, verify as verify_log
 from monitor import daemon
-from monitor.config import Config, ConfigError, check_listen, load_config
+from monitor.config import Config, ConfigError, check_listen, check_names, load_config
 from monitor.demo import run_demo
 from monitor.polling import source_states
 from monitor.views import changes as query_changes
@@ -498,8 +498,8 @@ def _check_apprise(config: Config) -> None:
         return
     try:
         targets = apprise_targets(apprise)
-    except AppriseConfigError as exc:
-        raise Refused(f"{config.path}: [alerts] apprise_config: {exc}") from None
+    except AppriseConfigError as exc:  # each line names the apprise file and the entry
+        raise Refused("\n".join(exc.problems)) from None
     tags = [route.tag for route in config.alerts.routes] + [t for t in [config.alerts.ops_tag] if t]
     missing = [tag for tag in dict.fromkeys(tags) if not targets(tag)]
     if missing:
@@ -508,11 +508,19 @@ def _check_apprise(config: Config) -> None:
 
 
 def _detector(config: Config):
-    """The detector for a configuration; a bad [[rules]], [regions.*] or [companies.*] exits 2."""
+    """The detector for a configuration; a bad [[rules]], [regions.*] or [companies.*], or a name
+    the gazetteer does not know (in a route, a rule or a region), exits 2."""
     try:
-        return daemon.make_detector(config)
+        detector = daemon.make_detector(config)
     except ValueError as exc:  # CatalogError, GazetteerError
         raise Refused(f"{config.path}: {exc}") from None
+    gazetteer = detector.gazetteer
+    try:
+        check_names(config, {"regions": gazetteer.regions, "countries": gazetteer.countries,
+                             "companies": gazetteer.companies})
+    except ConfigError as exc:
+        raise Refused(str(exc)) from None
+    return detector
 
 
 def _anchor_key() -> bytes | None:
