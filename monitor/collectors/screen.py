@@ -51,7 +51,7 @@ def screen(observations: Iterable[Observation]) -> tuple[list[Observation], list
 
 def entry_problem(obs: Observation) -> str | None:
     """Why the log cannot hold this observation (naming the field), or None."""
-    # Fields first: a bad guid or document number is named as such, not as the key made of it.
+    # Fields first: a bad guid, link or document number is named as such, not as the key made of it.
     if not isinstance(obs.fields, dict):
         return "fields is not a table"
     for name, value in obs.fields.items():
@@ -62,7 +62,7 @@ def entry_problem(obs: Observation) -> str | None:
             return f"a field name {_char_problem(str(name)) or 'is empty'}"
     if not isinstance(obs.key, str) or not obs.key.strip():
         return "the key is empty"
-    for name in ("key", "url", "title", "summary", "language"):
+    for name in ("url", "title", "summary", "language", "key"):  # the key last: it is made of the others
         value = getattr(obs, name)
         if value is None and name in ("url", "language"):
             continue
