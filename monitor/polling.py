@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass
+import sqlite3
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from monitor.clock import Clock, parse_iso, to_iso
@@ -106,11 +107,14 @@ class Poller:
         failed = PollOutcome(source.id, outcome.url, status=outcome.status, duration=outcome.duration)
         failed.fail("internal", reason, outcome.status)
         try:
-            return self.record(source, failed)
+            report = self.record(source, failed)
         except Exception as again:
             log.error("recording the failure of %s failed too (%s)", source.id, again.__class__.__name__)
             log.debug("recording the failure of %s failed too", source.id, exc_info=True)
             return SourceReport(source.id, "failed", message=f"internal: {reason}", recorded=False)
+        # A database error means the store is failing (the daemon's /healthz says so until an
+        # append succeeds), even if this failure could be written; any other error was the poll's.
+        return replace(report, recorded=not isinstance(exc, (sqlite3.Error, OSError)))
 
     def record(self, source, outcome: PollOutcome) -> SourceReport:
         """Append what one poll found: one transaction, retried if another writer moved an item."""
