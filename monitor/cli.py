@@ -3,6 +3,7 @@ or configuration."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from monitor.clock import parse_iso, system_clock, to_iso
 from monitor.alerts.targets import AppriseConfigError, apprise_targets, service_secrets
 from monitor.detect.changes import SourceInfo
 from monitor.detect.incidents import IncidentFold
+from monitor import events as events_module
 from monitor.events import ALERT_REQUEUED, CHANGE_DETECTED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.projections import Projector, default_projections, replay as replay_log
 from monitor.projections.incidents import incident_rows, incident_timeline
@@ -28,8 +30,9 @@ from monitor.store import (
 )
 from monitor.store.errors import describe as describe_store_error
 from monitor import daemon, version
-from monitor.config import Config, ConfigError, check_listen, load_config
+from monitor.config import Config, ConfigError, check_listen, check_names, load_config
 from monitor.demo import run_demo
+from monitor.filters import UnknownValue, resolve, suggestion
 from monitor.polling import source_states
 from monitor.views import changes as query_changes
 from monitor.vocabulary import INCIDENT_STATUSES, KINDS
@@ -214,15 +217,18 @@ def poll(settings: Settings, only: tuple[str, ...], force: bool, as_json: bool, 
     config = settings.config()
     unknown = [s for s in only if s not in {src.id for src in config.sources}]
     if unknown:
-        raise Refused(f"unknown source {unknown[0]!r}; configured: {', '.join(s.id for s in config.sources)}")
+        raise Refused(f"--source: unknown source {unknown[0]!r}"
+                      f"{suggestion(unknown[0], [s.id for s in config.sources], 'configured source')}")
     _detector(config)  # refuse a bad catalog, gazetteer or apprise configuration before polling anything
     _check_apprise(config)
     if log_format == "json":
         as_json = True
         configure_logging("json", level=logging.WARNING, secrets=_log_secrets(config))
+    digests: list = []
     with _state_lock(settings, "poll"):
         settings.refuse_broken_chain("poll into it")
-        reports = daemon.poll(config, settings.state_dir, only=only or None, force=force, log_format=log_format)
+        reports = daemon.poll(config, settings.state_dir, only=only or None, force=force, log_format=log_format,
+                              digests=digests)
     for r in reports:
         if as_json:
             click.echo(json.dumps(asdict(r), ensure_ascii=False))
@@ -230,9 +236,10 @@ def poll(settings: Settings, only: tuple[str, ...], force: bool, as_json: bool, 
         detail = {"new": f"{r.new} new, {r.revised} revised, {r.changes} changes", "failed": r.message, "skipped": r.message,
                   "not_modified": "not modified (304)", "unchanged": "unchanged (same bytes)",
                   "no_change": f"{r.entries} entries, nothing new"}[r.status]
-        if r.status == "new" and r.message:
+        if r.status in ("new", "no_change") and r.message:  # warnings: skipped entries, a broken feed
             detail += f" ({r.message})"
         click.echo(f"{r.source:<24} {r.status:<13} {detail}")
+    _print_digests(digests, as_json)
 
 
 @cli.command()
@@ -271,6 +278,21 @@ def _log_secrets(config: Config) -> set[str]:
     """What the log redacts wherever it appears: the apprise services' secrets and the anchor key."""
     apprise_path, key = config.apprise_config_path, _anchor_key()
     return (service_secrets(apprise_path) if apprise_path else set()) | ({key.decode()} if key else set())
+
+
+def _print_digests(digests, as_json: bool) -> None:
+    """The relay pass of a poll: each digest sent, and above all each that failed (the failure is
+    recorded and retried, but whoever ran `poll` should not have to look for it)."""
+    for d in digests:
+        if as_json:
+            click.echo(json.dumps({"digest": f"{d.route}/{d.group}", "alerts": d.alerts, "delivered": d.delivered,
+                                   "targets": list(d.targets), "error": d.error}, ensure_ascii=False))
+        elif d.delivered:
+            click.echo(f"{'digest ' + d.route + '/' + d.group:<38} delivered     {d.alerts} alerts to "
+                       f"{len(d.targets)} targets")
+        else:
+            click.echo(f"{'digest ' + d.route + '/' + d.group:<38} failed        {d.alerts} alerts: {d.error} "
+                       "(retried later; `monitor alerts --status failed`)")
 
 
 def _state_lock(settings: Settings, purpose: str) -> StateLock:
@@ -328,6 +350,10 @@ def sources(settings: Settings, as_json: bool) -> None:
 def events(settings: Settings, types: tuple[str, ...], since: int, stream: str | None, as_json: bool) -> None:
     """Print the event log."""
     with settings.open_store() as store:
+        types = tuple(_resolve(t, {name: () for name in _event_types(store)}, "--type", "event type") for t in types)
+        if stream is not None and store.stream_version(stream) == 0:
+            raise Refused(f"--stream: no events on stream {stream!r} (streams look like source:ID, item:ID:KEY, "
+                          "change:ID:KEY, route:TAG; `monitor events` shows them)")
         for event in store.read(since=since, types=types or None, stream=stream):
             if as_json:
                 click.echo(json.dumps(event.to_json(), ensure_ascii=False))
@@ -350,6 +376,11 @@ def replay(settings: Settings, as_of: str | None, as_of_seq: int | None, out: Pa
     """Rebuild every projection from the log and print a digest of each. Never sends alerts."""
     if as_of and as_of_seq is not None:
         raise Refused("give --as-of or --as-of-seq, not both")
+    ignored = [name for name, given in (("--out", out is not None), ("--as-of", as_of is not None),
+                                        ("--as-of-seq", as_of_seq is not None)) if given]
+    if reclassify and ignored:  # an option that would be ignored is refused, not dropped
+        raise Refused(f"--reclassify compares today's detector with the whole log and writes nothing: "
+                      f"{ignored[0]} cannot be used with it")
     if reclassify:
         return _reclassify(settings, as_json)
     with settings.open_store() as store:
@@ -531,18 +562,21 @@ CHANGE_FIELDS = ("id", "kind", "severity", "title", "url", "source", "published"
 
 
 @cli.command()
-@click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS), help="Only this kind (repeatable).")
-@click.option("--region", metavar="R", help="Only changes tagged with this region slug (e.g. middle-east).")
-@click.option("--country", metavar="CC", help="Only changes naming this country (ISO alpha-2).")
-@click.option("--company", metavar="C", help="Only changes naming this company slug (e.g. nvidia).")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS, case_sensitive=False),
+              help="Only this kind (repeatable).")
+@click.option("--region", metavar="R", help="Only changes tagged with this region (slug, name or alias: middle-east, Gulf).")
+@click.option("--country", metavar="CC", help="Only changes naming this country (ISO alpha-2, or its name).")
+@click.option("--company", metavar="C", help="Only changes naming this company (slug, name or alias: nvidia).")
 @click.option("--rule", metavar="ID", help="Only changes linked to this catalog rule.")
-@click.option("--min-severity", type=click.Choice(["low", "medium", "high"]), default="low", show_default=True)
+@click.option("--min-severity", type=click.Choice(["low", "medium", "high"], case_sensitive=False), default="low",
+              show_default=True)
 @click.option("--since", type=int, default=0, metavar="SEQ", help="Only changes recorded after this seq.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @pass_settings
 def changes(settings: Settings, kinds, region, country, company, rule, min_severity, since, as_json) -> None:
     """Detected changes, oldest first."""
     with settings.open_store() as store:
+        region, country, company, rule = _change_filters(settings, store, region, country, company, rule)
         for seq, data in query_changes(store.conn, kinds=kinds, region=region, country=country, company=company,
                                        rule=rule, min_severity=min_severity, since=since):
             if as_json:
@@ -637,7 +671,8 @@ def rules(settings: Settings, as_json: bool) -> None:
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--status", "statuses", multiple=True, type=click.Choice(["queued", "delivered", "failed", "dead"]),
+@click.option("--status", "statuses", multiple=True,
+              type=click.Choice(["queued", "delivered", "failed", "dead"], case_sensitive=False),
               help="Only alerts in this state (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @click.pass_context
@@ -675,6 +710,7 @@ def alerts_retry(settings: Settings, ids: tuple[str, ...]) -> None:
     """Queue dead (or the named) alerts again; the next relay pass sends them."""
     with settings.open_store(write=True, purpose="queue alerts again") as store:
         if ids:
+            _check_retryable(store, ids)
             found = [r[0] for r in store.conn.execute(
                 f"SELECT alert_id FROM outbox WHERE alert_id IN ({','.join('?' * len(ids))}) AND status != 'delivered'", ids)]
         else:
@@ -693,8 +729,8 @@ def _check_apprise(config: Config) -> None:
         return
     try:
         targets = apprise_targets(apprise)
-    except AppriseConfigError as exc:
-        raise Refused(f"{config.path}: [alerts] apprise_config: {exc}") from None
+    except AppriseConfigError as exc:  # each line names the apprise file and the entry
+        raise Refused("\n".join(exc.problems)) from None
     tags = [route.tag for route in config.alerts.routes] + [t for t in [config.alerts.ops_tag] if t]
     missing = [tag for tag in dict.fromkeys(tags) if not targets(tag)]
     if missing:
@@ -703,11 +739,81 @@ def _check_apprise(config: Config) -> None:
 
 
 def _detector(config: Config):
-    """The detector for a configuration; a bad [[rules]], [regions.*] or [companies.*] exits 2."""
+    """The detector for a configuration; a bad [[rules]], [regions.*] or [companies.*], or a name
+    the gazetteer does not know (in a route, a rule or a region), exits 2."""
     try:
-        return daemon.make_detector(config)
+        detector = daemon.make_detector(config)
     except ValueError as exc:  # CatalogError, GazetteerError
         raise Refused(f"{config.path}: {exc}") from None
+    gazetteer = detector.gazetteer
+    try:
+        check_names(config, {"regions": gazetteer.regions, "countries": gazetteer.countries,
+                             "companies": gazetteer.companies})
+    except ConfigError as exc:
+        raise Refused(str(exc)) from None
+    return detector
+
+
+# -- filter values ----------------------------------------------------------------------------------
+
+
+def _resolve(value: str, names, option: str, what: str) -> str:
+    try:
+        return resolve(value, names, option=option, what=what)
+    except UnknownValue as exc:
+        raise Refused(str(exc)) from None
+
+
+def _change_filters(settings: Settings, store: EventStore, region, country, company, rule):
+    """Each filter value of `changes` as the name the changes are tagged with, or exit 2. The
+    gazetteer and catalog (the configuration's, else the shipped ones) give names and aliases;
+    the names in recorded changes count too, so a region since removed from the file still
+    filters its old changes."""
+    if not (region or country or company or rule):
+        return region, country, company, rule
+    config = settings.config() if settings.config_path or Path(DEFAULT_CONFIG).exists() else Config()
+    detector = _detector(config)
+    gazetteer = detector.gazetteer
+
+    def names(entries, path: str) -> dict[str, list[str]]:
+        found = {slug: [entry.name, *entry.aliases, *entry.case_sensitive] for slug, entry in entries.items()}
+        for (value,) in store.conn.execute(
+                f"SELECT DISTINCT j.value FROM changes, json_each(changes.data, '{path}') AS j"):
+            found.setdefault(value, [])
+        return found
+
+    if region:
+        region = _resolve(region, names(gazetteer.regions, "$.regions"), "--region", "region")
+    if country:
+        country = _resolve(country, names(gazetteer.countries, "$.countries"), "--country", "country")
+    if company:
+        company = _resolve(company, names(gazetteer.companies, "$.companies"), "--company", "company")
+    if rule:
+        rules = {rule_id: () for rule_id in detector.catalog.rules}
+        rules.update((r, ()) for (r,) in store.conn.execute("SELECT DISTINCT rule FROM changes WHERE rule IS NOT NULL"))
+        rule = _resolve(rule, rules, "--rule", "rule")
+    return region, country, company, rule
+
+
+def _event_types(store: EventStore) -> list[str]:
+    """Every event type the monitor writes (the constants of monitor.events) and any in the log."""
+    declared = {value for name, value in vars(events_module).items()
+                if name.isupper() and isinstance(value, str) and value[:1].isupper() and value.isalpha()}
+    return sorted(declared | {t for (t,) in store.conn.execute("SELECT type FROM event_types")})
+
+
+def _check_retryable(store: EventStore, ids: tuple[str, ...]) -> None:
+    """`alerts retry --id` refuses ids that name nothing to retry, rather than queueing 0 alerts."""
+    status = dict(store.conn.execute(
+        f"SELECT alert_id, status FROM outbox WHERE alert_id IN ({','.join('?' * len(ids))})", ids))
+    for alert_id in ids:
+        if alert_id not in status:
+            known = [r[0] for r in store.conn.execute("SELECT alert_id FROM outbox ORDER BY queued_seq DESC LIMIT 5000")]
+            close = difflib.get_close_matches(alert_id, known, n=1, cutoff=0.8)
+            hint = f' (did you mean "{close[0]}"?)' if close else " (`monitor alerts` lists them)"
+            raise Refused(f"--id: no alert {alert_id!r} in the outbox{hint}")
+        if status[alert_id] == "delivered":
+            raise Refused(f"--id: alert {alert_id} was delivered already; there is nothing to retry")
 
 
 def _anchor_key() -> bytes | None:

@@ -22,7 +22,7 @@ import tomllib
 import types
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Literal, Mapping, Union, get_args, get_origin
+from typing import Annotated, Any, Iterable, Iterator, Literal, Mapping, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 import soupsieve
@@ -60,6 +60,7 @@ __all__ = [
     "RuleConfig",
     "RuleIdentifiers",
     "SourceConfig",
+    "check_names",
     "format_duration",
     "load_config",
     "parse_duration",
@@ -489,6 +490,10 @@ class Config(_Model):
 
     # Not a field, so a `path = ...` line in the file is refused as an unknown key.
     _path: Path = PrivateAttr(default_factory=lambda: Path("sources.toml").absolute())
+    # The file as parsed and as named, so that later checks (check_names) word their problems
+    # exactly as validation does.
+    _raw: Mapping[str, Any] = PrivateAttr(default_factory=dict)
+    _label: str = PrivateAttr(default="sources.toml")
 
     @model_validator(mode="after")
     def _fill_source_defaults(self) -> Config:
@@ -580,7 +585,46 @@ def validate_config(raw: Mapping[str, Any], path: str | Path, *, label: str | No
     if problems or config is None:
         raise ConfigError(label, list(dict.fromkeys(problems)))
     config._path = Path(path).absolute()
+    config._raw, config._label = raw, label
     return config
+
+
+def check_names(config: Config, known: Mapping[str, Iterable[str]]) -> None:
+    """Refuse region, country and company names that the gazetteer does not know.
+
+    ``known`` maps "regions", "countries" and "companies" to the gazetteer's slugs and codes
+    (shipped data plus this file's tables). A route filtering on "middle-eastt" passes every
+    other check and then never sends anything; a rule or region naming one is silently weaker.
+    Raises ``ConfigError`` naming the file, the entry and the key, with a did-you-mean.
+    """
+    choices = {kind: sorted(set(names)) for kind, names in known.items()}
+    places = [(("alerts", "routes", i), route) for i, route in enumerate(config.alerts.routes)]
+    places += [(("rules", i), rule) for i, rule in enumerate(config.rules)]
+    problems = []
+    for loc, entry in places:
+        for kind in ("regions", "countries", "companies"):
+            for position, name in enumerate(getattr(entry, kind)):
+                if name not in choices[kind]:
+                    problems.append(_unknown_name(config, (*loc, kind, position), kind, name, choices[kind]))
+    for slug, region in config.regions.items():
+        for position, code in enumerate(region.countries):
+            if code not in choices["countries"]:
+                problems.append(_unknown_name(config, ("regions", slug, "countries", position), "countries",
+                                              code, choices["countries"]))
+    if problems:
+        raise ConfigError(config._label, problems)
+
+
+def _unknown_name(config: Config, loc: tuple, kind: str, name: str, choices: list[str]) -> str:
+    what = {"regions": "region", "countries": "country", "companies": "company"}[kind]
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    if close:
+        hint = f' (did you mean "{close[0]}"?)'
+    elif kind == "countries":
+        hint = " (not a country of the gazetteer)"
+    else:  # regions and companies can be added in this very file
+        hint = f" (not in the gazetteer: define it as [{kind}.{_toml_key(name)}] in this file)"
+    return _problem(config._label, loc, f"unknown {what} {_show(name)}{hint}", config._raw)
 
 
 # --- secrets -------------------------------------------------------------------------------------
@@ -704,7 +748,10 @@ def _explain(detail: Mapping[str, Any]) -> tuple[tuple, str]:
     if kind == "missing":
         return loc, "field required"
     if kind == "literal_error":
-        return loc, f"unknown value {_show(value)} (expected {ctx.get('expected')})"
+        allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        close = difflib.get_close_matches(str(value).lower(), allowed, n=1, cutoff=0.6) if isinstance(value, str) else []
+        hint = f' (did you mean "{close[0]}"?)' if close else f" (expected {ctx.get('expected')})"
+        return loc, f"unknown value {_show(value)}{hint}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return loc, "expected a table"
     if kind == "list_type":

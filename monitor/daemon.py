@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Callable, Sequence
 
-from monitor.alerts.relay import Relay, Target
+from monitor.alerts.relay import DigestReport, Relay, Target
 from monitor.alerts.targets import apprise_targets, printed_targets
 from monitor.clock import Clock, system_clock
 from monitor.collectors.http import Fetcher, HostLimit
@@ -67,17 +67,21 @@ def make_detector(config: Config) -> Detector:
 
 
 async def poll_once(config: Config, state_dir: Path, *, only: Sequence[str] | None = None, force: bool = False,
-                    clock: Clock = system_clock, log_format: str = "text") -> list[SourceReport]:
+                    clock: Clock = system_clock, log_format: str = "text",
+                    digests: list[DigestReport] | None = None) -> list[SourceReport]:
     """One cycle of every (or the named) source, recorded in the state directory's log, then the
-    deadline reminders that are due. ``log_format`` "json" prints digests (without an apprise
-    configuration) as JSON lines."""
+    deadline reminders that are due and a relay pass (whose outcomes go into ``digests``, when
+    given, so that `monitor poll` can show a delivery that failed). ``log_format`` "json" prints
+    digests (without an apprise configuration) as JSON lines."""
     detector = make_detector(config)
     with open_store(state_dir, clock=clock) as store:
         async with make_fetcher(config) as fetcher:
             poller = Poller(config, store, fetcher, clock, detector=detector)
             reports = await poller.cycle(only, force=force)
         remind(store, clock().date(), config.monitor.reminder_days, poller.alerts, clock())
-        make_relay(config, store, clock, log_format=log_format).run_once()
+        sent = make_relay(config, store, clock, log_format=log_format).run_once()
+        if digests is not None:
+            digests.extend(sent)
         return reports
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass
+import sqlite3
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from monitor.clock import Clock, parse_iso, to_iso
@@ -97,9 +98,27 @@ class Poller:
         try:
             return self.record(source, outcome)
         except Exception as exc:  # recording one source must never cost the others their results
-            log.exception("recording the poll of %s failed", source.id)
-            return SourceReport(source.id, "failed", message=f"internal: could not record the poll ({exc.__class__.__name__})",
-                                recorded=False)
+            # One line for the operator; the traceback (which may quote the body) at debug level.
+            log.error("recording the poll of %s failed (%s)", source.id, exc.__class__.__name__)
+            log.debug("recording the poll of %s failed", source.id, exc_info=True)
+            return self._record_unrecordable(source, outcome, exc)
+
+    def _record_unrecordable(self, source, outcome: PollOutcome, exc: Exception) -> SourceReport:
+        """A poll whose outcome could not be appended is itself a failure of the source, recorded
+        (when the store still takes writes) so that `sources`, /healthz, the metrics and the ops
+        route see it. The exception's text is left out: it may quote what the source sent."""
+        reason = f"could not record the poll ({exc.__class__.__name__})"
+        failed = PollOutcome(source.id, outcome.url, status=outcome.status, duration=outcome.duration)
+        failed.fail("internal", reason, outcome.status)
+        try:
+            report = self.record(source, failed)
+        except Exception as again:
+            log.error("recording the failure of %s failed too (%s)", source.id, again.__class__.__name__)
+            log.debug("recording the failure of %s failed too", source.id, exc_info=True)
+            return SourceReport(source.id, "failed", message=f"internal: {reason}", recorded=False)
+        # A database error means the store is failing (the daemon's /healthz says so until an
+        # append succeeds), even if this failure could be written; any other error was the poll's.
+        return replace(report, recorded=not isinstance(exc, (sqlite3.Error, OSError)))
 
     def record(self, source, outcome: PollOutcome) -> SourceReport:
         """Append what one poll found: one transaction, retried if another writer moved an item."""

@@ -309,8 +309,14 @@ def test_route_naming_an_unknown_source(tmp_path):
 
 
 def test_route_with_an_unknown_change_kind(tmp_path):
-    message = refused(tmp_path, FR_SOURCE + '[[alerts.routes]]\ntag = "team"\nkinds = ["new_rules"]\n')
-    assert '[[alerts.routes]] #1 (tag "team"): kinds #1: unknown value "new_rules"' in message
+    message = refused(tmp_path, FR_SOURCE + '[[alerts.routes]]\ntag = "team"\nkinds = ["new_rules", "Entity_List"]\n')
+    assert '[[alerts.routes]] #1 (tag "team"): kinds #1: unknown value "new_rules" (did you mean "new_rule"?)' in message
+    assert 'kinds #2: unknown value "Entity_List" (did you mean "entity_list"?)' in message
+
+
+def test_an_unknown_change_kind_far_from_any_lists_them_all(tmp_path):
+    message = refused(tmp_path, FR_SOURCE + '[[alerts.routes]]\ntag = "team"\nkinds = ["zzz"]\n')
+    assert 'kinds #1: unknown value "zzz" (expected' in message
     assert all(kind in message for kind in CHANGE_KINDS)
 
 

@@ -19,6 +19,9 @@ from typing import Callable, Sequence
 from urllib.parse import unquote
 
 import apprise
+import yaml  # apprise's own dependency, for its YAML format
+from apprise.config.base import ConfigBase
+from apprise.manager_plugins import NotificationManager
 
 from monitor.alerts.relay import Target
 from monitor.alerts.render import Message
@@ -28,13 +31,19 @@ from monitor.alerts.render import Message
 # one such timeout for a digest in flight, inside the daemon's stop budget (runner.STOP_BUDGET).
 SEND_TIMEOUT = 4.0
 
+N_MGR = NotificationManager()  # apprise's registry of service schemes (one shared instance)
 _FORMATS = {"markdown": apprise.NotifyFormat.MARKDOWN, "html": apprise.NotifyFormat.HTML, "text": apprise.NotifyFormat.TEXT}
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _STATUS = re.compile(r"error=(\d{3})|\b(?:HTTP|status)[ :=]+(\d{3})\b", re.IGNORECASE)
 
 
 class AppriseConfigError(ValueError):
-    """The apprise configuration file is missing, unreadable, or names no service."""
+    """The apprise configuration file is missing, unreadable, not apprise's format, or names a
+    service apprise cannot load. ``problems`` holds one line per problem; none shows a URL."""
+
+    def __init__(self, problems: str | Sequence[str]):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
 
 
 def apprise_targets(path: str | Path) -> Callable[[str], Sequence[Target]]:
@@ -63,18 +72,90 @@ def load_services(path: str | Path) -> apprise.Apprise:
     except (OSError, UnicodeDecodeError) as exc:
         raise AppriseConfigError(f"{path}: cannot read the apprise configuration ({exc.__class__.__name__})") from None
     lines = text.splitlines(keepends=True)
-    used = [line for line in lines if not line.lstrip().startswith("#")]  # comments may mention ${NAME}
+    # Comments may mention ${NAME}: blanked (not dropped, so that line numbers stay true).
+    used = ["\n" if line.lstrip().startswith("#") else line for line in lines]
     missing = sorted({name for line in used for name in _PLACEHOLDER.findall(line) if not os.environ.get(name)})
     if missing:
         raise AppriseConfigError(f"{path}: the environment variable {missing[0]} is not set "
                                  f"(the configuration uses ${{{missing[0]}}})")
     config = apprise.AppriseConfig()
     filled = "".join(_PLACEHOLDER.sub(lambda m: os.environ[m.group(1)], line) for line in used)
+    problems = config_problems(filled)
+    if problems:
+        raise AppriseConfigError([f"{path}: {problem}" for problem in problems])
     if not config.add_config(filled):
         raise AppriseConfigError(f"{path}: apprise could not read this configuration")
     notifier = apprise.Apprise()
     notifier.add(config)
     return notifier
+
+
+def config_problems(text: str) -> list[str]:
+    """What apprise would silently skip in a configuration: a YAML file that does not parse or has
+    no list of ``urls``, a line that is no entry, and each URL apprise cannot load (an unknown
+    scheme, or parameters its service refuses). Each entry is tried with apprise's own parser,
+    so this check and the relay cannot disagree. No URL is quoted: they hold the secrets."""
+    if not any(line.strip() and line.strip()[0] not in "#;" for line in text.splitlines()):
+        return ["the file names no notification service"]
+    config_format = ConfigBase.detect_config_format(text)
+    if config_format is None:
+        return ["neither apprise's YAML nor its TEXT format (each line a URL or TAGS=URL)"]
+    if config_format is apprise.ConfigFormat.YAML:
+        return _yaml_problems(text)
+    problems = []
+    for number, line in enumerate(text.splitlines(), 1):
+        entry = line.strip()
+        if not entry or entry[0] in "#;" or entry.startswith("include "):
+            continue
+        if "://" not in entry:
+            if not _GROUP_LINE.fullmatch(entry):
+                problems.append(f"line {number}: not a URL, a TAGS=URL line or a group assignment")
+            continue
+        if not ConfigBase.config_parse_text(line)[0]:
+            tags, equals, rest = entry.partition("=")
+            url = rest if equals and "://" not in tags else entry
+            problems.append(f"line {number}: {_unloadable(url)}")
+    return problems
+
+
+_GROUP_LINE = re.compile(r"[\w, \t:-]*=[\w, \t-]+")
+_SCHEME = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.-]{0,31})://")
+
+
+def _yaml_problems(text: str) -> list[str]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:  # the position only: yaml's words may quote a secret
+        mark = exc.problem_mark or exc.context_mark
+        return [f"not valid YAML (line {mark.line + 1}, column {mark.column + 1})" if mark else "not valid YAML"]
+    except (yaml.YAMLError, RecursionError):
+        return ["not valid YAML"]
+    if not isinstance(data, dict):
+        return ["not apprise's YAML format: expected a mapping with version: 1 and urls:"]
+    urls = data.get("urls")
+    if not isinstance(urls, list) or not urls:
+        found = "missing" if urls is None else "empty" if isinstance(urls, list) else \
+            {int: "a number", float: "a number", str: "a string", dict: "a mapping"}.get(type(urls), "not a list")
+        return [f"urls: expected a list of notification URLs (it is {found})"]
+    problems = []
+    for number, entry in enumerate(urls, 1):
+        # The entry alone, with the file's other keys (version, groups, asset), through apprise.
+        alone = yaml.safe_dump({**data, "urls": [entry]}, allow_unicode=True)
+        if not ConfigBase.config_parse_yaml(alone)[0]:
+            url = entry if isinstance(entry, str) else next(iter(entry), "") if isinstance(entry, dict) else ""
+            problems.append(f"urls #{number}: {_unloadable(url if isinstance(url, str) else '')}")
+    return problems
+
+
+def _unloadable(url: str) -> str:
+    scheme = _SCHEME.match(url)
+    if scheme is None:
+        why = "not a URL (SCHEME://...)"
+    elif scheme.group(1).lower() not in N_MGR:
+        why = f'unknown scheme "{scheme.group(1).lower()}://"'
+    else:
+        why = f"the {scheme.group(1).lower()}:// service refuses the URL as written"
+    return f"apprise cannot load this URL: {why} (the URL is not shown: it may hold a secret)"
 
 
 def service_secrets(path: str | Path) -> set[str]:

@@ -18,6 +18,7 @@ from monitor.collectors.feed import parse_feed
 from monitor.collectors.html_list import parse_html_list
 from monitor.collectors.http import Fetcher, FetchError, Response, Validators, redact_url
 from monitor.collectors.parsing import ParseError, ParseResult
+from monitor.collectors.screen import safe_line, screen
 from monitor.observation import Observation
 
 
@@ -44,6 +45,7 @@ class PollOutcome:
     body_sha256: str | None = None
     observations: list[Observation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    skipped: int = 0  # entries the parsers or the screen left out (each with a warning)
     reason: str | None = None  # failure class: timeout, connect, dns, http_status, too_large, parse_error, ...
     message: str | None = None
     retry_after: float | None = None
@@ -73,6 +75,12 @@ async def collect(source, fetcher: Fetcher, memory: SourceMemory, *, year: int) 
         outcome.fail(ParseError.reason, str(exc), outcome.status)
     except Exception as exc:  # a bug must cost one source one poll, never the cycle
         outcome.fail("internal", f"{exc.__class__.__name__}: {exc}"[:300], outcome.status)
+    if outcome.ok and outcome.skipped and not outcome.observations:
+        # Entries were there but none could be used: a broken source, not a quiet one.
+        why = next((w for w in reversed(outcome.warnings) if w.startswith("skipped")), "")
+        outcome.fail(ParseError.reason, f"no entry could be used ({outcome.skipped} skipped; {why})", outcome.status)
+    if outcome.message is not None:  # it may quote the body: one printable line, whatever was sent
+        outcome.message = safe_line(outcome.message)
     outcome.duration = time.monotonic() - began
     return outcome
 
@@ -143,5 +151,7 @@ async def _federal_register(source, url: str, fetcher: Fetcher, memory: SourceMe
 
 
 def _take(outcome: PollOutcome, result: ParseResult) -> None:
-    outcome.observations.extend(result.observations)
-    outcome.warnings.extend(result.warnings)
+    kept, skipped = screen(result.observations)
+    outcome.observations.extend(kept)
+    outcome.warnings.extend(safe_line(w) for w in [*result.warnings, *skipped])
+    outcome.skipped += result.skipped + len(skipped)

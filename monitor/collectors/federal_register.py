@@ -77,9 +77,11 @@ def parse_federal_register(body: bytes, *, source: str, url: str) -> ParseResult
     warnings: list[str] = []
     observations: list[Observation] = []
     seen: set[str] = set()
+    skipped = 0
     for index, result in enumerate(results):
         obs = _observation(result, source, _is_public_inspection(result, url)) if isinstance(result, dict) else None
         if obs is None:
+            skipped += 1
             warnings.append(f"skipped result {index}: not a document with a document_number")
         elif obs.key in seen:
             warnings.append(f"skipped result {index}: document {obs.key} repeats on this page")
@@ -90,7 +92,7 @@ def parse_federal_register(body: bytes, *, source: str, url: str) -> ParseResult
     total = count if isinstance(count, int) and not isinstance(count, bool) else None
     if total is not None and total >= MAX_RESULTS:
         warnings.append(f"count is capped at {MAX_RESULTS}; narrow the query to see every document")
-    return ParseResult(observations, warnings, next_url=_next_url(data, warnings), total=total)
+    return ParseResult(observations, warnings, next_url=_next_url(data, warnings), total=total, skipped=skipped)
 
 
 def describe_error_body(body: bytes) -> str:

@@ -16,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from monitor.collectors.http import public_url
 from monitor.collectors.parsing import (
     ParseError,
     ParseResult,
@@ -68,8 +69,9 @@ def parse_feed(
     entries = list(parsed.get("entries") or [])
     if parsed.get("bozo"):
         problem = _one_line(parsed.get("bozo_exception"))
-        if not entries:
+        if not entries:  # broken and nothing in it: a failing source, never a quiet "no change"
             _reject_empty(body, parsed, problem)
+            raise ParseError(f"not a feed: not well-formed and no entries ({problem})")
         warnings.append(f"feed is not well-formed ({problem}); kept {len(entries)} entries")
     elif not entries:
         _reject_empty(body, parsed, None)
@@ -77,12 +79,14 @@ def parse_feed(
         return ParseResult([], warnings)
 
     feed_language = language_tag((parsed.get("feed") or {}).get("language"))
-    drafts = [d for d in (_draft(e, url, feed_language, language) for e in entries) if d]
+    base = public_url(url)  # links resolve against the feed's URL without its API key
+    drafts = [d for d in (_draft(e, base, feed_language, language) for e in entries) if d]
     if item_key == "title":  # news search: guids are as opaque as the links; keep them out of
         for draft in drafts:  # the content hash so a re-issued guid is not a "revision"
             draft["obs"]["fields"].pop("guid", None)
-    if len(drafts) < len(entries):
-        warnings.append(f"skipped {len(entries) - len(drafts)} entries without title, link or summary")
+    skipped = len(entries) - len(drafts)
+    if skipped:
+        warnings.append(f"skipped {skipped} entries without title, link or summary")
     keys = _assign_keys(drafts, item_key, warnings)
 
     observations: list[Observation] = []
@@ -96,7 +100,7 @@ def parse_feed(
         observations.append(Observation(source=source, key=key, **draft["obs"]))
     if duplicates:
         warnings.append(f"dropped {duplicates} entries whose key repeats an earlier entry")
-    return ParseResult(observations, warnings)
+    return ParseResult(observations, warnings, skipped=skipped)
 
 
 def _safe_char_ref(match: re.Match[bytes]) -> bytes:
@@ -204,7 +208,8 @@ def _text(value: Any) -> str | None:
 
 
 def _http_url(value: Any, base: str) -> str | None:
-    """An absolute http(s) URL or None (drops javascript:, mailto:, tag: ids, junk)."""
+    """An absolute http(s) URL or None (drops javascript:, mailto:, tag: ids, junk); secret-looking
+    query values are removed, should the feed echo our key in its links."""
     if not isinstance(value, str) or not value.strip():
         return None
     try:
@@ -214,7 +219,7 @@ def _http_url(value: Any, base: str) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
-    return absolute
+    return public_url(absolute)
 
 
 def _entry_date(entry: Any, name: str, tz: str) -> str | None:

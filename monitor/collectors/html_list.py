@@ -17,6 +17,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import soupsieve
 from bs4 import BeautifulSoup, Tag
 
+from monitor.collectors.http import public_url
 from monitor.collectors.parsing import (
     ParseError,
     ParseResult,
@@ -84,11 +85,11 @@ def parse_html_list(
         raise ParseError(f"no items matched selector {item!r}: the body has no HTML tags")
     # the XML declaration has served for the charset; left in, bs4 warns about XHTML fragments
     soup = BeautifulSoup(_XML_DECLARATION.sub("", text, count=1), "html.parser")
-    base = url
+    base = public_url(url)  # links resolve against the page's URL without its API key
     base_tag = soup.find("base", href=True)
     if isinstance(base_tag, Tag):
         try:
-            base = urljoin(url, str(base_tag["href"]).strip())
+            base = urljoin(base, str(base_tag["href"]).strip())
         except ValueError:  # "<base href=a://[>": keep the page URL
             warnings.append(f"ignored a malformed <base href>: {str(base_tag['href'])[:80]!r}")
     page_language = _page_language(soup)
@@ -99,9 +100,12 @@ def parse_html_list(
         raise ParseError(f"no items matched selector {item!r}{suffix}")
 
     merged: dict[str, dict[str, Any]] = {}
+    skipped = 0
     for index, element in enumerate(elements, 1):
+        noted = len(warnings)
         row = _row(element, index, base, link, title, date, issuer, language, page_language, warnings)
         if row is None:
+            skipped += len(warnings) > noted  # an empty separator row is skipped without a word
             continue
         first = merged.get(row["key"])
         if first is None:
@@ -113,7 +117,7 @@ def parse_html_list(
         first["published"] = first["published"] or row["published"]
 
     observations = [_observation(source, row) for row in merged.values()]
-    return ParseResult(observations, warnings)
+    return ParseResult(observations, warnings, skipped=skipped)
 
 
 # --- decoding ----------------------------------------------------------------------------------
@@ -284,7 +288,7 @@ def _href(anchor: Tag, base: str) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None  # "javascript:void(0)", "#", mailto:
-    return absolute
+    return public_url(absolute)  # should the page echo our key in its links
 
 
 def _title(element: Tag, anchor: Tag, selector: str | None) -> str:

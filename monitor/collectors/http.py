@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import AsyncIterator, Callable, Iterator, Mapping
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import httpx
 
@@ -123,6 +123,27 @@ def redact_url(url: str | httpx.URL) -> str:
         pieces.append(f"{name}=***" if SECRET_PARAM.search(unquote_plus(name)) else piece)
     text = f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme else f"{netloc}{parts.path}"
     return f"{text}?{'&'.join(pieces)}" if pieces else text
+
+
+def public_url(url: str) -> str:
+    """The URL as an item may carry it: no userinfo, and no query parameter whose name looks
+    secret (the rule of ``redact_url``), removed rather than masked; the fragment is kept.
+
+    Item links are resolved against the source URL after this, so a relative link ("#item-1")
+    cannot copy the source's API key into the log, the digests and the Atom feed, and an absolute
+    link that echoes the key loses it too. An unparsable URL is returned as given (the parsers
+    drop those themselves).
+    """
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+    except ValueError:
+        return url
+    pieces = parts.query.split("&") if parts.query else []
+    kept = [piece for piece in pieces if not SECRET_PARAM.search(unquote_plus(piece.split("=", 1)[0]))]
+    if netloc == parts.netloc and len(kept) == len(pieces):
+        return url  # the common case: nothing to remove, and the URL stays byte for byte as sent
+    return urlunsplit((parts.scheme, netloc, parts.path, "&".join(kept), parts.fragment))
 
 
 def _secrets_of(url: str | httpx.URL) -> list[str]:

@@ -25,6 +25,7 @@ class ParseResult:
     warnings: list[str] = field(default_factory=list)
     next_url: str | None = None  # the next page to fetch, when the source pages its results
     total: int | None = None  # the source's own count of matching items, when it gives one
+    skipped: int = 0  # entries left out, each named in a warning (all of them skipped: nothing usable)
 
 
 class ParseError(Exception):
@@ -37,7 +38,12 @@ class ParseError(Exception):
 
 _TAG_LIKE = re.compile(r"<\s*[A-Za-z!/?]")
 # zero-width characters, soft hyphens and C0 controls: invisible, but they break matching
-_INVISIBLE = dict.fromkeys([*map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\x7f"), *range(0, 9), *range(14, 28)])
+_INVISIBLE: dict[int, str | None] = dict.fromkeys(
+    [*map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\x7f"), *range(0, 9), *range(14, 28)])
+# C1 controls in text are nearly always Windows-1252 bytes read as Latin-1 (\x92 for an apostrophe):
+# read them as Windows-1252; the five it leaves undefined are dropped. Left in, a CSI (\x9b) would
+# reach terminals, and the entry could not be recorded (monitor.collectors.screen).
+_INVISIBLE.update({code: bytes([code]).decode("cp1252", "ignore") or None for code in range(0x80, 0xA0)})
 _SURROGATE = re.compile("[\ud800-\udfff]")  # unencodable: would break JSON and hashing
 
 
