@@ -342,6 +342,7 @@ class MonitorSettings(_Model):
     hosts: dict[HostName, HostSettings] = Field(default_factory=_default_hosts)
     listen: Listen | None = None  # HOST:PORT for `monitor run`'s /healthz, /metrics, /changes.atom, /deadlines.ics
     anchor_dir: Text | None = None  # where `monitor run` writes its daily anchors; default <state_dir>/anchors
+    topics: list[Text] = []  # terms added to monitor/data/topics.toml: what makes a change on topic
     # Reminders before comment-close, effective and compliance dates, in days.
     reminder_days: list[Annotated[int, Field(ge=0, le=365)]] = Field(default_factory=lambda: [14, 3, 0])
 

@@ -13,6 +13,7 @@ from monitor.collectors.http import Fetcher, HostLimit
 from monitor.config import Config
 from monitor.detect.catalog import Catalog
 from monitor.detect.changes import Detector
+from monitor.detect.classify import compile_topics, shipped_topics
 from monitor.detect.gazetteer import Gazetteer
 from monitor.reminders import remind
 from monitor.polling import Poller, SourceReport
@@ -63,7 +64,8 @@ def make_fetcher(config: Config) -> Fetcher:
 
 def make_detector(config: Config) -> Detector:
     """The catalog and gazetteer shipped with the package, extended by the configuration."""
-    return Detector(Catalog.load(config.rules), Gazetteer.load(config.regions, config.companies))
+    topics = compile_topics((*shipped_topics(), *config.monitor.topics))
+    return Detector(Catalog.load(config.rules), Gazetteer.load(config.regions, config.companies), topics)
 
 
 async def poll_once(config: Config, state_dir: Path, *, only: Sequence[str] | None = None, force: bool = False,

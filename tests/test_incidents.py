@@ -117,6 +117,20 @@ def test_public_inspection_publication_correction_and_effective_date_are_one_inc
     changes = [json.loads(line) for line in cli(path, "changes", "--json").stdout.splitlines()]
     assert {c["incident"] for c in changes} == {incident["id"]}
 
+    # The Atom feed has one entry per incident update, beside the changes' own entries.
+    import feedparser
+
+    from monitor.views import changes_feed
+    with open_store(config.state_path) as store:
+        body = changes_feed(store.conn, feed_url="http://127.0.0.1/changes.atom", now=datetime.now(timezone.utc))
+    feed = feedparser.parse(body)
+    assert not feed.bozo
+    updates = [e for e in feed.entries if ":incident/" in e.id]
+    assert updates, [e.id for e in feed.entries]
+    assert [e.title.split(":")[0] for e in updates] == [
+        "[HIGH] effective", "[HIGH] corrected", "[HIGH] published", "[HIGH] on public inspection"]
+    assert "Reported by: pi (en, first report); fr (en, rule us-ai-diffusion)" in updates[1].summary
+
 
 def test_replay_and_as_of_reproduce_the_incidents_exactly(http_server, tmp_path):
     path = config_for(http_server, tmp_path)
@@ -262,3 +276,18 @@ def test_a_digest_lists_each_incident_once_under_its_most_specific_group(http_se
     assert "new: on public inspection → published" in message.body
     assert "also under: Middle East" in message.body and "news-zh (zh, same subject and fortnight)" in message.body
     assert message.body.index("== Gulf states ==") < message.body.index("== Other ==")
+
+
+def test_topics_are_data_and_the_configuration_adds_to_them(tmp_path):
+    from monitor.daemon import make_detector
+
+    drones = item_event("fr-bis", "2026-01234", "Revisions to Export Controls on Unmanned Aircraft Systems",
+                        "BIS amends the EAR controls on civil drones and their parts.", published="2026-02-02",
+                        fields={"document_number": "2026-01234", "type": "Rule", "action": "Final rule."})
+    official = SourceInfo("fr-bis", "federal_register", True)
+    (plain,) = detector().detect(drones, official)
+    assert plain.data["kind"] == "new_rule" and plain.data["severity"] == "medium"  # not our topic
+    path = tmp_path / "sources.toml"
+    path.write_text('[monitor]\ntopics = ["drone*", "unmanned aircraft"]\n', encoding="utf-8")
+    (watched,) = make_detector(load_config(path)).detect(drones, official)
+    assert watched.data["severity"] == "high"

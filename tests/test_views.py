@@ -120,8 +120,9 @@ def test_the_feed_has_every_change_newest_first_with_stable_ids_links_and_intact
     feed = parse_feed(body)
     expected = [data for _seq, data in changes(conn, newest_first=True)]
     assert len(expected) == 4
-    assert [e.id for e in feed.entries] == [f"tag:export-control-monitor,2024:change/{c['id']}" for c in expected]
-    assert [e.link for e in feed.entries] == [c["url"] for c in expected]
+    entries = [e for e in feed.entries if ":change/" in e.id]  # the rest are incident updates (test_incidents)
+    assert [e.id for e in entries] == [f"tag:export-control-monitor,2024:change/{c['id']}" for c in expected]
+    assert [e.link for e in entries] == [c["url"] for c in expected]
     assert feed.feed.title == "Export-control changes"
     assert feed.feed.links[0].rel == "self" and feed.feed.links[0].href == FEED_URL
 
@@ -155,12 +156,12 @@ def test_region_company_severity_and_limit_filters_filter(conn):
              ({"kinds": ["proposed_rule"]}, lambda c: c["kind"] == "proposed_rule")]
     for filters, wanted in cases:
         feed = parse_feed(changes_feed(conn, feed_url=FEED_URL, now=NOW, **filters))
-        ids = {e.id.rsplit("/", 1)[1] for e in feed.entries}
+        ids = {e.id.rsplit("/", 1)[1] for e in feed.entries if ":change/" in e.id}
         assert ids == {c["id"] for c in all_changes(conn) if wanted(c)}, filters
         assert ids and ids < everything, filters
     nvidia = parse_feed(changes_feed(conn, company="nvidia", region="middle-east", feed_url=FEED_URL, now=NOW))
     assert nvidia.feed.title == "Export-control changes: region middle-east, company nvidia"
-    assert len(nvidia.entries) == 2
+    assert len([e for e in nvidia.entries if ":change/" in e.id]) == 2
     newest = parse_feed(changes_feed(conn, limit=1, feed_url=FEED_URL, now=NOW))
     assert [e.id for e in newest.entries] == [parse_feed(changes_feed(conn, feed_url=FEED_URL, now=NOW)).entries[0].id]
 

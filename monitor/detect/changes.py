@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any, Iterable, Mapping, Protocol
 
 from monitor.detect.catalog import Catalog
-from monitor.detect.classify import also_reported, classify
+from monitor.detect.classify import DOMAIN, also_reported, classify
 from monitor.detect.gazetteer import Gazetteer
 from monitor.events import CHANGE_DETECTED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.observation import Observation
@@ -56,8 +56,8 @@ def change_id(cause_event_id: str) -> str:
 
 
 class Detector:
-    def __init__(self, catalog: Catalog, gazetteer: Gazetteer):
-        self.catalog, self.gazetteer = catalog, gazetteer
+    def __init__(self, catalog: Catalog, gazetteer: Gazetteer, topics: re.Pattern[str] = DOMAIN):
+        self.catalog, self.gazetteer, self.topics = catalog, gazetteer, topics
 
     def detect_all(self, events: Iterable[ItemEvent], source: SourceInfo) -> list[NewEvent]:
         return [change for event in events for change in self.detect(event, source)]
@@ -75,7 +75,7 @@ class Detector:
         decision = classify(
             item, official=source.official, rule_id=rule.id if rule else None,
             rule_documents=frozenset(rule.identifiers.get("fr_documents", ())[:1]) if rule else frozenset(),
-            changed=changed, companies=bool(tags.companies),
+            changed=changed, companies=bool(tags.companies), domain=self.topics,
         )
         if decision is None:
             return []

@@ -17,9 +17,11 @@ Severity policy (also in the README):
 
 from __future__ import annotations
 
+import importlib.resources
 import re
+import tomllib
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from monitor.detect.text import normalize
 from monitor.vocabulary import FAMILY, KINDS  # noqa: F401  (KINDS re-exported for older imports)
@@ -231,14 +233,29 @@ TOPIC = _rx(
 ENFORCEMENT = _rx(r"\b(?:charg\w+|indict\w*|arrest\w*|fraud\w*|prosecut\w+|smuggl\w+|divert\w*|penalt\w+|settle\w*)\b",
                   r"起诉|逮捕|走私|诈欺|欺诈|罚款|和解")
 
-# The domain: chips, AI compute, cloud. A kind phrase counts as a change only with one of these
-# (or a company from the gazetteer) in sight: "anti-dumping duties on brandy" is not our news.
-DOMAIN = _rx(
-    r"\b(?:chips?|chipmak\w*|semiconductors?|GPUs?|AI|artificial intelligence|accelerators?|H20|H200|H100|A100|H800|A800|"
-    r"Blackwell|HBM|wafers?|foundr\w+|lithograph\w*|DUV|EUV|EDA|supercomput\w*|data cent(?:er|re)s?|cloud|model weights|"
-    r"computing|integrated circuits?)\b",
-    r"芯片|晶片|半导体|算力|光刻|晶圆|数据中心|云|超算|人工智能|计算|集成电路|镓|锗|锑|两用物项",
-)
+# The domain: chips, AI compute, cloud (monitor/data/topics.toml, extended by `[monitor] topics`). A
+# kind phrase counts as a change only with one of these (or a company from the gazetteer) in sight:
+# "anti-dumping duties on brandy" is not our news. The default is compiled once at import.
+def compile_topics(terms: Sequence[str]) -> re.Pattern[str]:
+    """One pattern for the topic terms: Latin words on ASCII word boundaries (``*`` = any ending),
+    Chinese literally."""
+    latin, chinese = [], []
+    for term in sorted({t.strip() for t in terms if t and t.strip()}, key=len, reverse=True):
+        if re.search(r"[^\x00-\x7f]", term):
+            chinese.append(re.escape(term))
+        else:
+            stem = re.escape(term.rstrip("*"))
+            latin.append(stem + (r"\w*" if term.endswith("*") else ""))
+    patterns = ([rf"\b(?:{'|'.join(latin)})\b"] if latin else []) + (["|".join(chinese)] if chinese else [])
+    return _rx(*patterns) if patterns else re.compile(r"(?!)")
+
+
+def shipped_topics() -> tuple[str, ...]:
+    data = tomllib.loads(importlib.resources.files("monitor").joinpath("data/topics.toml").read_text("utf-8"))
+    return tuple(data["terms"])
+
+
+DOMAIN = compile_topics(shipped_topics())
 
 
 def _first(pattern: re.Pattern[str], fields: Mapping[str, tuple[str, str]], name: str) -> Phrase | None:
@@ -311,6 +328,7 @@ def classify(
     rule_documents: frozenset[str] = frozenset(),
     changed: Mapping[str, Any] | None = None,
     companies: bool = False,
+    domain: re.Pattern[str] = DOMAIN,
 ) -> Decision | None:
     """The change an item (or a revision of it) represents, or None when it is not a change.
 
@@ -337,7 +355,7 @@ def classify(
                 kind = candidate
                 phrases.append(found)
                 break
-    in_domain = companies or _first(DOMAIN, fields, "domain") is not None
+    in_domain = companies or _first(domain, fields, "domain") is not None
     fr_rule = item_fields.get("type") in ("Rule", "Proposed Rule", "Correction")
     relevant = (rule_id is not None or topic is not None or fr_rule
                 or (kind is not None and kind != "mention" and in_domain)

@@ -296,3 +296,37 @@ def incident_timeline(conn: sqlite3.Connection, incident: str) -> list[dict[str,
                         "change": change, "reason": reason})
     entries.sort(key=lambda e: (e["seq"], e["type"] != "status"))
     return entries
+
+
+def incident_updates(conn: sqlite3.Connection, *, region: str | None = None, company: str | None = None,
+                     kinds: Sequence[str] = (), severities: Sequence[str] | None = None,
+                     limit: int = 100) -> list[dict[str, Any]]:
+    """The newest incident updates (opened, or its status moved), newest first, for feeds."""
+    where, params = ["i.merged_into IS NULL"], []
+    if region:
+        where.append("EXISTS (SELECT 1 FROM json_each(i.regions) WHERE value = ?)")
+        params.append(region)
+    if company:
+        where.append("EXISTS (SELECT 1 FROM json_each(i.companies) WHERE value = ?)")
+        params.append(company)
+    if kinds:
+        where.append(f"EXISTS (SELECT 1 FROM json_each(i.kinds) WHERE value IN ({','.join('?' * len(kinds))}))")
+        params.extend(kinds)
+    if severities is not None:
+        where.append(f"i.severity IN ({','.join('?' * len(severities))})")
+        params.extend(severities)
+    rows = conn.execute(
+        "SELECT s.incident, s.seq, s.at, s.status, s.previous, s.change_id, i.title, i.rule, i.severity, i.kinds, "
+        "i.regions, i.countries, i.companies, it.url, it.language FROM incident_statuses AS s "
+        "JOIN incidents AS i ON i.id = s.incident "
+        "LEFT JOIN incident_items AS it ON it.incident = s.incident AND it.change_id = s.change_id "
+        f"WHERE {' AND '.join(where)} ORDER BY s.seq DESC LIMIT ?", [*params, limit]).fetchall()
+    items = _items(conn, sorted({r[0] for r in rows}))
+    return [{"incident": incident, "seq": seq, "at": at, "status": status, "previous": previous, "change": change,
+             "title": title, "rule": rule, "severity": severity, "kinds": json.loads(kinds),
+             "regions": json.loads(regions), "countries": json.loads(countries), "companies": json.loads(companies),
+             "url": url, "language": language,
+             "reports": [{k: i[k] for k in ("source", "language", "attached_by")} for i in items.get(incident, [])
+                         if i["seq"] <= seq]}
+            for (incident, seq, at, status, previous, change, title, rule, severity, kinds, regions, countries,
+                 companies, url, language) in rows]

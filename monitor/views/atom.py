@@ -17,8 +17,10 @@ from typing import Any, Sequence
 from urllib.parse import quote, urlencode
 
 from monitor import __version__
-from monitor.alerts.render import Entry, kind_words
+from monitor.alerts.render import Entry, attached_words, clean, kind_words, safe_url, status_words
 from monitor.clock import parse_iso, to_iso
+from monitor.projections.incidents import incident_updates
+from monitor.vocabulary import SEVERITIES
 from monitor.views.queries import ChangeRow, change_rows, describe_filters
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -118,6 +120,41 @@ def _entry(feed: ET.Element, row: ChangeRow) -> None:
     ET.SubElement(element, "summary", {"type": "text"}).text = _text(entry_summary(entry, data))
 
 
+def incident_entry_id(incident: str, seq: int) -> str:
+    return f"{TAG_PREFIX}incident/{quote(str(incident), safe='-._~')}/{int(seq)}"
+
+
+def _incident_entry(feed: ET.Element, update: dict[str, Any]) -> None:
+    """One update of an incident: it opened, or its status moved; with every source that had reported it."""
+    element = ET.SubElement(feed, "entry")
+    if update.get("language"):
+        element.set(XML_LANG, _text(clean(update["language"], 16)))
+    status = status_words(update["status"])
+    moved = f"{status_words(update['previous'])} → {status}" if update.get("previous") else f"new: {status}"
+    ET.SubElement(element, "id").text = incident_entry_id(update["incident"], update["seq"])
+    ET.SubElement(element, "title").text = _text(f"[{clean(update['severity'], 20).upper()}] {status}: "
+                                                 f"{clean(update['title'])}")
+    url = safe_url(update.get("url"))
+    if url:
+        ET.SubElement(element, "link", {"rel": "alternate", "href": _text(url)})
+    ET.SubElement(element, "updated").text = _timestamp(update["at"]) or _text(update["at"])
+    _category(element, "kind", "incident", "incident")
+    _category(element, "severity", clean(update["severity"], 20))
+    for scheme, key in (("region", "regions"), ("country", "countries"), ("company", "companies")):
+        for term in update.get(key) or ():
+            _category(element, scheme, term)
+    if update.get("rule"):
+        _category(element, "rule", update["rule"])
+    reports = "; ".join(f"{clean(r['source'], 40)} ({', '.join(p for p in (clean(r.get('language'), 8), attached_words(r.get('attached_by'))) if p)})"
+                        for r in update.get("reports") or ())
+    lines = [f"Incident: {clean(update['incident'], 80)}", f"Status: {moved}"]
+    if update.get("rule"):
+        lines.append(f"Rule: {clean(update['rule'], 80)}")
+    if reports:
+        lines.append(f"Reported by: {reports}")
+    ET.SubElement(element, "summary", {"type": "text"}).text = _text("\n".join(lines))
+
+
 def changes_feed(conn: sqlite3.Connection, *, region: str | None = None, company: str | None = None,
                  kinds: Sequence[str] = (), min_severity: str = "low", limit: int = 100, feed_url: str,
                  now: datetime) -> bytes:
@@ -129,6 +166,8 @@ def changes_feed(conn: sqlite3.Connection, *, region: str | None = None, company
     """
     rows = list(change_rows(conn, kinds=kinds, region=region, company=company, min_severity=min_severity,
                             limit=limit, newest_first=True))
+    updates = incident_updates(conn, region=region, company=company, kinds=kinds,
+                               severities=SEVERITIES[SEVERITIES.index(min_severity):], limit=limit)
     filters = describe_filters(region=region, company=company, kinds=kinds, min_severity=min_severity)
     feed = ET.Element("feed", {"xmlns": ATOM_NS})
     ET.SubElement(feed, "id").text = _text(feed_id(region=region, company=company, kinds=kinds,
@@ -137,12 +176,16 @@ def changes_feed(conn: sqlite3.Connection, *, region: str | None = None, company
     ET.SubElement(feed, "subtitle").text = (
         "Export-control rule changes detected by the monitor, with the evidence that matched.")
     ET.SubElement(feed, "link", {"rel": "self", "type": "application/atom+xml", "href": _text(feed_url)})
-    newest = _timestamp(rows[0].recorded_at) if rows else None
+    # changes and incident updates, newest first by their position in the log
+    entries = sorted([*((row.seq, _entry, row) for row in rows), *((u["seq"], _incident_entry, u) for u in updates)],
+                     key=lambda e: e[0], reverse=True)[:limit]
+    times = [_timestamp(row.recorded_at) for row in rows[:1]] + [_timestamp(u["at"]) for u in updates[:1]]
+    newest = max((t for t in times if t), default=None)
     ET.SubElement(feed, "updated").text = newest or to_iso(now)
     author = ET.SubElement(feed, "author")
     ET.SubElement(author, "name").text = "export-control monitor"
     ET.SubElement(feed, "generator", {"version": __version__}).text = "export-control-monitor"
-    for row in rows:
-        _entry(feed, row)
+    for _seq, write, row in entries:
+        write(feed, row)
     ET.indent(feed)
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
