@@ -148,8 +148,8 @@ class Poller:
         incident_events: list[NewEvent] = []
         alerts: list[NewEvent] = []
         if changes:
-            keys, oldest = wanted_keys(c.data for c in changes)
-            fold = IncidentFold(incident_states(self.store.conn, keys, oldest))
+            keys, windows = wanted_keys((c.data for c in changes), at[:10])
+            fold = IncidentFold(incident_states(self.store.conn, keys, windows))
             changes, incident_events = assign_all(fold, changes, today=at[:10], at=at)
             if self.alerts:
                 alerts = self.alerts.for_incidents(incident_events, fold, {c.data["id"]: c.data for c in changes},

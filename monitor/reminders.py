@@ -11,7 +11,7 @@ from typing import Sequence
 
 from monitor.alerts.routes import AlertQueue
 from monitor.detect.deadlines import REMINDER_DAYS, Deadline, due_reminders
-from monitor.detect.incidents import IncidentFold, next_status
+from monitor.detect.incidents import next_status, status_changed
 from monitor.events import NewEvent
 from monitor.projections.changes import open_deadlines, reminders_sent
 from monitor.projections.incidents import incident_state
@@ -35,8 +35,7 @@ def remind(store: EventStore, today: date, days_before: Sequence[int] = REMINDER
             incident = incident_state(store.conn, change["incident"])
             step = next_status(incident, "effective") if incident is not None else None
             if step is not None:
-                moved.append(IncidentFold().status_event(incident, step, change_id=None,
-                                                         reason=f"effective:{d['date']}"))
+                moved.append(status_changed(incident, step, change_id=None, reason=f"effective:{d['date']}"))
     if events:
         store.append(events + moved + queued)
     return events

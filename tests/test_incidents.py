@@ -291,3 +291,37 @@ def test_topics_are_data_and_the_configuration_adds_to_them(tmp_path):
     path.write_text('[monitor]\ntopics = ["drone*", "unmanned aircraft"]\n', encoding="utf-8")
     (watched,) = make_detector(load_config(path)).detect(drones, official)
     assert watched.data["severity"] == "high"
+
+
+def test_a_report_in_a_later_poll_joins_the_thread_from_the_log_and_sends_nothing_more(http_server, tmp_path):
+    def feed(*items: tuple[str, str]) -> str:
+        entries = "".join(f"<item><title>{title}</title><link>https://news.example/{guid}</link><guid>{guid}</guid>"
+                          "<pubDate>Thu, 30 May 2024 12:00:00 GMT</pubDate></item>" for guid, title in items)
+        return f'<?xml version="1.0"?><rss version="2.0"><channel><title>n</title>{entries}</channel></rss>'
+
+    english = ("n1", "US slows licences for Nvidia, AMD AI chip sales to UAE and Saudi Arabia")
+    chinese = ("n2", "美國放慢輝達、超微AI晶片出口阿聯酋許可審批")
+    http_server.route_sequence("/news.rss", [{"body": feed(english), "content_type": "application/rss+xml"},
+                                             {"body": feed(english, chinese), "content_type": "application/rss+xml"}])
+    path = tmp_path / "sources.toml"
+    path.write_text(f"""
+[monitor]
+state_dir = "state"
+[[sources]]
+id = "news"
+kind = "feed"
+url = "{http_server.url_for('/news.rss')}"
+[alerts]
+digest_window = "0s"
+[[alerts.routes]]
+tag = "compliance"
+group_by = "region"
+""", encoding="utf-8")
+    config = load_config(path)
+    poll(config, config.state_path, clock=at("2024-05-30T13:00:00"))
+    poll(config, config.state_path, clock=at("2024-05-30T14:00:00"), force=True)
+    (incident,) = [json.loads(line) for line in cli(path, "incidents", "--json").stdout.splitlines()]
+    assert [(i["key"], i["language"], i["attached_by"]) for i in incident["items"]] == [
+        ("n1", "en", "opened"), ("n2", "zh", "subject")]
+    alerts = [json.loads(line) for line in cli(path, "alerts", "--json").stdout.splitlines()]
+    assert [(a["tag"], a["incident_status"]) for a in alerts] == [("compliance", "reported")]

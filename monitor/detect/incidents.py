@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
 from monitor.detect.text import normalize
@@ -197,14 +197,28 @@ def next_status(incident: Incident, target: str | None) -> tuple[str, str] | Non
     return None
 
 
+def status_changed(incident: Incident, moved: tuple[str, str], *, change_id: str | None, reason: str) -> NewEvent:
+    """The event of an incident's status moving (and the incident moved with it)."""
+    before = incident.status
+    incident.status, incident.stage = moved
+    cause = change_id or reason
+    return NewEvent(INCIDENT_STATUS_CHANGED, incident_stream(incident.id), {
+        "incident": incident.id, "from": before, "to": incident.status, "stage": incident.stage,
+        "change_id": change_id, "reason": reason, "rule": incident.rule, "title": incident.title,
+    }, derive_event_id(incident_stream(incident.id), INCIDENT_STATUS_CHANGED, cause, incident.status))
+
+
+def item_day(change: Mapping[str, Any], today: str) -> str:
+    """The day an item speaks of: its own date, or for undated news the day it was seen."""
+    return str(change.get("published") or today or "")[:10]
+
+
 class IncidentFold:
     """Assigns changes to incidents, one after another, and says what happened as events."""
 
     def __init__(self, known: Iterable[Incident] = ()):
         self.incidents: dict[str, Incident] = {}
         self.by_key: dict[str, list[str]] = {}
-        self._exclude: set[str] = set()
-        self._today: str | None = None
         for incident in known:
             self._index(incident)
 
@@ -227,15 +241,16 @@ class IncidentFold:
 
     # -- deciding ---------------------------------------------------------------------------------
 
-    def find(self, change: Mapping[str, Any]) -> tuple[Incident | None, str | None, list[Incident]]:
+    def find(self, change: Mapping[str, Any], today: str) -> tuple[Incident | None, str | None, list[Incident]]:
         """(incident, attached_by, others to merge into it) for a change, or (None, None, [])."""
         own, cited = change_keys(change)
+        day = item_day(change, today)
         rule = change.get("rule")
         item_key = own[0]
         for incident in self._with_key(item_key):
             return incident, "item", []
         # a further event of an item never joins the thread of the item's own primary event
-        self._exclude = set(i.id for i in self._with_key(item_key.partition("#")[0])) if "#" in item_key else set()
+        exclude = {i.id for i in self._with_key(item_key.partition("#")[0])} if "#" in item_key else set()
         if rule:
             ruled = self._with_key(f"rule:{rule}")
             # an incident of no rule that shares an identifier is the same event, seen earlier
@@ -247,7 +262,7 @@ class IncidentFold:
             if loose:
                 return loose[0], self._key_label(loose[0], own[1:] + cited), loose[1:]
             # The first change of a known rule may adopt the thread the press opened days before.
-            return self._by_subject(change, press_only=True, unruled=True) or (None, None, [])
+            return self._by_subject(change, day, exclude, press_only=True, unruled=True) or (None, None, [])
         for keys in (own[1:], cited):
             for name in KEY_ORDER:
                 for key in keys:
@@ -262,7 +277,7 @@ class IncidentFold:
                     return matches[0], key, []
         # No identifier of its own (news, a press release): any thread of its subject. An official
         # document with identifiers nobody has seen may only adopt a thread the press opened.
-        found = self._by_subject(change, press_only=len(own) > 1)
+        found = self._by_subject(change, day, exclude, press_only=len(own) > 1)
         if found is not None:
             return found
         return None, None, []
@@ -271,24 +286,23 @@ class IncidentFold:
     def _key_label(incident: Incident, keys: Sequence[str]) -> str:
         return next((key for key in keys if key in incident.keys), "key")
 
-    def _by_subject(self, change: Mapping[str, Any], *, press_only: bool,
+    def _by_subject(self, change: Mapping[str, Any], day: str, exclude: set[str], *, press_only: bool,
                     unruled: bool = False) -> tuple[Incident, str, list] | None:
         subject = subject_of(change)
         specific = set(change.get("named") or subject) - BROAD
         words = title_words(change.get("title"))
-        published = str(change.get("published") or self._today or "")[:10]  # undated news: the day it was seen
         family = FAMILY.get(change["kind"])
-        if not published or change["kind"] in NO_INCIDENT_KINDS:
+        if not day or change["kind"] in NO_INCIDENT_KINDS:
             return None
         try:
-            when = date.fromisoformat(published)
+            when = date.fromisoformat(day)
         except ValueError:
             return None
         best: tuple[tuple[float, str], Incident, str] | None = None
         for incident in self.incidents.values():
             if incident.merged_into or incident.family != family or (press_only and incident.official):
                 continue
-            if incident.id in self._exclude:
+            if incident.id in exclude:
                 continue
             if unruled and incident.rule is not None:
                 continue
@@ -313,8 +327,7 @@ class IncidentFold:
 
     def assign(self, change: Mapping[str, Any], *, today: str, at: str) -> tuple[str | None, list[NewEvent]]:
         """The incident a change belongs to (None: it stays a loose mention) and the events that say so."""
-        self._today = today
-        incident, by, merge = self.find(change)
+        incident, by, merge = self.find(change, today)
         own, cited = change_keys(change)
         keys = set(own) | {k for k in cited if not k.startswith("rin:")}
         if change.get("rule"):
@@ -329,7 +342,7 @@ class IncidentFold:
                 id=incident_id(change["id"]), title=change.get("rule_title") or change.get("title") or "untitled",
                 rule=change.get("rule"), family=FAMILY[change["kind"]], status=status,
                 stage=status if status in STAGE_RANK else "published", opened_at=at,
-                last_date=str(change.get("published") or today)[:10], keys=set(keys), severity=change["severity"],
+                last_date=item_day(change, today), keys=set(keys), severity=change["severity"],
             )
             incident.add_tags(change)
             self._index(incident)
@@ -337,7 +350,7 @@ class IncidentFold:
                 "title": incident.title, "rule": incident.rule, "family": incident.family, "status": status,
                 "stage": incident.stage, "kind": change["kind"], "severity": change["severity"], "opened_at": at,
             }))
-            events.append(self._attached(incident, change, "opened", keys))
+            events.append(self._attached(incident, change, "opened", keys, today))
             return incident.id, events
         for other in merge:
             other.merged_into = incident.id
@@ -354,33 +367,24 @@ class IncidentFold:
         if change.get("rule") and incident.rule is None:
             incident.rule = change["rule"]
             incident.title = change.get("rule_title") or incident.title
-        published = str(change.get("published") or today)[:10]
-        if published > incident.last_date:
-            incident.last_date = published
+        day = item_day(change, today)
+        if day > incident.last_date:
+            incident.last_date = day
         if SEVERITY_RANK[change["severity"]] > SEVERITY_RANK[incident.severity]:
             incident.severity = change["severity"]
-        events.append(self._attached(incident, change, by or "key", new_keys))
+        events.append(self._attached(incident, change, by or "key", new_keys, today))
         moved = next_status(incident, target)
         if moved is not None:
-            events.append(self.status_event(incident, moved, change_id=change["id"], reason=change["kind"]))
+            events.append(status_changed(incident, moved, change_id=change["id"], reason=change["kind"]))
         return incident.id, events
 
-    def status_event(self, incident: Incident, moved: tuple[str, str], *, change_id: str | None,
-                     reason: str) -> NewEvent:
-        before = incident.status
-        incident.status, incident.stage = moved
-        cause = change_id or reason
-        return NewEvent(INCIDENT_STATUS_CHANGED, incident_stream(incident.id), {
-            "incident": incident.id, "from": before, "to": incident.status, "stage": incident.stage,
-            "change_id": change_id, "reason": reason, "rule": incident.rule, "title": incident.title,
-        }, derive_event_id(incident_stream(incident.id), INCIDENT_STATUS_CHANGED, cause, incident.status))
-
-    def _attached(self, incident: Incident, change: Mapping[str, Any], by: str, keys: Iterable[str]) -> NewEvent:
+    def _attached(self, incident: Incident, change: Mapping[str, Any], by: str, keys: Iterable[str],
+                  today: str) -> NewEvent:
         return self._event(INCIDENT_ITEM_ATTACHED, incident, change, {
             "attached_by": by, "keys": sorted(keys), "kind": change["kind"], "severity": change["severity"],
             "source": change["source"], "key": change["key"], "url": change.get("url"),
             "title": change.get("title"), "language": change.get("language"), "published": change.get("published"),
-            "date": str(change.get("published") or self._today or "")[:10],  # what "recent" is measured by
+            "date": item_day(change, today),  # what "recent" is measured by
             "regions": list(change.get("regions") or ()), "countries": list(change.get("countries") or ()),
             "companies": list(change.get("companies") or ()), "rule": change.get("rule"),
             "rule_title": change.get("rule_title"), "official": bool(change.get("official")),
@@ -405,16 +409,25 @@ def assign_all(fold: IncidentFold, changes: Sequence[NewEvent], *, today: str, a
     return out, incident_events
 
 
-def wanted_keys(changes: Iterable[Mapping[str, Any]]) -> tuple[set[str], str | None]:
-    """The keys (and the oldest date) whose incidents a batch of changes could attach to."""
+def wanted_keys(changes: Iterable[Mapping[str, Any]], today: str) -> tuple[set[str], list[tuple[str, str]]]:
+    """What a batch of changes could attach to: the keys, and the date windows (merged) within which
+    an incident's latest item must fall to be a candidate by subject."""
     keys: set[str] = set()
-    oldest: str | None = None
+    days: set[date] = set()
     for change in changes:
         own, cited = change_keys(change)
         keys.update(own, cited)
         if change.get("rule"):
             keys.add(f"rule:{change['rule']}")
-        published = str(change.get("published") or "")[:10]
-        if published and (oldest is None or published < oldest):
-            oldest = published
-    return keys, oldest
+        try:
+            days.add(date.fromisoformat(item_day(change, today)))
+        except ValueError:
+            pass
+    windows: list[tuple[date, date]] = []
+    for day in sorted(days):
+        low, high = day - timedelta(days=SUBJECT_DAYS), day + timedelta(days=SUBJECT_DAYS)
+        if windows and low <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], high)
+        else:
+            windows.append((low, high))
+    return keys, [(low.isoformat(), high.isoformat()) for low, high in windows]

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import date, timedelta
 from typing import Any, Iterable, Sequence
 
-from monitor.detect.incidents import SUBJECT_DAYS, Incident
+from monitor.detect.incidents import Incident
 from monitor.events import INCIDENT_ITEM_ATTACHED, INCIDENT_OPENED, INCIDENT_STATUS_CHANGED, INCIDENTS_MERGED, Event
 from monitor.projections.base import Statement
 
@@ -171,21 +170,18 @@ def _with_kind_list(data: dict[str, Any]) -> str:
 _ARRAYS = ("kinds", "regions", "countries", "companies")
 
 
-def incident_states(conn: sqlite3.Connection, keys: Iterable[str], since_date: str | None) -> list[Incident]:
+def incident_states(conn: sqlite3.Connection, keys: Iterable[str], windows: Sequence[tuple[str, str]]) -> list[Incident]:
     """The incidents a batch of changes could attach to: those holding one of the keys, and those
-    updated on or after ``since_date`` minus the subject window (candidates by subject)."""
+    whose latest item falls in one of the date windows (candidates by subject)."""
     ids: set[str] = set()
     keys = list(keys)
     for start in range(0, len(keys), 500):
         chunk = keys[start:start + 500]
         ids.update(row[0] for row in conn.execute(
             f"SELECT incident FROM incident_keys WHERE key IN ({','.join('?' * len(chunk))})", chunk))
-    if since_date:
-        try:
-            floor = (date.fromisoformat(since_date) - timedelta(days=SUBJECT_DAYS)).isoformat()
-        except ValueError:
-            floor = since_date
-        ids.update(row[0] for row in conn.execute("SELECT id FROM incidents WHERE last_date >= ?", (floor,)))
+    for low, high in windows:
+        ids.update(row[0] for row in conn.execute(
+            "SELECT id FROM incidents WHERE last_date BETWEEN ? AND ?", (low, high)))
     # follow merges: a key may point at an incident merged into another
     pending = set(ids)
     while pending:
