@@ -118,6 +118,7 @@ class Detector:
                 "modality": one.modality,
                 "rule": own_rule.id if own_rule else None,
                 "rule_title": own_rule.title if own_rule else None,
+                "rule_kind": own_rule.kind if own_rule else None,
                 "linked_by": link.by if link and index == 0 else None,
                 "deadlines": deadlines(fields) if source.kind == "federal_register" and index == 0 else [],
                 "evidence": evidence[:MAX_EVIDENCE],

@@ -208,6 +208,12 @@ def status_changed(incident: Incident, moved: tuple[str, str], *, change_id: str
     }, derive_event_id(incident_stream(incident.id), INCIDENT_STATUS_CHANGED, cause, incident.status))
 
 
+def family_of(change: Mapping[str, Any]) -> str:
+    """The kind of event a change is evidence of: its known rule's, else its own kind's (a press
+    release about a rule that leads with its Entity List additions is still about the rule)."""
+    return FAMILY.get(change.get("rule_kind") or "", FAMILY[change["kind"]])
+
+
 def item_day(change: Mapping[str, Any], today: str) -> str:
     """The day an item speaks of: its own date, or for undated news the day it was seen."""
     return str(change.get("published") or today or "")[:10]
@@ -291,7 +297,7 @@ class IncidentFold:
         subject = subject_of(change)
         specific = set(change.get("named") or subject) - BROAD
         words = title_words(change.get("title"))
-        family = FAMILY.get(change["kind"])
+        family = family_of(change)
         if not day or change["kind"] in NO_INCIDENT_KINDS:
             return None
         try:
@@ -340,7 +346,7 @@ class IncidentFold:
             status = target or "reported"
             incident = Incident(
                 id=incident_id(change["id"]), title=change.get("rule_title") or change.get("title") or "untitled",
-                rule=change.get("rule"), family=FAMILY[change["kind"]], status=status,
+                rule=change.get("rule"), family=family_of(change), status=status,
                 stage=status if status in STAGE_RANK else "published", opened_at=at,
                 last_date=item_day(change, today), keys=set(keys), severity=change["severity"],
             )
