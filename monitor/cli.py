@@ -607,6 +607,7 @@ def incidents(settings: Settings, status, region, company, rule, since, as_json)
     if since is not None:
         since = _as_of_time(since) if len(since.strip()) > 10 else since.strip()
     with settings.open_store() as store:
+        region, _country, company, rule = _change_filters(settings, store, region, None, company, rule)
         rows = incident_rows(store.conn, status=status, region=region, company=company, rule=rule, since=since)
     for row in rows:
         if as_json:

@@ -325,3 +325,16 @@ group_by = "region"
         ("n1", "en", "opened"), ("n2", "zh", "subject")]
     alerts = [json.loads(line) for line in cli(path, "alerts", "--json").stdout.splitlines()]
     assert [(a["tag"], a["incident_status"]) for a in alerts] == [("compliance", "reported")]
+
+
+def test_incident_filters_take_names_in_any_case_and_refuse_typos(http_server, tmp_path):
+    path = config_for(http_server, tmp_path)
+    config = load_config(path)
+    poll(config, config.state_path, only=["pi", "fr"], clock=at("2025-01-12T09:00:00"))
+    (found,) = [json.loads(line) for line in cli(path, "incidents", "--json", "--rule", "US-AI-Diffusion").stdout.splitlines()]
+    assert found["rule"] == "us-ai-diffusion"
+    assert cli(path, "incidents", "--status", "published", "--json").stdout.strip()
+    refused = cli(path, "incidents", "--region", "ai-diffusion-tier-11")
+    assert refused.returncode == 2 and "did you mean" in refused.stderr and "Traceback" not in refused.stderr
+    missing = cli(path, "incident", "inc-nosuch")
+    assert missing.returncode == 2 and "no incident 'inc-nosuch'" in missing.stderr
