@@ -133,3 +133,18 @@ class Upcasters:
 
 # The application's registry. Modules that evolve an event's schema register their steps here.
 UPCASTERS = Upcasters()
+
+
+# --- the application's upcasters ------------------------------------------------------------------
+
+@UPCASTERS.register(CHANGE_DETECTED, 1)
+def _change_detected_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 (incidents) records what a change is evidence of and how it was found. A v1 change, from
+    before incidents, belongs to none, and its identifiers and named tags were not kept."""
+    for key, default in (("incident", None), ("identifiers", []), ("named", []), ("official", None),
+                         ("public_inspection", False), ("action", None), ("modality", None), ("rule_kind", None)):
+        data.setdefault(key, default)
+    return data
+
+
+CHANGE_DETECTED_VERSION = UPCASTERS.current_version(CHANGE_DETECTED)

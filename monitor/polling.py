@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from monitor.clock import Clock, parse_iso, to_iso
-from monitor.collectors.backoff import next_attempt_after
+from monitor.retry import next_attempt_after
 from monitor.collectors.collect import PollOutcome, SourceMemory, collect
 from monitor.collectors.http import Fetcher, Validators
 from monitor.config import Config

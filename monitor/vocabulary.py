@@ -14,7 +14,8 @@ KINDS: tuple[str, ...] = (
 )
 
 # Alerts about the monitor itself, for the ops route (never produced by the classifier).
-OPS_KINDS: tuple[str, ...] = ("source_failing", "alert_dead")
+SOURCE_FAILING, ALERT_DEAD = "source_failing", "alert_dead"
+OPS_KINDS: tuple[str, ...] = (SOURCE_FAILING, ALERT_DEAD)
 
 # Ascending: a minimum severity is a suffix of this tuple; the rank is the position.
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high")

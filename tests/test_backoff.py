@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from hypothesis import given, strategies as st
 
-from monitor.collectors.backoff import next_attempt_after
+from monitor.retry import next_attempt_after
 
 BASE = timedelta(minutes=1)
 CAP = timedelta(hours=1)

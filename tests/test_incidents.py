@@ -338,3 +338,24 @@ def test_incident_filters_take_names_in_any_case_and_refuse_typos(http_server, t
     assert refused.returncode == 2 and "did you mean" in refused.stderr and "Traceback" not in refused.stderr
     missing = cli(path, "incident", "inc-nosuch")
     assert missing.returncode == 2 and "no incident 'inc-nosuch'" in missing.stderr
+
+
+def test_a_change_recorded_before_incidents_is_read_as_the_current_version(tmp_path):
+    """ChangeDetected v1 (before incidents) is upcast on read: the stored bytes stay as they were."""
+    from monitor.events import CHANGE_DETECTED, CHANGE_DETECTED_VERSION
+    from monitor.store import verify
+
+    old = {"id": "chg-000000000001", "kind": "new_rule", "severity": "high", "title": "Old rule", "url": None,
+           "source": "fr-bis", "key": "2022-21658", "published": "2022-10-13", "language": "en", "rule": None,
+           "rule_title": None, "linked_by": None, "regions": [], "countries": [], "companies": [], "deadlines": [],
+           "evidence": [], "revision": False, "cause": "item:fr-bis:2022-21658/abc"}
+    with open_store(tmp_path) as store:
+        store.append([NewEvent(CHANGE_DETECTED, "change:fr-bis:2022-21658", old, "change:fr-bis:2022-21658/old",
+                               schema_version=1)])
+        (event,) = store.read(types=[CHANGE_DETECTED])
+        assert CHANGE_DETECTED_VERSION == 2 and event.schema_version == 2
+        assert event.data["incident"] is None and event.data["identifiers"] == [] and event.data["modality"] is None
+        assert json.loads(event.raw_data) == old  # the row itself is never rewritten
+        assert verify(store.conn).ok
+        (row,) = [r for r in store.conn.execute("SELECT schema_version FROM events WHERE type = ?", (CHANGE_DETECTED,))]
+        assert row == (1,)

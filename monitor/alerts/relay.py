@@ -17,10 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
+from monitor.vocabulary import ALERT_DEAD
 from monitor.alerts.render import Message, render_digest
 from monitor.alerts.routes import ops_alert
 from monitor.clock import Clock, to_iso
-from monitor.collectors.backoff import next_attempt_after
+from monitor.retry import next_attempt_after
 from monitor.events import ALERT_DELIVERED, ALERT_FAILED, NewEvent, derive_event_id
 from monitor.projections.incidents import incident_rows
 from monitor.projections.outbox import delivered_targets, due_alerts
@@ -172,7 +173,7 @@ class Relay:
         error = "; ".join(f"{f['service'] or route}: {f['error']}" for f in failures)[:500]
         ops = []
         if dead and self.config.ops_tag and route != self.config.ops_tag:  # never report the ops route to itself
-            ops = [ops_alert(self.config.ops_tag, kind="alert_dead", key=f"dead:{digest_id}", source=None, now=now,
+            ops = [ops_alert(self.config.ops_tag, kind=ALERT_DEAD, key=f"dead:{digest_id}", source=None, now=now,
                              title=f"{len(ids)} alerts for {route}/{group} could not be delivered after {attempt} attempts",
                              detail=error)]
         self.store.append([NewEvent(ALERT_FAILED, stream, {

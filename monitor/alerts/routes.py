@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping, Sequence
 
 from monitor.clock import parse_iso, to_iso
-from monitor.vocabulary import SEVERITY_RANK
+from monitor.vocabulary import SEVERITY_RANK, SOURCE_FAILING
 from monitor.detect.incidents import IncidentFold
 from monitor.events import ALERT_QUEUED, INCIDENT_OPENED, INCIDENT_STATUS_CHANGED, NewEvent, derive_event_id
 
@@ -187,6 +187,6 @@ class AlertQueue:
         since = (state or {}).get("failing_since") or (state or {}).get("last_success_at")
         if since is None or now - parse_iso(since) < limit:
             return []
-        return [ops_alert(self.config.ops_tag, kind="source_failing", key=f"source:{source.id}:{since}",
+        return [ops_alert(self.config.ops_tag, kind=SOURCE_FAILING, key=f"source:{source.id}:{since}",
                           title=f"Source {source.id} has not been polled successfully since {since[:16]}Z",
                           detail=outcome_message, source=source.id, now=now)]

@@ -27,6 +27,7 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 import httpx
 
 from monitor.clock import Clock, system_clock
+from monitor.retry import RETRY_AFTER_LIMIT as _RETRY_AFTER
 
 REASONS = frozenset(
     "timeout connect dns tls reset http_status too_large redirects protocol".split()
@@ -35,7 +36,7 @@ DEFAULT_MAX_BYTES = 10 * 2**20
 EXCERPT_CHARS = 300
 MESSAGE_CHARS = 300
 ERROR_BODY_CAP = 64 * 1024  # enough of an error body for its excerpt and JSON message
-RETRY_AFTER_LIMIT = 24 * 3600.0  # a Retry-After beyond a day is treated as a day
+RETRY_AFTER_LIMIT = _RETRY_AFTER.total_seconds()  # the one limit: monitor/retry.py
 _PIECE = 64 * 1024  # most bytes inflated from a compressed body in one step
 
 # Query parameter names whose values are secrets (api_key, access_token, X-Amz-Signature, ...).

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, Protocol
 from monitor.detect.catalog import Catalog
 from monitor.detect.classify import DOMAIN, also_reported, classify
 from monitor.detect.gazetteer import Gazetteer
-from monitor.events import CHANGE_DETECTED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
+from monitor.events import CHANGE_DETECTED, CHANGE_DETECTED_VERSION, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.observation import Observation
 
 # Kinds that speak of a rule: a news item of these kinds may be linked to a rule by date and subject.
@@ -122,7 +122,8 @@ class Detector:
                 "linked_by": link.by if link and index == 0 else None,
                 "deadlines": deadlines(fields) if source.kind == "federal_register" and index == 0 else [],
                 "evidence": evidence[:MAX_EVIDENCE],
-            }, derive_event_id(stream, CHANGE_DETECTED, cause), occurred_at=occurred))
+            }, derive_event_id(stream, CHANGE_DETECTED, cause), occurred_at=occurred,
+                schema_version=CHANGE_DETECTED_VERSION))
         return out
 
 

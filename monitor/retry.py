@@ -1,4 +1,6 @@
-"""When to poll a failing source again: exponential backoff with jitter. Pure: no I/O, no clock."""
+"""The one retry policy: exponential backoff with jitter, and a server's Retry-After honoured up to
+a day. Failing sources (polling) and failing deliveries (the relay) both wait by it. Pure: no I/O,
+no clock."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import math
 import random
 from datetime import timedelta
 
-RETRY_AFTER_LIMIT = timedelta(hours=24)
+RETRY_AFTER_LIMIT = timedelta(hours=24)  # a Retry-After beyond a day is treated as a day
 
 
 def next_attempt_after(
