@@ -18,10 +18,9 @@ from monitor.detect.gazetteer import Gazetteer
 from monitor.reminders import remind
 from monitor.polling import Poller, SourceReport
 from monitor.projections import Projector, default_projections
-from monitor.store import EventStore, StoreError
+from monitor.store import EVENTS_DB, EventStore, StoreError
 from monitor.store.access import stale_projections
 
-EVENTS_DB = "events.db"
 
 
 def open_store(state_dir: str | Path, *, clock: Clock = system_clock) -> EventStore:

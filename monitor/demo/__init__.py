@@ -29,7 +29,8 @@ from typing import Any, Callable, Iterator
 import click
 
 from monitor.config import APPRISE_CONFIG_ENV, ConfigError, load_config
-from monitor.daemon import EVENTS_DB, open_store, poll_once
+from monitor.daemon import open_store, poll_once
+from monitor.store import EVENTS_DB
 from monitor.demo.server import (
     FR_DOCUMENT,
     FR_PUBLIC_INSPECTION,

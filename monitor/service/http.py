@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
-from monitor.daemon import EVENTS_DB
+from monitor.store import EVENTS_DB
 from monitor.detect.classify import KINDS
 from monitor.service.health import assess
 from monitor.store.errors import StoreError, describe

@@ -5,6 +5,7 @@ from monitor.store.integrity import (
     Anchor, anchor_head, AnchorError, AnchorKeyMissing, VerifyReport, Witness, parse_witness, read_anchor, verify, write_anchor,
 )
 from monitor.store.log import AppendResult, ConcurrencyError, EventStore, Head
+from monitor.store.schema import EVENTS_DB
 
 __all__ = [
     "Anchor",
@@ -14,6 +15,7 @@ __all__ = [
     "AppendResult",
     "ChainBroken",
     "ConcurrencyError",
+    "EVENTS_DB",
     "EventStore",
     "Head",
     "VerifyReport",

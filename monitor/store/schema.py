@@ -8,6 +8,8 @@ from pathlib import Path
 
 from monitor.store.errors import BUSY_TIMEOUT_S, StoreUnavailable
 
+EVENTS_DB = "events.db"  # the log's file name in a state directory
+
 EVENTS_DDL = """
 CREATE TABLE IF NOT EXISTS events (
     seq            INTEGER PRIMARY KEY,
