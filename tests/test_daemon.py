@@ -342,7 +342,10 @@ def test_a_failing_store_makes_jobs_fail_loudly_health_503_and_recovers_in_proce
                                      and h[1], 20, "a 503 for the store")
         broken["on"] = False
         wait_for(lambda: daemon.health()[0] == 200, 20, "health back")
-        seen["metrics"] = daemon.metrics()
+        # The job's outcome is counted when the job returns, which can be after health is back
+        # (another append may succeed first): wait for the count, do not assume an order.
+        errors = ("monitor_job_runs_total", (("job", "poll:news"), ("outcome", "error")))
+        seen["metrics"] = wait_for(lambda: (m := daemon.metrics()).get(errors) and m, 20, "the failed job counted")
 
     with caplog.at_level(logging.ERROR, logger="monitor"):
         run_in_process(service, observe)
