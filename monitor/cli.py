@@ -33,7 +33,7 @@ from monitor import daemon, version
 from monitor.config import Config, ConfigError, check_listen, check_names, load_config
 from monitor.demo import run_demo
 from monitor.filters import UnknownValue, resolve, suggestion
-from monitor.polling import source_states
+from monitor.projections.sources import source_states
 from monitor.views import changes as query_changes
 from monitor.vocabulary import INCIDENT_STATUSES, KINDS
 from monitor.service import Service, ServiceError, StateLock, StateLocked, configure_logging, refusals_logged, run_service
@@ -311,7 +311,7 @@ def sources(settings: Settings, as_json: bool) -> None:
     states = {}
     if settings.db_path.exists():
         with settings.open_store() as store:
-            states = source_states(store)
+            states = source_states(store.conn)
     for source in config.sources:
         state = states.get(source.id) or {}
         failures = state.get("consecutive_failures", 0)

@@ -27,6 +27,8 @@ from monitor.detect.identity import KnownItem, item_events, rekey_unstable
 from monitor.observation import Observation
 from monitor.events import SOURCE_FAILED, SOURCE_POLLED, SOURCE_RECOVERED, NewEvent, derive_event_id
 from monitor.projections.incidents import incident_states
+from monitor.projections.items import item_keys_by_url, known_items
+from monitor.projections.sources import source_state, source_states
 from monitor.store import ConcurrencyError, EventStore
 
 
@@ -46,18 +48,6 @@ class SourceReport:
     recorded: bool = True  # False when the outcome could not be appended (the store is failing)
 
 
-def source_states(store: EventStore, only: Sequence[str] | None = None) -> dict[str, dict]:
-    """The sources projection, by source id (only the named ones: the daemon polls one a job)."""
-    if only is None:
-        return {row["source"]: row for row in store.db.query("SELECT * FROM sources")}
-    return {row["source"]: row for row in store.db.query(
-        f"SELECT * FROM sources WHERE source IN ({','.join('?' * len(only))})", list(only))}
-
-
-def source_state(store: EventStore, source: str) -> dict | None:
-    return next(store.db.query("SELECT * FROM sources WHERE source = ?", [source]), None)
-
-
 class Poller:
     def __init__(self, config: Config, store: EventStore, fetcher: Fetcher, clock: Clock,
                  rng: random.Random | None = None, detector: Detector | None = None,
@@ -69,7 +59,7 @@ class Poller:
             AlertQueue(config.alerts, detector.gazetteer.name, detector.gazetteer.breadth) if detector else None)
 
     async def cycle(self, only: Sequence[str] | None = None, *, force: bool = False) -> list[SourceReport]:
-        states = source_states(self.store, only)
+        states = source_states(self.store.conn, only)
         now = self.clock()
         reports: list[SourceReport] = []
         tasks = []
@@ -123,7 +113,7 @@ class Poller:
     def record(self, source, outcome: PollOutcome) -> SourceReport:
         """Append what one poll found: one transaction, retried if another writer moved an item."""
         for _ in range(3):
-            state = source_state(self.store, source.id)  # read afresh: another writer may have polled it
+            state = source_state(self.store.conn, source.id)  # read afresh: another writer may have polled it
             try:
                 if outcome.ok:
                     return self._record_success(source, outcome, state)
@@ -195,24 +185,11 @@ class Poller:
         return SourceReport(source.id, "failed", message=message, retry_at=retry_at)
 
     def _keys_by_url(self, source: str, observations) -> dict[str, str]:
-        urls = list({o.url for o in observations if o.url})
-        found: dict[str, str] = {}
-        for start in range(0, len(urls), 500):
-            chunk = urls[start:start + 500]
-            found.update(self.store.conn.execute(
-                f"SELECT url, key FROM items WHERE source = ? AND url IN ({','.join('?' * len(chunk))})",
-                [source, *chunk]))
-        return found
+        return item_keys_by_url(self.store.conn, source, [o.url for o in observations if o.url])
 
     def _known(self, source: str, observations) -> dict[str, KnownItem]:
         """What the log knows of these items: version, content hash and content (from its last event)."""
-        keys = list({o.key for o in observations})
-        rows = []
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            rows += self.store.conn.execute(
-                f"SELECT key, version, content_hash, last_seq FROM items WHERE source = ? "
-                f"AND key IN ({','.join('?' * len(chunk))})", [source, *chunk]).fetchall()
+        rows = known_items(self.store.conn, source, [o.key for o in observations])
         latest = self.store.get([row[3] for row in rows])
         return {key: KnownItem(version, content_hash, Observation.content_of(latest[seq].data))
                 for key, version, content_hash, seq in rows}

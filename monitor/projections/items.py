@@ -6,7 +6,8 @@ that are queried, so it stays small and replays fast.
 
 from __future__ import annotations
 
-from typing import Iterable
+import sqlite3
+from typing import Iterable, Sequence
 
 from monitor.events import ITEM_DISCOVERED, ITEM_REVISED, Event
 from monitor.projections.base import Statement
@@ -49,3 +50,29 @@ class Items:
 
     def apply(self, event: Event) -> Iterable[Statement]:
         yield self._upsert, (event.raw_data, event.stream_version, event.seq, event.recorded_at)
+
+
+# --- named reads --------------------------------------------------------------------------------
+
+def _chunks(values: Sequence[str], size: int = 500):
+    for start in range(0, len(values), size):
+        yield list(values[start:start + size])
+
+
+def item_keys_by_url(conn: sqlite3.Connection, source: str, urls: Sequence[str]) -> dict[str, str]:
+    """url -> key of the items of a source already recorded with those URLs."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(list(dict.fromkeys(urls))):
+        found.update(conn.execute(
+            f"SELECT url, key FROM items WHERE source = ? AND url IN ({','.join('?' * len(chunk))})", [source, *chunk]))
+    return found
+
+
+def known_items(conn: sqlite3.Connection, source: str, keys: Sequence[str]) -> list[tuple[str, int, str, int]]:
+    """(key, version, content hash, seq of its latest event) of the recorded items among ``keys``."""
+    rows: list[tuple[str, int, str, int]] = []
+    for chunk in _chunks(list(dict.fromkeys(keys))):
+        rows += conn.execute(
+            f"SELECT key, version, content_hash, last_seq FROM items WHERE source = ? "
+            f"AND key IN ({','.join('?' * len(chunk))})", [source, *chunk]).fetchall()
+    return rows

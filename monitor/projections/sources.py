@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+import sqlite3
+from typing import Any, Iterable, Sequence
 
 from monitor.events import SOURCE_FAILED, SOURCE_POLLED, Event
 from monitor.projections.base import Statement
@@ -63,3 +64,17 @@ class Sources:
         elif event.type == SOURCE_FAILED:
             yield self._failed, (d["source"], d["at"], d.get("status"), d["at"], d.get("retry_at"),
                                  d["reason"], d["message"], event.seq)
+
+
+# --- named reads --------------------------------------------------------------------------------
+
+def source_states(conn: sqlite3.Connection, only: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The sources projection, by source id (only the named ones: the daemon polls one a job)."""
+    where, params = ("", []) if only is None else (f" WHERE source IN ({','.join('?' * len(only))})", list(only))
+    cursor = conn.execute(f"SELECT * FROM sources{where}", params)
+    columns = [c[0] for c in cursor.description]
+    return {row[0]: dict(zip(columns, row)) for row in cursor}
+
+
+def source_state(conn: sqlite3.Connection, source: str) -> dict[str, Any] | None:
+    return source_states(conn, [source]).get(source)
