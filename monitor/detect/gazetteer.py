@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import ahocorasick_rs
 
-from monitor.detect.text import normalize
+from monitor.detect.text import ItemText, lower_same_length as _lower, normalize
 
 if TYPE_CHECKING:  # pragma: no cover
     from monitor.config import CompanyConfig, RegionConfig
@@ -115,14 +115,6 @@ class _Guard:
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _lower(text: str) -> str:
-    """``text.lower()`` with the same length (only U+0130 İ lower-cases to two characters)."""
-    low = text.lower()
-    if len(low) == len(text):
-        return low
-    return "".join(c if len(lc := c.lower()) != 1 else lc for c in text)
 
 
 def auto_case_sensitive(alias: str) -> bool:
@@ -546,23 +538,19 @@ class Gazetteer:
     def find(self, fields: Mapping[str, str]) -> list[Match]:
         """Every alias occurrence in each field's text, in field order (as given), then by offset;
         an occurrence inside a longer one is dropped. Offsets are into the original text."""
-        out: list[Match] = []
-        for field, text in fields.items():
-            if text:
-                out.extend(self._find_in(field, text))
-        return out
-
-    def _spans(self, text: str) -> list[tuple[int, int, tuple[tuple[str, str, str], ...]]]:
-        """(start, end, targets) of every occurrence not inside a longer one, in text order."""
-        norm = normalize(text)
-        return _outermost(self._scanner.scan(_lower(norm), norm))
-
-    def _find_in(self, field: str, text: str) -> list[Match]:
+        text = ItemText({field: value for field, value in fields.items() if value})
         return [
-            _match(kind, slug, alias, field, start, end, text[start:end])
-            for start, end, targets in self._spans(text)
+            _match(kind, slug, alias, field, start, end, original[start:end])
+            for field, original in text.original.items()
+            for start, end, targets in self._spans(text, field)
             for kind, slug, alias in targets
         ]
+
+    def _spans(self, text: ItemText | str, field: str = "") -> list[tuple[int, int, tuple[tuple[str, str, str], ...]]]:
+        """(start, end, targets) of every occurrence not inside a longer one, in text order."""
+        if isinstance(text, str):
+            text = ItemText({field: text})
+        return _outermost(self._scanner.scan(text.lowered(field), text.normalized[field]))
 
     def breadth(self, kind: str, slug: str) -> tuple[bool, int]:
         """How broad a group is, narrower first: regions that hold the United States (the actor of
@@ -572,7 +560,7 @@ class Gazetteer:
 
     def tag(
         self,
-        fields: Mapping[str, str],
+        fields: Mapping[str, str] | ItemText,
         *,
         extra_countries: Iterable[str] = (),
         extra_regions: Iterable[str] = (),
@@ -580,35 +568,45 @@ class Gazetteer:
     ) -> Tags:
         """What the fields name, with evidence.
 
+        ``fields`` are texts by field name, or an ``ItemText`` that already holds them normalised
+        (the detector's: one normalisation an item, shared with the catalog and the classifier).
         ``matches`` are ``find``'s, de-duplicated: the first occurrence (in field order, then by
         offset) of each (kind, slug, alias). Regions are derived: a country tags every region that
         is ``implied_by_countries`` and contains it; a named region tags every such region that
         contains all its countries ("Gulf" → gulf + middle-east). The extras (e.g. a linked rule's
         own tags) are merged first and derive the same way.
         """
+        text = fields if isinstance(fields, ItemText) else ItemText(
+            {field: value for field, value in fields.items() if value})
         seen: set[tuple[str, str, str]] = set()
         matches: list[Match] = []
-        for field, text in fields.items():
-            if not text:
-                continue
-            for start, end, targets in self._spans(text):
+        for field, original in text.original.items():
+            for start, end, targets in self._spans(text, field):
                 for target in targets:
                     if target not in seen:
                         seen.add(target)
                         kind, slug, alias = target
                         matches.append(
-                            _match(kind, slug, alias, field, start, end, text[start:end])
+                            _match(kind, slug, alias, field, start, end, original[start:end])
                         )
+        return self._derive(matches, extra_countries, extra_regions, extra_companies)
+
+    def retag(self, tags: Tags, *, extra_regions: Iterable[str] = ()) -> Tags:
+        """``tag`` of the same text with other ``extra_regions``, from its matches (no new scan)."""
+        return self._derive(list(tags.matches), (), extra_regions, ())
+
+    def _derive(self, matches: list[Match], extra_countries: Iterable[str], extra_regions: Iterable[str],
+                extra_companies: Iterable[str]) -> Tags:
         countries = set(extra_countries)
         named_regions = set(extra_regions)
         companies = set(extra_companies)
-        for kind, slug, _alias in seen:
-            if kind == "country":
-                countries.add(slug)
-            elif kind == "region":
-                named_regions.add(slug)
+        for match in matches:
+            if match.kind == "country":
+                countries.add(match.slug)
+            elif match.kind == "region":
+                named_regions.add(match.slug)
             else:
-                companies.add(slug)
+                companies.add(match.slug)
         regions = set(named_regions)
         for code in countries:
             regions.update(self._implied_by_country.get(code, ()))
