@@ -26,6 +26,7 @@ from typing import Any, Mapping, Sequence
 import ahocorasick_rs
 
 from monitor.detect.text import ItemText, normalize
+from monitor.detect.windows import Starts
 from monitor.vocabulary import FAMILY, KINDS  # noqa: F401  (KINDS re-exported for older imports)
 
 HIGH_WHEN_OFFICIAL = frozenset({"new_rule", "rule_amended", "entity_list", "license_policy", "countermeasure", "rescission"})
@@ -278,10 +279,22 @@ def shipped_topics() -> tuple[str, ...]:
 DOMAIN = compile_topics(shipped_topics())
 
 
+# Every pattern above is tried only where its matches can start (monitor/detect/windows.py): one
+# Aho-Corasick pass over a text finds those places for all of them. A pattern it does not hold
+# (a configured set of topics) is searched whole.
+_STARTS = Starts([pattern for _kind, pattern in TEXT_KINDS] + [TOPIC, ENFORCEMENT, _AMENDS, DOMAIN, FR_SUSPENSION,
+                                                                 FR_TITLE_KINDS, FR_LICENCE_TITLE])
+USE_WINDOWS = True  # off only in the tests that prove the windows never change a decision
+
+
+def _search(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    return _STARTS.search(pattern, text) if USE_WINDOWS else pattern.search(text)
+
+
 def _first(pattern: re.Pattern[str], fields: Mapping[str, tuple[str, str]], name: str) -> Phrase | None:
     """The first match of a pattern over the fields, as evidence on the original text."""
     for field, (original, normalised) in fields.items():
-        match = pattern.search(normalised)
+        match = _search(pattern, normalised)
         if match:
             return Phrase(name, original[match.start():match.end()], field, match.start(), match.end())
     return None
@@ -341,7 +354,7 @@ def _fr_kind(item_fields: Mapping[str, Any], title: str, text: ItemText | None =
         first_clause, whole = normalize(clause), normalize(title)
     for kind, pattern, searched in (("rescission", FR_SUSPENSION, whole), ("entity_list", FR_TITLE_KINDS, first_clause),
                                     ("license_policy", FR_LICENCE_TITLE, first_clause)):
-        match = pattern.search(searched)
+        match = _search(pattern, searched)
         if match:
             return kind, Phrase(f"title:{kind}", title[match.start():match.end()], "title", match.start(), match.end())
     return said("new_rule", action or doc_type)
