@@ -80,6 +80,7 @@ from pydantic import ValidationError
 
 from monitor.config import RuleConfig
 from monitor.detect.text import CJK, ItemText, normalize
+from monitor.detect.windows import Starts
 
 __all__ = [
     "IDENTIFIER_KINDS",
@@ -447,6 +448,11 @@ class Catalog:
         self._alternatives: list[_Alternative] = []
         self._keywords: dict[str, list[tuple[tuple[int, ...], ...]]] = {}
         self._topic_patterns: dict[str, re.Pattern[str]] = {}
+        for rule in by_id.values():
+            if rule.topics:
+                self._topic_pattern(rule)
+        # every rule's topics in one automaton: a rule's pattern is tried only where one starts
+        self._topic_starts = Starts(self._topic_patterns.values())
         # each rule's dates, parsed once (linking by context compares them with every news item's)
         self._days = {rid: sorted(date.fromisoformat(d) for d in rule.dates.values()) for rid, rule in by_id.items()}
         alternative_index: dict[str, int] = {}
@@ -653,7 +659,7 @@ class Catalog:
             days = self._days[rule.id]
             if not (days[0] - timedelta(days=7) <= when <= days[-1] + timedelta(days=14)):
                 continue
-            hits = [m.group(0) for m in self._topic_pattern(rule).finditer(text)]
+            hits = [m.group(0) for m in self._topic_starts.finditer(self._topic_pattern(rule), text)]
             if hits:
                 score = (len({h.lower() for h in hits}), -min(abs((when - d).days) for d in days))
                 if best is None or score > best[0]:

@@ -27,6 +27,7 @@ lower-cased:
 from __future__ import annotations
 
 import functools
+import operator
 import importlib.resources
 import re
 import tomllib
@@ -143,6 +144,7 @@ class _Key:
     word_start: bool = False
     word_end: bool = False
     guard: _Guard | None = None
+    preceded: tuple[str, ...] = ()  # each not_preceded_by context followed by the key itself
 
 
 class _Scanner:
@@ -178,9 +180,10 @@ class _Scanner:
             hits = self._automaton.find_matches_as_indexes(_SURROGATES.sub("\ufffd", low), overlapping=True)
         if not hits:
             return []
-        # the candidates at each start, longest first
-        hits.sort(key=_longest_first)
-        infos, patterns = self._infos, self._patterns
+        # the candidates at each start, longest first (two stable sorts by C-level keys)
+        hits.sort(key=_END, reverse=True)
+        hits.sort(key=_START)
+        infos = self._infos
         out: list[tuple[int, int, tuple]] = []
         append = out.append
         size = len(low)
@@ -195,10 +198,10 @@ class _Scanner:
                 continue
             guard = info.guard
             if guard is not None:
-                if any(low.startswith(f, end) for f in guard.not_followed_by):
+                # str.startswith / endswith take a tuple: each context set is one call
+                if guard.not_followed_by and low.startswith(guard.not_followed_by, end):
                     continue
-                key = patterns[index]
-                if any(low.endswith(p + key, 0, end) for p in guard.not_preceded_by):
+                if guard.not_preceded_by and low.endswith(info.preceded, 0, end):
                     continue
             if info.exact:
                 spelt = norm[start:end]
@@ -214,8 +217,7 @@ class _Scanner:
         return out
 
 
-def _longest_first(hit: tuple[int, int, int]) -> tuple[int, int]:
-    return hit[1], -hit[2]
+_START, _END = operator.itemgetter(1), operator.itemgetter(2)
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -365,6 +367,7 @@ class Gazetteer:
                 _WORD_CHAR.match(key) is not None,
                 _WORD_CHAR.match(key[-1]) is not None,
                 key_guards.get(key),
+                tuple(p + key for p in key_guards[key].not_preceded_by) if key in key_guards else (),
             )
         self._scanner = _Scanner(keys, key_guards)
 

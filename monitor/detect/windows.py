@@ -13,7 +13,10 @@ that starts with anything but a literal (a class of many characters, ``\\d``, ``
 searched whole, as before.
 
 Case: the literals and the text are both lower-cased (offsets kept), which is a necessary
-condition for a case-insensitive match and for a case-sensitive one alike.
+condition for a case-insensitive match and for a case-sensitive one alike. Unicode case-insensitive
+matching also lets ``i`` match ``İ`` and ``ı``, ``s`` match ``ſ`` and ``k`` the Kelvin sign: the
+text is folded so for the scan, and a Unicode case-insensitive pattern with a cased non-ASCII
+literal (where more such pairs exist) is searched whole.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import functools
 import re
 from re import _constants as C, _parser  # the stdlib's own parser of patterns
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import ahocorasick_rs
 
@@ -32,6 +35,8 @@ __all__ = ["Starts", "literal_starts"]
 PREFIX = 4  # literal characters read per start: enough to be selective, few enough to stay small
 _MAX_CLASS = 8  # a class of at most this many characters is a branch per character
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# the non-ASCII characters that match an ASCII letter case-insensitively, to that letter
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
 
 
 def literal_starts(pattern: re.Pattern[str]) -> frozenset[str] | None:
@@ -40,6 +45,9 @@ def literal_starts(pattern: re.Pattern[str]) -> frozenset[str] | None:
     character: every word would be a candidate)."""
     starts = _prefixes(list(_parser.parse(pattern.pattern, pattern.flags)), 0, "")
     if any(not s or (s.isascii() and len(s) < 2) for s in starts):
+        return None
+    if pattern.flags & re.IGNORECASE and not pattern.flags & re.ASCII and any(
+            not c.isascii() and c.lower() != c.upper() for s in starts for c in s):
         return None
     return frozenset(starts)
 
@@ -116,7 +124,7 @@ class Starts:
 
     def _places(self, text: str) -> dict[int, list[int]]:
         """slot -> the offsets where one of its literals starts, ascending."""
-        low = lower_same_length(text)
+        low = lower_same_length(text).translate(_FOLD)
         try:
             hits = self._automaton.find_matches_as_indexes(low, overlapping=True)
         except UnicodeEncodeError:  # a lone surrogate cannot cross into Rust; no literal holds one
@@ -138,3 +146,20 @@ class Starts:
             if found is not None:
                 return found
         return None
+
+    def finditer(self, pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+        """``pattern.finditer(text)``, tried only where a match can start: each match is the first
+        at or after the end of the one before (a pattern here never matches the empty string: its
+        every start is a literal)."""
+        slot = self._slot.get(pattern)
+        if slot is None or self._automaton is None:
+            yield from pattern.finditer(text)
+            return
+        match = pattern.match
+        end = 0
+        for offset in self.places(text).get(slot, ()):
+            if offset >= end:
+                found = match(text, offset)
+                if found is not None:
+                    end = found.end()
+                    yield found
