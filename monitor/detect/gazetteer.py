@@ -14,14 +14,15 @@ lower-cased:
   text spells it exactly so ("us" is not the United States);
 - Latin aliases need a boundary on each Latin side (no Latin letter or digit next to them), so
   "Intel" is not in "intelligence"; CJK aliases need none;
-- all aliases form two trie-shaped regular expressions, one for aliases that start with a Latin
-  letter or digit, one for the rest (CJK), so a text is scanned twice, never once per alias;
+- all aliases are keys of one Aho-Corasick automaton (``ahocorasick-rs``), which reports every
+  occurrence of every key in one pass over the text; boundaries, guards and case are then checked
+  on those occurrences only;
 - every place where an alias may start is tried (Latin: every word start; CJK: every character),
   the longest alias there wins, and an occurrence inside a longer one is dropped ("North Korea"
   → KP only; "超微电脑" → Supermicro only; "South China Sea" → nothing, a blocked
   phrase); so a wrong reading never hides a right one that overlaps it;
 - guards (literal contexts before or after an alias: "中美" not followed by "国", since
-  "其中美国" is "其中" + "美国") are lookarounds in the same expressions.
+  "其中美国" is "其中" + "美国") are checked where the alias occurs.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Text normalisation shared by the detectors (gazetteer, catalog).
+"""Text normalisation shared by the detectors (gazetteer, catalog, classifier): ``ItemText``
+holds an item's texts normalised once, for all three.
 
 ``normalize(text)`` returns a string of exactly the same length as ``text``, so every offset found
 in the normalised string is an offset into the original. Per character it applies:
