@@ -93,3 +93,42 @@ def test_the_prefilter_never_changes_a_decision_on_generated_text(parts):
         assert classify(item, official=False, rule_id=None) == with_triggers
     finally:
         module.USE_TRIGGERS = True
+
+
+# The windows (monitor/detect/windows.py): every pattern tried only where a literal it starts
+# with occurs gives the decision a whole search gives, on the corpus and on generated text.
+
+def test_the_windows_never_change_a_decision_on_the_corpus(monkeypatch):
+    items = [json.loads(line)["item"] for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    padded = [{**item, "summary": ((item.get("summary") or "") + " " + (item.get("title") or "")) * 4} for item in items]
+    for official in (False, True):
+        windowed = [classify(item, official=official, rule_id=None) for item in items + padded]
+        monkeypatch.setattr(module, "USE_WINDOWS", False)
+        assert [classify(item, official=official, rule_id=None) for item in items + padded] == windowed
+        monkeypatch.setattr(module, "USE_WINDOWS", True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(words | st.sampled_from([" ", ".", ";", "。", "x", "AI", "ai", "美", "ban", "U.S.", "Washington",
+                                         "Commerce Department", "semiconductor"]), min_size=1, max_size=14))
+def test_the_windows_never_change_a_decision_on_generated_text(parts):
+    item = {"title": " ".join(parts[:5]), "summary": "".join(parts[5:])}
+    windowed = classify(item, official=False, rule_id=None)
+    module.USE_WINDOWS = False
+    try:
+        assert classify(item, official=False, rule_id=None) == windowed
+    finally:
+        module.USE_WINDOWS = True
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([p for _kind, p in module.TEXT_KINDS] + [module.TOPIC, module.DOMAIN, module.ENFORCEMENT,
+                                                               module._AMENDS]),
+       st.lists(st.sampled_from(list("abcdeilnoprstuvxy .;-'ACEIRSU美国拟商务部许可暂停镓") + [
+           "rule", "ban", "license", "export", "chip", "entity list", "curbs", "China", "slowed", "halts"]),
+           max_size=40).map("".join))
+def test_a_windowed_search_is_the_whole_search(pattern, text):
+    from monitor.detect.windows import Starts
+
+    found, whole = Starts([pattern]).search(pattern, text), pattern.search(text)
+    assert (found and (found.span(), found.group())) == (whole and (whole.span(), whole.group()))

@@ -61,7 +61,9 @@ Speed
     for Latin identifiers (each starts with a character class, so the engine scans in C), and a
     keyword gate (one set intersection of the text's words with the words of every entry's first
     term; substring search only for Chinese phrases, and only when the text has CJK characters)
-    before any keyword regex runs. About 35-60 us for a 2 KB item.
+    before any keyword regex runs; the title and summary come normalised from the detector
+    (``ItemText``, shared with the gazetteer and the classifier). Linking by context tries each
+    rule's topic pattern only where one of its topics starts (``monitor/detect/windows.py``).
 """
 
 from __future__ import annotations
@@ -79,7 +81,8 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from monitor.config import RuleConfig
-from monitor.detect.text import CJK, normalize
+from monitor.detect.text import CJK, ItemText, normalize
+from monitor.detect.windows import Starts
 
 __all__ = [
     "IDENTIFIER_KINDS",
@@ -365,14 +368,6 @@ def _compile_alternative(phrase: str) -> _Alternative:
     return _Alternative(needle, word, re.compile(pattern, re.ASCII), tuple(acronyms))
 
 
-def _lower(text: str) -> str:
-    """``text.lower()`` when that keeps every offset (it nearly always does), else per character."""
-    lowered = text.lower()
-    if len(lowered) == len(text):
-        return lowered
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-
-
 # --- the scan of one item ------------------------------------------------------------------------
 
 @dataclass
@@ -387,18 +382,15 @@ class _Found:
 
 
 class _Texts:
-    """An item's title and summary, normalised once (same length: offsets are the original's)."""
+    """An item's title and summary, normalised once (same length: offsets are the original's):
+    the detector's ``ItemText``, shared with the gazetteer and the classifier, when it has one."""
 
-    __slots__ = ("original", "normalized", "_lowered", "_joined", "_words", "_issuers")
+    __slots__ = ("text", "original", "normalized", "_lowered", "_joined", "_words", "_issuers")
 
-    def __init__(self, item: Mapping[str, Any]):
-        self.original: list[tuple[str, str]] = []
-        self.normalized: list[tuple[str, str]] = []
-        for name in ("title", "summary"):
-            value = item.get(name)
-            if isinstance(value, str) and value:
-                self.original.append((name, value))
-                self.normalized.append((name, normalize(value)))
+    def __init__(self, item: Mapping[str, Any], text: ItemText | None = None):
+        self.text = text if text is not None else ItemText.of(item)
+        self.original: list[tuple[str, str]] = list(self.text.original.items())
+        self.normalized: list[tuple[str, str]] = list(self.text.normalized.items())
         self._lowered: list[str] | None = None
         self._joined: str | None = None
         self._words: set[bytes] | None = None
@@ -408,7 +400,7 @@ class _Texts:
     def lowered(self) -> list[str]:
         """The normalised texts, lowercased (same order and offsets as ``normalized``)."""
         if self._lowered is None:
-            self._lowered = [_lower(text) for _name, text in self.normalized]
+            self._lowered = [self.text.lowered(name) for name, _text in self.normalized]
         return self._lowered
 
     @property
@@ -458,6 +450,13 @@ class Catalog:
         self._alternatives: list[_Alternative] = []
         self._keywords: dict[str, list[tuple[tuple[int, ...], ...]]] = {}
         self._topic_patterns: dict[str, re.Pattern[str]] = {}
+        for rule in by_id.values():
+            if rule.topics:
+                self._topic_pattern(rule)
+        # every rule's topics in one automaton: a rule's pattern is tried only where one starts
+        self._topic_starts = Starts(self._topic_patterns.values())
+        # each rule's dates, parsed once (linking by context compares them with every news item's)
+        self._days = {rid: sorted(date.fromisoformat(d) for d in rule.dates.values()) for rid, rule in by_id.items()}
         alternative_index: dict[str, int] = {}
         for rule in by_id.values():
             for kind in IDENTIFIER_KINDS:
@@ -616,9 +615,11 @@ class Catalog:
         """The one known rule the item is about, with the evidence; None when none is named."""
         return self.analyse(item)[0]
 
-    def analyse(self, item: Mapping[str, Any]) -> tuple[Link | None, tuple[dict[str, Any], ...]]:
-        """``link(item)`` and every identifier of the item as ``{"name", "key", "own"}`` (one scan)."""
-        texts = _Texts(item)
+    def analyse(self, item: Mapping[str, Any], text: ItemText | None = None
+                ) -> tuple[Link | None, tuple[dict[str, Any], ...]]:
+        """``link(item)`` and every identifier of the item as ``{"name", "key", "own"}`` (one scan);
+        ``text``: the item's title and summary already normalised (``ItemText.of(item)``)."""
+        texts = _Texts(item, text)
         found = self._scan(item, texts)
         keys = tuple({"name": one.name, "key": one.key, "own": one.own} for one in found)
         return self._link(found, texts), keys
@@ -657,10 +658,10 @@ class Catalog:
                 continue
             if _CONTEXT_FAMILY.get(kind, "rule") != _CONTEXT_FAMILY.get(rule.kind or "", "rule"):
                 continue
-            days = sorted(date.fromisoformat(d) for d in rule.dates.values())
+            days = self._days[rule.id]
             if not (days[0] - timedelta(days=7) <= when <= days[-1] + timedelta(days=14)):
                 continue
-            hits = [m.group(0) for m in self._topic_pattern(rule).finditer(text)]
+            hits = [m.group(0) for m in self._topic_starts.finditer(self._topic_pattern(rule), text)]
             if hits:
                 score = (len({h.lower() for h in hits}), -min(abs((when - d).days) for d in days))
                 if best is None or score > best[0]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Iterable, Mapping, Protocol
 
-from monitor.detect.catalog import Catalog
+from monitor.detect.catalog import Catalog, Evidence
 from monitor.detect.classify import DOMAIN, also_reported, classify
 from monitor.detect.gazetteer import Gazetteer
+from monitor.detect.text import ItemText
 from monitor.events import CHANGE_DETECTED, CHANGE_DETECTED_VERSION, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.observation import Observation
 
@@ -67,15 +68,16 @@ class Detector:
             return []
         data = event.data
         item = {"source": data["source"], "key": data["key"], **Observation.content_of(data)}
-        link, identifiers = self.catalog.analyse(item)
+        # The title and summary are normalised once, here, and read by all three matchers.
+        text = ItemText.of(item)
+        link, identifiers = self.catalog.analyse(item, text)
         rule = self.catalog.rules.get(link.rule) if link else None
         changed = data.get("changed") if event.type == ITEM_REVISED else None
-        texts = {name: item[name] for name in ("title", "summary") if item.get(name)}
-        tags = self.gazetteer.tag(texts, extra_regions=rule.regions if rule else ())
+        tags = self.gazetteer.tag(text, extra_regions=rule.regions if rule else ())
         decision = classify(
             item, official=source.official, rule_id=rule.id if rule else None,
             rule_documents=frozenset(rule.identifiers.get("fr_documents", ())[:1]) if rule else frozenset(),
-            changed=changed, companies=bool(tags.companies), domain=self.topics,
+            changed=changed, companies=bool(tags.companies), domain=self.topics, text=text,
         )
         if decision is None:
             return []
@@ -83,7 +85,8 @@ class Detector:
             link = self.catalog.link_in_context(item, tags.countries, decision.kind)
             rule = self.catalog.rules.get(link.rule) if link else None
             if rule is not None:
-                tags = self.gazetteer.tag(texts, extra_regions=rule.regions)
+                # the same matches; only the rule's regions are added (the text is not tagged again)
+                tags = self.gazetteer.retag(tags, extra_regions=rule.regions)
         tag_evidence = [{"kind": m.kind, "name": m.slug, "value": m.text, "field": m.field, "start": m.start,
                          "end": m.end} for m in tags.matches]
         fields = item.get("fields") or {}
@@ -102,10 +105,10 @@ class Detector:
         # The primary event keeps the item's change id; each further event the item reports with
         # substance is its own change (another kind, its own incident), never linked to the
         # primary's rule unless it is the same kind of event.
-        for index, one in enumerate((decision, *(() if changed is not None else also_reported(item, decision, rule.kind if rule else None)))):
+        for index, one in enumerate((decision, *(() if changed is not None else also_reported(item, decision, rule.kind if rule else None, text)))):
             own_rule = rule if index == 0 else None
             cause = event.event_id if index == 0 else f"{event.event_id}#{one.kind}"
-            evidence = [*(asdict(e) for e in (link.evidence if link and index == 0 else ())),
+            evidence = [*(_evidence(e) for e in (link.evidence if link and index == 0 else ())),
                         *(p.to_json() for p in one.phrases), *tag_evidence]
             out.append(NewEvent(CHANGE_DETECTED, stream, {
                 **common,
@@ -125,6 +128,11 @@ class Detector:
             }, derive_event_id(stream, CHANGE_DETECTED, cause), occurred_at=occurred,
                 schema_version=CHANGE_DETECTED_VERSION))
         return out
+
+
+def _evidence(e: Evidence) -> dict[str, Any]:
+    """``dataclasses.asdict(e)``, which copies every value deeply and is slow; these are str and int."""
+    return {"kind": e.kind, "name": e.name, "value": e.value, "field": e.field, "start": e.start, "end": e.end}
 
 
 _MONTHS = {m: i for i, m in enumerate(

@@ -23,7 +23,10 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from monitor.detect.text import normalize
+import ahocorasick_rs
+
+from monitor.detect.text import ItemText, normalize
+from monitor.detect.windows import Starts
 from monitor.vocabulary import FAMILY, KINDS  # noqa: F401  (KINDS re-exported for older imports)
 
 HIGH_WHEN_OFFICIAL = frozenset({"new_rule", "rule_amended", "entity_list", "license_policy", "countermeasure", "rescission"})
@@ -200,9 +203,27 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
 }
 USE_TRIGGERS = True  # off only in the test that proves the triggers never change a decision
 
+# Every fragment of every kind in one Aho-Corasick automaton: one pass over the text says which
+# kinds are possible (testing each fragment with `in` cost more than some of the patterns).
+_FRAGMENTS = sorted({fragment for fragments in TRIGGERS.values() for fragment in fragments})
+_KINDS_OF_FRAGMENT = [frozenset(k for k, fragments in TRIGGERS.items() if fragment in fragments) for fragment in _FRAGMENTS]
+_TRIGGER_AUTOMATON = ahocorasick_rs.AhoCorasick(_FRAGMENTS)
+_ALL_KINDS = frozenset(TRIGGERS)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
-def _possible(kind: str, lowered: str) -> bool:
-    return not USE_TRIGGERS or any(fragment in lowered for fragment in TRIGGERS[kind])
+
+def _possible_kinds(lowered: str) -> frozenset[str]:
+    """The kinds one of whose fragments is in ``lowered`` (all of them with the triggers off)."""
+    if not USE_TRIGGERS:
+        return _ALL_KINDS
+    try:
+        found = _TRIGGER_AUTOMATON.find_matches_as_indexes(lowered, overlapping=True)
+    except UnicodeEncodeError:  # a lone surrogate cannot cross into Rust; no fragment holds one
+        found = _TRIGGER_AUTOMATON.find_matches_as_indexes(_SURROGATE.sub("\ufffd", lowered), overlapping=True)
+    kinds: set[str] = set()
+    for index in {index for index, _start, _end in found}:
+        kinds |= _KINDS_OF_FRAGMENT[index]
+    return frozenset(kinds)
 
 
 # Which kinds a Federal Register rule's title (its first clause) may state besides being a rule.
@@ -258,10 +279,22 @@ def shipped_topics() -> tuple[str, ...]:
 DOMAIN = compile_topics(shipped_topics())
 
 
+# Every pattern above is tried only where its matches can start (monitor/detect/windows.py): one
+# Aho-Corasick pass over a text finds those places for all of them. A pattern it does not hold
+# (a configured set of topics) is searched whole.
+_STARTS = Starts([pattern for _kind, pattern in TEXT_KINDS] + [TOPIC, ENFORCEMENT, _AMENDS, DOMAIN, FR_SUSPENSION,
+                                                                 FR_TITLE_KINDS, FR_LICENCE_TITLE])
+USE_WINDOWS = True  # off only in the tests that prove the windows never change a decision
+
+
+def _search(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    return _STARTS.search(pattern, text) if USE_WINDOWS else pattern.search(text)
+
+
 def _first(pattern: re.Pattern[str], fields: Mapping[str, tuple[str, str]], name: str) -> Phrase | None:
     """The first match of a pattern over the fields, as evidence on the original text."""
     for field, (original, normalised) in fields.items():
-        match = pattern.search(normalised)
+        match = _search(pattern, normalised)
         if match:
             return Phrase(name, original[match.start():match.end()], field, match.start(), match.end())
     return None
@@ -270,9 +303,12 @@ def _first(pattern: re.Pattern[str], fields: Mapping[str, tuple[str, str]], name
 LEAD = 600  # characters of a summary read for its kind: news and notices say what happened up front
 
 
-def text_fields(item: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+def text_fields(item: Mapping[str, Any], text: ItemText | None = None) -> dict[str, tuple[str, str]]:
     """The item's title and the lead of its summary, original and normalised (same length, so
-    offsets agree). A long Federal Register abstract takes its kind from structured fields."""
+    offsets agree). A long Federal Register abstract takes its kind from structured fields.
+    ``text``: the item's texts already normalised (``ItemText.of(item)``)."""
+    if text is not None:
+        return {name: text.prefix(name, LEAD) for name in ("title", "summary") if name in text.original}
     out = {}
     for name in ("title", "summary"):
         value = (item.get(name) or "")[:LEAD]
@@ -289,7 +325,7 @@ def _topic(fields: Mapping[str, tuple[str, str]]) -> Phrase | None:
 PROCEDURAL = frozenset({"correction", "comment_period", "effective_date", "rescission"})
 
 
-def _fr_kind(item_fields: Mapping[str, Any], title: str) -> tuple[str, Phrase]:
+def _fr_kind(item_fields: Mapping[str, Any], title: str, text: ItemText | None = None) -> tuple[str, Phrase]:
     """A Federal Register document's kind, from what it states: its type and action first, then
     the first clause of its title (the abstract of a big rule mentions every kind there is)."""
     doc_type = str(item_fields.get("type") or "")
@@ -311,10 +347,14 @@ def _fr_kind(item_fields: Mapping[str, Any], title: str) -> tuple[str, Phrase]:
         return said("proposed_rule", action or doc_type)
     if doc_type != "Rule":
         return said("mention", doc_type or action, "fields.type")
-    first_clause = normalize(re.split(r"[;:]", title, maxsplit=1)[0])
-    for kind, pattern, text in (("rescission", FR_SUSPENSION, normalize(title)), ("entity_list", FR_TITLE_KINDS, first_clause),
-                                ("license_policy", FR_LICENCE_TITLE, first_clause)):
-        match = pattern.search(text)
+    clause = re.split(r"[;:]", title, maxsplit=1)[0]
+    if text is not None and "title" in text.original and title:
+        first_clause, whole = text.prefix("title", len(clause))[1], text.normalized["title"]
+    else:
+        first_clause, whole = normalize(clause), normalize(title)
+    for kind, pattern, searched in (("rescission", FR_SUSPENSION, whole), ("entity_list", FR_TITLE_KINDS, first_clause),
+                                    ("license_policy", FR_LICENCE_TITLE, first_clause)):
+        match = _search(pattern, searched)
         if match:
             return kind, Phrase(f"title:{kind}", title[match.start():match.end()], "title", match.start(), match.end())
     return said("new_rule", action or doc_type)
@@ -329,6 +369,7 @@ def classify(
     changed: Mapping[str, Any] | None = None,
     companies: bool = False,
     domain: re.Pattern[str] = DOMAIN,
+    text: ItemText | None = None,
 ) -> Decision | None:
     """The change an item (or a revision of it) represents, or None when it is not a change.
 
@@ -337,18 +378,18 @@ def classify(
     notice (a correction, a suspension) is relevant by itself. ``rule_documents`` are the FR
     document numbers of the linked rule itself: its own publication is new, another one amends it.
     """
-    fields = text_fields(item)
+    fields = text_fields(item, text)
     item_fields = item.get("fields") or {}
     topic = _topic(fields)
     phrases: list[Phrase] = []
     if item_fields.get("type"):
-        kind, phrase = _fr_kind(item_fields, item.get("title") or "")
+        kind, phrase = _fr_kind(item_fields, item.get("title") or "", text)
         phrases.append(phrase)
     else:
         kind = None
-        lowered = " ".join(normalised for _original, normalised in fields.values()).lower()
+        possible = _possible_kinds(" ".join(normalised for _original, normalised in fields.values()).lower())
         for candidate, pattern in TEXT_KINDS:
-            if not _possible(candidate, lowered):
+            if candidate not in possible:
                 continue
             found = _first(pattern, fields, f"text:{candidate}")
             if found:
@@ -420,7 +461,8 @@ def _modal_before(fields: Mapping[str, tuple[str, str]], phrase: Phrase) -> Phra
 SECONDARY_KINDS = ("license_slowdown", "entity_list", "countermeasure", "legislation")
 
 
-def also_reported(item: Mapping[str, Any], primary: Decision, rule_kind: str | None = None) -> list[Decision]:
+def also_reported(item: Mapping[str, Any], primary: Decision, rule_kind: str | None = None,
+                  text: ItemText | None = None) -> list[Decision]:
     """Further events the item reports; none of the family of its primary event or of the rule it
     is linked to (news of China's ban names the ban's countermeasure phrases again)."""
     if (item.get("fields") or {}).get("type") or primary.kind in ("mention", "item_revised"):
@@ -431,12 +473,13 @@ def also_reported(item: Mapping[str, Any], primary: Decision, rule_kind: str | N
         if name == "summary":
             value = re.split(r"(?<=[.;!?。；！？])\s*", value[:LEAD], maxsplit=1)[0]
         if value:
-            lead[name] = (value, normalize(value))
-    lowered = " ".join(normalised for _o, normalised in lead.values()).lower()
+            shared = text is not None and name in text.original
+            lead[name] = text.prefix(name, len(value)) if shared else (value, normalize(value))
+    possible = _possible_kinds(" ".join(normalised for _o, normalised in lead.values()).lower())
     found = []
     seen = {FAMILY[primary.kind], FAMILY.get(rule_kind or "", "rule")}
     for kind, pattern in TEXT_KINDS:
-        if kind not in SECONDARY_KINDS or FAMILY[kind] in seen or not _possible(kind, lowered):
+        if kind not in SECONDARY_KINDS or FAMILY[kind] in seen or kind not in possible:
             continue
         phrase = _first(pattern, lead, f"text:{kind}")
         if phrase is None or any(p.value == phrase.value for p in primary.phrases):

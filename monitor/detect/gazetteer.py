@@ -14,19 +14,21 @@ lower-cased:
   text spells it exactly so ("us" is not the United States);
 - Latin aliases need a boundary on each Latin side (no Latin letter or digit next to them), so
   "Intel" is not in "intelligence"; CJK aliases need none;
-- all aliases form two trie-shaped regular expressions, one for aliases that start with a Latin
-  letter or digit, one for the rest (CJK), so a text is scanned twice, never once per alias;
+- all aliases are keys of one Aho-Corasick automaton (``ahocorasick-rs``), which reports every
+  occurrence of every key in one pass over the text; boundaries, guards and case are then checked
+  on those occurrences only;
 - every place where an alias may start is tried (Latin: every word start; CJK: every character),
   the longest alias there wins, and an occurrence inside a longer one is dropped ("North Korea"
   → KP only; "超微电脑" → Supermicro only; "South China Sea" → nothing, a blocked
   phrase); so a wrong reading never hides a right one that overlaps it;
 - guards (literal contexts before or after an alias: "中美" not followed by "国", since
-  "其中美国" is "其中" + "美国") are lookarounds in the same expressions.
+  "其中美国" is "其中" + "美国") are checked where the alias occurs.
 """
 
 from __future__ import annotations
 
 import functools
+import operator
 import importlib.resources
 import re
 import tomllib
@@ -34,7 +36,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from monitor.detect.text import normalize
+import ahocorasick_rs
+
+from monitor.detect.text import ItemText, lower_same_length as _lower, normalize
 
 if TYPE_CHECKING:  # pragma: no cover
     from monitor.config import CompanyConfig, RegionConfig
@@ -115,14 +119,6 @@ class _Guard:
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _lower(text: str) -> str:
-    """``text.lower()`` with the same length (only U+0130 İ lower-cases to two characters)."""
-    low = text.lower()
-    if len(low) == len(text):
-        return low
-    return "".join(c if len(lc := c.lower()) != 1 else lc for c in text)
-
-
 def auto_case_sensitive(alias: str) -> bool:
     """Whether an alias matches only as written under the automatic rule: at most 4 Latin letters,
     with 2 or more capitals (US, U.S., UAE, AMD, TSMC, ROK) or a capital and a digit (G42, D:5)."""
@@ -133,154 +129,99 @@ def auto_case_sensitive(alias: str) -> bool:
     return upper >= 2 or (upper >= 1 and any(c.isdigit() for c in alias))
 
 
-# ``re`` tries the alternatives of the trie's first level one by one (a quick test each): put the
-# characters that start keys most often in Chinese news text first.
-_FREQUENT_FIRST = "中美国日大台香欧韩英阿海北南东新西亚印马法德三高长上华以伊俄澳加巴沙意荷越泰"
-
-
-def _first_char_order(ch: str) -> tuple[int, str]:
-    index = _FREQUENT_FIRST.find(ch)
-    return (index if index >= 0 else len(_FREQUENT_FIRST)), ch
-
-
-def _trie_regex(keys: Mapping[str, _Guard | None], mode: str) -> re.Pattern[str] | None:
-    """One regex matching every key, longest first, as a trie of literal characters.
-
-    The right boundary (after a key ending in a Latin letter or digit) and the guards are
-    lookarounds where a key ends. ``mode`` says how the left boundary of Latin keys is tested:
-
-    - ``"gap"``: the pattern is one non-word character, and the key (group 1) is looked for
-      ahead of it, for a haystack with a space in front; ``re`` then skips over word characters
-      in a tight loop and tries the trie only at word starts (fast on Latin text);
-    - ``"literal"``: a lookbehind right after the first character, so every top-level alternative
-      starts with a literal and ``re`` skips to characters that start a key (fast on CJK text);
-    - ``"plain"``: no left boundary (keys that start with a CJK character or punctuation).
-    """
-    if not keys:
-        return None
-    root: dict[str, Any] = {}
-    for key, guard in keys.items():
-        node = root
-        for ch in key:
-            node = node.setdefault(ch, {})
-        ends: list[str] = []
-        if _WORD_CHAR.match(key[-1]):
-            ends.append(f"(?![{_WORD}])")
-        if guard is not None:
-            ends.extend(f"(?!{re.escape(f)})" for f in guard.not_followed_by)
-            ends.extend(f"(?<!{re.escape(p + key)})" for p in guard.not_preceded_by)
-        node[""] = "".join(ends)
-
-    def emit(node: dict[str, Any], top: bool) -> str:
-        alternatives = []
-        for ch in sorted((k for k in node if k), key=_first_char_order if top else None):
-            head = re.escape(ch)
-            if top and mode == "literal":
-                head += f"(?<![{_WORD}].)"
-            alternatives.append(head + emit(node[ch], False))
-        if "" in node:  # a key ends here: tried after every longer key through this node
-            alternatives.append(node[""])
-        if len(alternatives) == 1:
-            return alternatives[0]
-        return "(?:" + "|".join(alternatives) + ")"
-
-    if mode == "gap":
-        return re.compile(f"[^{_WORD}](?=(" + emit(root, True) + "))")
-    return re.compile(emit(root, True))
-
-
 @dataclass(frozen=True)
 class _Key:
     """What one matched key means.
 
     ``always``: targets of case-insensitive aliases. ``exact``: (spelling, target) of
-    case-sensitive aliases, taken only when the text is spelt exactly so. ``fallback``: when the
-    key is rejected for its case, the shorter keys that may match at the same place.
+    case-sensitive aliases, taken only when the text is spelt exactly so. A key whose targets are
+    all rejected for their case leaves the place to the next shorter key that starts there.
+    ``word_start`` / ``word_end``: the key starts / ends with a Latin letter or digit, so it needs a
+    boundary on that side. ``guard``: the literal contexts in which it is not a mention.
     """
 
     always: tuple[tuple[str, str, str], ...]
     exact: tuple[tuple[str, tuple[str, str, str]], ...] = ()
-    fallback: re.Pattern[str] | None = None
+    word_start: bool = False
+    word_end: bool = False
+    guard: _Guard | None = None
+    preceded: tuple[str, ...] = ()  # each not_preceded_by context followed by the key itself
 
 
 class _Scanner:
-    """The trie regexes for every key, matched in the lower-cased normalised text.
+    """Every key, found in the lower-cased normalised text by one Aho-Corasick automaton.
 
-    Every place where a key may start is tried (for Latin keys: every word start; for CJK keys:
-    every character), and the longest key there is reported, so a wrong reading never hides a
-    right one that overlaps it; what an occurrence contains is left to the caller to drop.
+    The automaton reports every occurrence of every key (overlapping ones too), in one pass in
+    compiled code, where a trie-shaped regex had to be tried at every word start and at every CJK
+    character. What a literal cannot say is checked on those occurrences only: the Latin
+    boundaries, the guards and the case of case-sensitive aliases. At each start the longest key
+    that passes wins (the keys found at one start are prefixes of one another, so a key rejected
+    for its case leaves the place to the next shorter one), so a wrong reading never hides a right
+    one that overlaps it; what an occurrence contains is left to the caller to drop.
     """
 
     def __init__(self, keys: Mapping[str, _Key], guards: Mapping[str, _Guard]):
         self.keys = dict(keys)
         self.guards = dict(guards)
-        # the keys that need nothing but their targets: the common, fast path
-        self.simple = {k: v.always for k, v in keys.items() if not v.exact}
-        latin = {k: guards.get(k) for k in keys if _WORD_CHAR.match(k)}
-        other = {k: guards.get(k) for k in keys if not _WORD_CHAR.match(k)}
-        self.gap = _trie_regex(latin, "gap")
-        self.literal = _trie_regex(latin, "literal")
-        self.plain = _trie_regex(other, "plain")
-        self.plain_ascii = any(k[0].isascii() for k in other)  # else: skipped on ASCII text
+        self._patterns = list(self.keys)
+        self._infos = [self.keys[k] for k in self._patterns]
+        # ahocorasick_rs takes no empty pattern; an empty key (never made: aliases are stripped
+        # and checked) could match nothing anyway.
+        self._automaton = ahocorasick_rs.AhoCorasick(self._patterns) if self._patterns else None
 
-    def scan(self, low: str, norm: str, latin_text: bool) -> list[tuple[int, int, tuple]]:
-        """(start, end, targets) of the occurrences, unsorted; ``low`` is the lower-cased ``norm``.
-
-        ``latin_text`` picks the faster of two equivalent Latin regexes: on Latin text, one that
-        consumes the non-word character before a word and looks ahead for the key (``finditer``
-        then goes on inside the key, at the next word start); on CJK text, one that skips to
-        Latin letters, searched again from each match's start + 1 (Latin matches are few there).
-        """
+    def scan(self, low: str, norm: str) -> list[tuple[int, int, tuple]]:
+        """(start, end, targets) of the occurrences, unsorted; ``low`` is the lower-cased ``norm``."""
+        if self._automaton is None:
+            return []
+        try:
+            hits = self._automaton.find_matches_as_indexes(low, overlapping=True)
+        except UnicodeEncodeError:
+            # A lone surrogate cannot cross into Rust: scan a copy with U+FFFD in its place (same
+            # length; neither is in any key nor a word character), check contexts on the original.
+            hits = self._automaton.find_matches_as_indexes(_SURROGATES.sub("\ufffd", low), overlapping=True)
+        if not hits:
+            return []
+        # the candidates at each start, longest first (two stable sorts by C-level keys)
+        hits.sort(key=_END, reverse=True)
+        hits.sort(key=_START)
+        infos = self._infos
         out: list[tuple[int, int, tuple]] = []
-        if self.gap is not None:
-            if latin_text:
-                simple = self.simple
-                append = out.append
-                for m in self.gap.finditer(" " + low):
-                    # the gap character's offset in " " + low is the key's offset in low
-                    start = m.start()
-                    key = m.group(1)
-                    targets = simple.get(key)
-                    if targets is not None:
-                        append((start, start + len(key), targets))
-                    else:
-                        self._take(key, start, start + len(key), low, norm, out)
+        append = out.append
+        size = len(low)
+        done = -1  # the start that already has its occurrence
+        for index, start, end in hits:
+            if start == done:
+                continue
+            info = infos[index]
+            if info.word_start and start and _WORD_CHAR.match(low, start - 1):
+                continue
+            if info.word_end and end < size and _WORD_CHAR.match(low, end):
+                continue
+            guard = info.guard
+            if guard is not None:
+                # str.startswith / endswith take a tuple: each context set is one call
+                if guard.not_followed_by and low.startswith(guard.not_followed_by, end):
+                    continue
+                if guard.not_preceded_by and low.endswith(info.preceded, 0, end):
+                    continue
+            if info.exact:
+                spelt = norm[start:end]
+                exact = [t for spelling, t in info.exact
+                         if spelling == spelt and not any(a[:2] == t[:2] for a in info.always)]
+                targets = tuple(sorted(info.always + tuple(exact))) if exact else info.always
+                if not targets:
+                    continue  # rejected for its case ("U.S.a." is not "U.S.A."): a shorter key may start here
             else:
-                self._search(self.literal, low, norm, out)
-        if self.plain is not None and (self.plain_ascii or not low.isascii()):
-            self._search(self.plain, low, norm, out)
+                targets = info.always  # () for a blocked phrase: it only hides what it contains
+            append((start, end, targets))
+            done = start
         return out
 
-    def _search(self, pattern: re.Pattern[str], low: str, norm: str, out: list) -> None:
-        simple = self.simple
-        append = out.append
-        search = pattern.search
-        m = search(low)
-        while m is not None:
-            start = m.start()
-            key = m.group()
-            targets = simple.get(key)
-            if targets is not None:
-                append((start, start + len(key), targets))
-            else:
-                self._take(key, start, start + len(key), low, norm, out)
-            m = search(low, start + 1)
 
-    def _take(self, key: str, start: int, end: int, low: str, norm: str, out: list) -> None:
-        info = self.keys[key]
-        spelt = norm[start:end]
-        exact = [
-            t for spelling, t in info.exact
-            if spelling == spelt and not any(a[:2] == t[:2] for a in info.always)
-        ]
-        targets = tuple(sorted(info.always + tuple(exact))) if exact else info.always
-        if targets:
-            out.append((start, end, targets))
-        elif info.fallback is not None:
-            # Rejected for its case ("U.S.a." is not "U.S.A."): a shorter key may start here.
-            m = info.fallback.match(low, start)
-            if m is not None:
-                self._take(m.group(), start, m.end(), low, norm, out)
+_START, _END = operator.itemgetter(1), operator.itemgetter(2)
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def _strings(value: Any, where: str, key: str) -> tuple[str, ...]:
@@ -419,21 +360,15 @@ class Gazetteer:
                 tuple(_lower(normalize(f)) for f in guard.not_followed_by),
             )
 
-        # A key with case-sensitive aliases may be matched and then rejected for its case; the
-        # shorter keys it starts with (a prefix of it) must then still be tried at that place.
         keys: dict[str, _Key] = {}
         for key, targets in table.items():
-            fallback = None
-            sensitive = any(t[3] is not None for t in targets)
-            if sensitive:
-                shorter = {
-                    key[:i]: key_guards.get(key[:i]) for i in range(1, len(key)) if key[:i] in table
-                }
-                fallback = _trie_regex(shorter, "plain")
             keys[key] = _Key(
                 tuple(sorted((k, s, a) for k, s, a, sp in targets if sp is None)),
                 tuple(sorted((sp, (k, s, a)) for k, s, a, sp in targets if sp is not None)),
-                fallback,
+                _WORD_CHAR.match(key) is not None,
+                _WORD_CHAR.match(key[-1]) is not None,
+                key_guards.get(key),
+                tuple(p + key for p in key_guards[key].not_preceded_by) if key in key_guards else (),
             )
         self._scanner = _Scanner(keys, key_guards)
 
@@ -607,26 +542,19 @@ class Gazetteer:
     def find(self, fields: Mapping[str, str]) -> list[Match]:
         """Every alias occurrence in each field's text, in field order (as given), then by offset;
         an occurrence inside a longer one is dropped. Offsets are into the original text."""
-        out: list[Match] = []
-        for field, text in fields.items():
-            if text:
-                out.extend(self._find_in(field, text))
-        return out
-
-    def _spans(self, text: str) -> list[tuple[int, int, tuple[tuple[str, str, str], ...]]]:
-        """(start, end, targets) of every occurrence not inside a longer one, in text order."""
-        norm = normalize(text)
-        low = _lower(norm)
-        # Latin or CJK text? Only decides which of two equivalent regexes is faster.
-        latin_text = norm.isascii() or len(norm.encode("utf-8", "surrogatepass")) < 1.5 * len(norm)
-        return _outermost(self._scanner.scan(low, norm, latin_text))
-
-    def _find_in(self, field: str, text: str) -> list[Match]:
+        text = ItemText({field: value for field, value in fields.items() if value})
         return [
-            _match(kind, slug, alias, field, start, end, text[start:end])
-            for start, end, targets in self._spans(text)
+            _match(kind, slug, alias, field, start, end, original[start:end])
+            for field, original in text.original.items()
+            for start, end, targets in self._spans(text, field)
             for kind, slug, alias in targets
         ]
+
+    def _spans(self, text: ItemText | str, field: str = "") -> list[tuple[int, int, tuple[tuple[str, str, str], ...]]]:
+        """(start, end, targets) of every occurrence not inside a longer one, in text order."""
+        if isinstance(text, str):
+            text = ItemText({field: text})
+        return _outermost(self._scanner.scan(text.lowered(field), text.normalized[field]))
 
     def breadth(self, kind: str, slug: str) -> tuple[bool, int]:
         """How broad a group is, narrower first: regions that hold the United States (the actor of
@@ -636,7 +564,7 @@ class Gazetteer:
 
     def tag(
         self,
-        fields: Mapping[str, str],
+        fields: Mapping[str, str] | ItemText,
         *,
         extra_countries: Iterable[str] = (),
         extra_regions: Iterable[str] = (),
@@ -644,35 +572,45 @@ class Gazetteer:
     ) -> Tags:
         """What the fields name, with evidence.
 
+        ``fields`` are texts by field name, or an ``ItemText`` that already holds them normalised
+        (the detector's: one normalisation an item, shared with the catalog and the classifier).
         ``matches`` are ``find``'s, de-duplicated: the first occurrence (in field order, then by
         offset) of each (kind, slug, alias). Regions are derived: a country tags every region that
         is ``implied_by_countries`` and contains it; a named region tags every such region that
         contains all its countries ("Gulf" → gulf + middle-east). The extras (e.g. a linked rule's
         own tags) are merged first and derive the same way.
         """
+        text = fields if isinstance(fields, ItemText) else ItemText(
+            {field: value for field, value in fields.items() if value})
         seen: set[tuple[str, str, str]] = set()
         matches: list[Match] = []
-        for field, text in fields.items():
-            if not text:
-                continue
-            for start, end, targets in self._spans(text):
+        for field, original in text.original.items():
+            for start, end, targets in self._spans(text, field):
                 for target in targets:
                     if target not in seen:
                         seen.add(target)
                         kind, slug, alias = target
                         matches.append(
-                            _match(kind, slug, alias, field, start, end, text[start:end])
+                            _match(kind, slug, alias, field, start, end, original[start:end])
                         )
+        return self._derive(matches, extra_countries, extra_regions, extra_companies)
+
+    def retag(self, tags: Tags, *, extra_regions: Iterable[str] = ()) -> Tags:
+        """``tag`` of the same text with other ``extra_regions``, from its matches (no new scan)."""
+        return self._derive(list(tags.matches), (), extra_regions, ())
+
+    def _derive(self, matches: list[Match], extra_countries: Iterable[str], extra_regions: Iterable[str],
+                extra_companies: Iterable[str]) -> Tags:
         countries = set(extra_countries)
         named_regions = set(extra_regions)
         companies = set(extra_companies)
-        for kind, slug, _alias in seen:
-            if kind == "country":
-                countries.add(slug)
-            elif kind == "region":
-                named_regions.add(slug)
+        for match in matches:
+            if match.kind == "country":
+                countries.add(match.slug)
+            elif match.kind == "region":
+                named_regions.add(match.slug)
             else:
-                companies.add(slug)
+                companies.add(match.slug)
         regions = set(named_regions)
         for code in countries:
             regions.update(self._implied_by_country.get(code, ()))

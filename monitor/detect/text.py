@@ -1,4 +1,5 @@
-"""Text normalisation shared by the detectors (gazetteer, catalog).
+"""Text normalisation shared by the detectors (gazetteer, catalog, classifier): ``ItemText``
+holds an item's texts normalised once, for all three.
 
 ``normalize(text)`` returns a string of exactly the same length as ``text``, so every offset found
 in the normalised string is an offset into the original. Per character it applies:
@@ -24,10 +25,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any, Mapping
 
 import opencc
 
-__all__ = ["CJK", "normalize"]
+__all__ = ["CJK", "ItemText", "lower_same_length", "normalize"]
 
 # CJK unified ideographs (URO, extensions A-H) and compatibility ideographs.
 CJK = re.compile(
@@ -128,3 +130,50 @@ def normalize(text: str) -> str:
         if _ASTRAL.search(text) is not None:
             text = _nfkc(_NFKC_ASTRAL, text)
     return _t2s(text)
+
+
+class ItemText:
+    """Named texts (an item's title and summary), each normalised and lower-cased once.
+
+    The catalog, the gazetteer and the classifier all read the same normalised text; they used to
+    normalise it on their own, three to five times an item. ``lowered`` is ``normalized`` lower-
+    cased with every offset kept (only U+0130 İ lower-cases to two characters: it is kept as is).
+    """
+
+    __slots__ = ("original", "normalized", "_lowered")
+
+    def __init__(self, fields: Mapping[str, str]):
+        self.original: dict[str, str] = dict(fields)
+        self.normalized: dict[str, str] = {name: normalize(text) for name, text in self.original.items()}
+        self._lowered: dict[str, str] = {}
+
+    @classmethod
+    def of(cls, item: Mapping[str, Any]) -> "ItemText":
+        """An item's title and summary, those that are non-empty strings."""
+        return cls({name: value for name in ("title", "summary")
+                    if isinstance(value := item.get(name), str) and value})
+
+    def lowered(self, name: str) -> str:
+        low = self._lowered.get(name)
+        if low is None:
+            low = self._lowered[name] = lower_same_length(self.normalized[name])
+        return low
+
+    def prefix(self, name: str, size: int) -> tuple[str, str]:
+        """The first ``size`` characters of a text, original and normalised. ``normalize`` of a
+        prefix is the prefix of ``normalize`` when the text is ASCII (it is then the identity);
+        otherwise OpenCC's phrase tables may read the cut differently, so the prefix is normalised
+        on its own, as before."""
+        original = self.original[name]
+        if len(original) <= size:
+            return original, self.normalized[name]
+        cut = original[:size]
+        return cut, (self.normalized[name][:size] if original.isascii() else normalize(cut))
+
+
+def lower_same_length(text: str) -> str:
+    """``text.lower()`` when that keeps every offset (it nearly always does), else per character."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c if len(lc := c.lower()) != 1 else lc for c in text)
