@@ -368,7 +368,11 @@ def entity_changes(diff_: Diff, *, source: str, url: str | None, at: str, snapsh
             "regions": list(regions), "countries": countries,
             "companies": list(named.companies) if named else [], "named": sorted(named.companies) if named else [],
             "revision": False, "official": True, "public_inspection": False, "action": None,
-            "identifiers": list({(i["name"], i["key"]): i for i in identifiers}.values()),
+            # its own key makes it an official document with an identifier of its own: it joins the
+            # incident of its FR citation, or opens one; it never attaches by subject to another
+            # official thread (such as another list's change of the same file)
+            "identifiers": [{"name": "screening_list", "key": f"{source}:{key}", "own": True},
+                            *{(i["name"], i["key"]): i for i in identifiers}.values()],
             "rule": rule.id if rule else None, "rule_title": rule.title if rule else None,
             "linked_by": link.by if link else None, "deadlines": [], "evidence": evidence,
             "list": code, "list_action": action, "citation": citation or None,
