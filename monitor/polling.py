@@ -145,6 +145,8 @@ class Poller:
     def record_watchlist(self) -> int:
         """Record the configured watchlist when it differs from the log's, and screen its new or
         changed entries against the latest snapshot of every screening list. Returns the matches."""
+        if screening_reads.watchlist_sha256(self.store.conn) == self.watchlist.sha256:
+            return 0  # the common case, one indexed read
         at = to_iso(self.clock())
         recorded = screening_reads.watchlist_state(self.store.conn)
         event = watchlist_change(self.watchlist, recorded, at)

@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -39,8 +40,8 @@ class Watchlist:
         return {"threshold": self.threshold, "lists": list(self.lists), "file": self.file,
                 "ignore": [i if isinstance(i, str) else {"entity": i.entity, "ref": i.ref} for i in self.ignore]}
 
-    @property
-    def sha256(self) -> str:
+    @cached_property
+    def sha256(self) -> str:  # computed once per configuration: every poll cycle compares it
         body = {"settings": self.settings, "entries": sorted((asdict(e) for e in self.entries), key=lambda e: _ref(e))}
         return hashlib.sha256(dumps(body).encode()).hexdigest()
 
@@ -120,7 +121,8 @@ def _read_csv(path: Path, label: str) -> list[Entry]:
 
 
 def watchlist_change(watchlist: Watchlist, recorded: Mapping[str, Any] | None, at: str) -> NewEvent | None:
-    """A ``WatchlistChanged`` event when the configured watchlist differs from the recorded one."""
+    """A ``WatchlistChanged`` event when the configured watchlist differs from the recorded one
+    (``recorded``: the projection's state with its entries, or None)."""
     if recorded is not None and recorded["sha256"] == watchlist.sha256:
         return None
     before = (recorded or {}).get("entries") or {}

@@ -185,7 +185,13 @@ def known_lists(conn: sqlite3.Connection) -> list[str]:
     return [code for (code,) in conn.execute("SELECT DISTINCT list FROM screening_entities ORDER BY list")]
 
 
+def watchlist_sha256(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT sha256 FROM watchlist_state").fetchone()
+    return row[0] if row else None
+
+
 def watchlist_state(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """The recorded watchlist: its digest, settings and every entry."""
     row = conn.execute("SELECT sha256, threshold, settings, entries, at, seq FROM watchlist_state").fetchone()
     if row is None:
         return None
