@@ -19,8 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from monitor.config import Config, ConfigError, _country
 from monitor.detect.watchlist import Entry, Match
-from monitor.events import NewEvent, derive_event_id, dumps
-from monitor.projections.screening import WATCHLIST_CHANGED, WATCHLIST_MATCHED
+from monitor.events import WATCHLIST_CHANGED, WATCHLIST_MATCHED, NewEvent, derive_event_id, dumps
 
 WATCHLIST_STREAM = "watchlist"
 MAX_ENTRIES = 100_000

@@ -403,3 +403,26 @@ def test_an_entity_list_change_joins_the_incident_of_the_fr_rule_that_made_it(tm
     attached = next(e.data for e in incident_events if e.data.get("change_id") == el_added["id"])
     assert attached["attached_by"] == "citation:85 FR 51603"
     assert "huawei" in el_added["companies"] and "CN" in el_added["countries"]
+
+
+def test_hostile_records_cost_only_themselves():
+    header, row = SAMPLE.read_text(encoding="utf-8").split("\n", 2)[:2]
+    cells = next(__import__("csv").reader([row]))
+    nameless = cells.copy()
+    nameless[5] = ""
+    hostile = cells.copy()
+    hostile[5] = "Evil\x00 Corp\x1b[31m " + "X" * 30_000  # NUL, an escape sequence, an absurd length
+
+    def line(values):
+        return ",".join('"' + v.replace('"', '""') + '"' for v in values)
+
+    body = "\n".join([header, line(cells), line(nameless), line(hostile)]).encode()
+    parsed = parse_screening_list(body)
+    assert len(parsed.records) == 2 and parsed.skipped == 1
+    assert parsed.warnings[0] == "skipped record 2: it has no name"
+    evil = parsed.records[1]["name"]
+    assert "\x00" not in evil and "\x1b" not in evil and len(evil) == 20_000
+    key = diff({}, parsed.records).added[1][0]
+    assert len(key) <= 200 and "\n" not in key
+    with pytest.raises(Exception, match="holds no records"):
+        parse_screening_list(header.encode() + b"\n")

@@ -42,12 +42,10 @@ from monitor.collectors.screening_list import list_code
 from monitor.detect.catalog import identifier_key
 from monitor.detect.changes import change_id, change_stream
 from monitor.detect.text import CJK, normalize
-from monitor.events import CHANGE_DETECTED, NewEvent, derive_event_id, dumps
-
-SCREENING_SNAPSHOT = "ScreeningSnapshotTaken"
-ENTITY_ADDED = "ScreeningEntityAdded"
-ENTITY_MODIFIED = "ScreeningEntityModified"
-ENTITY_REMOVED = "ScreeningEntityRemoved"
+from monitor.events import CHANGE_DETECTED, SCREENING_SNAPSHOT, NewEvent, derive_event_id, dumps
+from monitor.events import SCREENING_ENTITY_ADDED as ENTITY_ADDED
+from monitor.events import SCREENING_ENTITY_MODIFIED as ENTITY_MODIFIED
+from monitor.events import SCREENING_ENTITY_REMOVED as ENTITY_REMOVED
 
 RENAME_SIMILARITY = 90
 MAX_PARTIES = 500  # parties named in one change (the rest are counted)
@@ -110,12 +108,19 @@ def is_treasury(record: Mapping[str, str]) -> bool:
     return "treasury" in (record.get("source") or "").lower()
 
 
+MAX_KEY = 200  # a key names an event stream: an absurdly long name is cut and made unique by its hash
+
+
 def base_key(record: Mapping[str, str]) -> str:
     code = list_code(record.get("source", ""))
     number = record.get("entity_number") or record.get("id")
     if is_treasury(record) and number:
-        return f"{code}:#{number.strip()}"
-    return f"{code}:{name_key(record.get('name', ''))}"
+        key = f"{code}:#{' '.join(number.split())}"
+    else:
+        key = f"{code}:{name_key(record.get('name', ''))}"
+    if len(key) > MAX_KEY:
+        key = f"{key[:MAX_KEY - 14]}…{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    return key
 
 
 def fingerprint(record: Mapping[str, str]) -> str:

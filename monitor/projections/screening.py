@@ -10,11 +10,8 @@ from typing import Any, Iterable, Iterator
 from monitor.detect.screening import (
     ENTITY_ADDED, ENTITY_MODIFIED, ENTITY_REMOVED, SCREENING_SNAPSHOT, Known, countries_of,
 )
-from monitor.events import Event
+from monitor.events import WATCHLIST_CHANGED, WATCHLIST_MATCHED, Event
 from monitor.projections.base import Statement
-
-WATCHLIST_CHANGED = "WatchlistChanged"
-WATCHLIST_MATCHED = "WatchlistMatched"
 
 
 class Screening:
