@@ -36,6 +36,7 @@ from monitor.filters import UnknownValue, resolve, suggestion
 from monitor.projections.sources import source_states
 from monitor.views import changes as query_changes
 from monitor.vocabulary import INCIDENT_STATUSES, KINDS
+from monitor.watchlist import load_watchlist
 from monitor.service import Service, ServiceError, StateLock, StateLocked, configure_logging, refusals_logged, run_service
 
 
@@ -236,6 +237,8 @@ def poll(settings: Settings, only: tuple[str, ...], force: bool, as_json: bool, 
         detail = {"new": f"{r.new} new, {r.revised} revised, {r.changes} changes", "failed": r.message, "skipped": r.message,
                   "not_modified": "not modified (304)", "unchanged": "unchanged (same bytes)",
                   "no_change": f"{r.entries} entries, nothing new"}[r.status]
+        if r.removed or r.matches:  # a screening list: entities added (new), modified (revised), removed
+            detail += f", {r.removed} removed, {r.matches} watchlist matches"
         if r.status in ("new", "no_change") and r.message:  # warnings: skipped entries, a broken feed
             detail += f" ({r.message})"
         click.echo(f"{r.source:<24} {r.status:<13} {detail}")
@@ -748,6 +751,7 @@ def _detector(config: Config):
         raise Refused(f"{config.path}: {exc}") from None
     gazetteer = detector.gazetteer
     try:
+        load_watchlist(config)  # a bad watchlist CSV is a bad configuration
         check_names(config, {"regions": gazetteer.regions, "countries": gazetteer.countries,
                              "companies": gazetteer.companies})
     except ConfigError as exc:
@@ -830,3 +834,6 @@ def _as_of_time(text: str) -> str:
         return to_iso(parse_iso(text))
     except ValueError:
         raise Refused(f"--as-of: not an ISO date or datetime: {text!r}") from None
+
+
+from monitor import cli_screening  # noqa: E402,F401  (registers `entities` and `screen` on this group)

@@ -59,7 +59,10 @@ __all__ = [
     "RouteConfig",
     "RuleConfig",
     "RuleIdentifiers",
+    "ScreeningListSource",
     "SourceConfig",
+    "WatchlistConfig",
+    "WatchlistEntry",
     "check_names",
     "format_duration",
     "load_config",
@@ -75,7 +78,8 @@ DEFAULT_USER_AGENT = "export-control-monitor/0.1 (regulatory change monitor; +co
 ChangeKind = Literal[KINDS]  # type: ignore[valid-type]  # one list: monitor.vocabulary
 CHANGE_KINDS: tuple[str, ...] = get_args(ChangeKind)
 Severity = Literal[SEVERITIES]  # type: ignore[valid-type]
-SOURCE_KINDS = ("federal_register", "feed", "html_list")
+SOURCE_KINDS = ("federal_register", "feed", "html_list", "screening_list")
+SCREENING_MAX_BYTES = 128 * 2**20  # the CSL JSON bulk file is about 33 MB; a cap above it, not unbounded
 
 
 class ConfigError(Exception):
@@ -395,8 +399,27 @@ class HtmlListSource(_SourceBase):
     issuer: Text | None = None  # e.g. "商务部": announcement numbers are deduplicated per issuer
 
 
+def _list_code(value: str) -> str:
+    code = " ".join(value.split()).upper()
+    if not re.fullmatch(r"[A-Z][A-Z0-9-]{0,15}", code):
+        raise ValueError(f"invalid list code {_show(value)}: use the code in parentheses of the list's name, "
+                         "e.g. EL, MEU, UVL, DPL, SDN")
+    return code
+
+
+ListCode = Annotated[str, AfterValidator(_list_code)]
+
+
+class ScreeningListSource(_SourceBase):
+    """The Consolidated Screening List bulk file (JSON, CSV or TSV), diffed at entity level."""
+
+    kind: Literal["screening_list"]
+    format: Literal["auto", "json", "csv", "tsv"] = "auto"  # auto: by Content-Type, then by the first byte
+    lists: list[ListCode] = []  # empty: every list of the file
+
+
 SourceConfig = Annotated[
-    Union[FederalRegisterSource, FeedSource, HtmlListSource], Field(discriminator="kind")
+    Union[FederalRegisterSource, FeedSource, HtmlListSource, ScreeningListSource], Field(discriminator="kind")
 ]
 
 
@@ -481,9 +504,35 @@ class AlertsConfig(_Model):
 # --- the whole file ------------------------------------------------------------------------------
 
 
+class WatchlistEntry(_Model):
+    name: Text
+    name_zh: str | None = None
+    country: Country | None = None
+    ref: str | None = None  # your own reference (customer number, supplier id); default: the name
+
+
+class WatchlistIgnore(_Model):
+    """A match never to report: ``entity`` (an entity key or a listed name) for every entry, or
+    only for the entry ``ref`` (its reference, or its name when it has none)."""
+
+    entity: Text
+    ref: str | None = None
+
+
+class WatchlistConfig(_Model):
+    """The counterparties a team screens against the screening lists."""
+
+    file: Text | None = None  # a CSV (name, name_zh, country, ref), relative to this file
+    threshold: int = Field(default=90, ge=50, le=100)  # rapidfuzz score (0-100) from which a name matches
+    lists: list[ListCode] = []  # screen against these lists only; empty: every list the sources keep
+    ignore: list[Union[Text, WatchlistIgnore]] = []
+    entries: list[WatchlistEntry] = []
+
+
 class Config(_Model):
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     sources: list[SourceConfig] = []
+    watchlist: WatchlistConfig = Field(default_factory=WatchlistConfig)
     rules: list[RuleConfig] = []
     regions: dict[Slug, RegionConfig] = {}
     companies: dict[Slug, CompanyConfig] = {}
@@ -502,7 +551,8 @@ class Config(_Model):
             if source.every is None:
                 source.every = self.monitor.every
             if source.max_bytes is None:
-                source.max_bytes = self.monitor.max_bytes
+                source.max_bytes = max(self.monitor.max_bytes, SCREENING_MAX_BYTES) \
+                    if source.kind == "screening_list" else self.monitor.max_bytes
         return self
 
     @property
@@ -523,6 +573,10 @@ class Config(_Model):
         if self.alerts.apprise_config is None:
             return None
         return self._relative_to_file(self.alerts.apprise_config)
+
+    @property
+    def watchlist_path(self) -> Path | None:
+        return self._relative_to_file(self.watchlist.file) if self.watchlist.file else None
 
     def anchor_path(self, state_dir: Path) -> Path:
         """Where the daemon's daily anchors go: ``$MONITOR_ANCHOR_DIR``, else [monitor] anchor_dir,
@@ -817,9 +871,10 @@ def _kinds_of(model: Any) -> tuple:
 
 
 _LIST_SECTIONS = {("sources",): ("[[sources]]", "id", _SLUG), ("rules",): ("[[rules]]", "id", _SLUG),
+                  ("watchlist", "entries"): ("[[watchlist.entries]]", "ref", re.compile(r"^[\w.:/-]{1,64}$")),
                   ("alerts", "routes"): ("[[alerts.routes]]", "tag", _TAG)}
 _NAMED_TABLES = {("regions",): "regions", ("companies",): "companies", ("monitor", "hosts"): "monitor.hosts"}
-_TABLES = {("monitor",): "[monitor]", ("alerts",): "[alerts]"}
+_TABLES = {("monitor",): "[monitor]", ("alerts",): "[alerts]", ("watchlist",): "[watchlist]"}
 
 
 def _problem(label: str, loc: tuple, message: str, raw: Mapping[str, Any]) -> str:

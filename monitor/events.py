@@ -30,6 +30,12 @@ INCIDENT_OPENED = "IncidentOpened"
 INCIDENT_ITEM_ATTACHED = "IncidentItemAttached"
 INCIDENT_STATUS_CHANGED = "IncidentStatusChanged"
 INCIDENTS_MERGED = "IncidentsMerged"
+SCREENING_SNAPSHOT = "ScreeningSnapshotTaken"
+SCREENING_ENTITY_ADDED = "ScreeningEntityAdded"
+SCREENING_ENTITY_MODIFIED = "ScreeningEntityModified"
+SCREENING_ENTITY_REMOVED = "ScreeningEntityRemoved"
+WATCHLIST_CHANGED = "WatchlistChanged"
+WATCHLIST_MATCHED = "WatchlistMatched"
 
 
 def dumps(data: Any) -> str:

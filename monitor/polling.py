@@ -29,7 +29,11 @@ from monitor.events import SOURCE_FAILED, SOURCE_POLLED, SOURCE_RECOVERED, NewEv
 from monitor.projections.incidents import incident_states
 from monitor.projections.items import item_keys_by_url, known_items
 from monitor.projections.sources import source_state, source_states
+from monitor.projections import screening as screening_reads
+from monitor.detect import screening as screening_diff
+from monitor.detect.watchlist import Screener
 from monitor.store import ConcurrencyError, EventStore
+from monitor.watchlist import Watchlist, load_watchlist, match_events, match_view, new_matches, watchlist_change
 
 
 log = logging.getLogger(__name__)
@@ -46,19 +50,23 @@ class SourceReport:
     message: str | None = None
     retry_at: str | None = None
     recorded: bool = True  # False when the outcome could not be appended (the store is failing)
+    removed: int = 0  # screening lists: entities removed
+    matches: int = 0  # screening lists: new watchlist matches
 
 
 class Poller:
     def __init__(self, config: Config, store: EventStore, fetcher: Fetcher, clock: Clock,
                  rng: random.Random | None = None, detector: Detector | None = None,
-                 alerts: AlertQueue | None = None):
+                 alerts: AlertQueue | None = None, watchlist: Watchlist | None = None):
         self.config, self.store, self.fetcher, self.clock = config, store, fetcher, clock
+        self.watchlist = watchlist if watchlist is not None else load_watchlist(config)
         self.rng = rng or random.Random()
         self.detector = detector
         self.alerts = alerts if alerts is not None else (
             AlertQueue(config.alerts, detector.gazetteer.name, detector.gazetteer.breadth) if detector else None)
 
     async def cycle(self, only: Sequence[str] | None = None, *, force: bool = False) -> list[SourceReport]:
+        self.record_watchlist()
         states = source_states(self.store.conn, only)
         now = self.clock()
         reports: list[SourceReport] = []
@@ -122,7 +130,110 @@ class Poller:
                 continue
         raise RuntimeError(f"{source.id}: items kept moving under concurrent writers")
 
+    # -- the watchlist and screening lists -------------------------------------------------------------
+
+    def record_watchlist(self) -> int:
+        """Record the configured watchlist when it differs from the log's, and screen its new or
+        changed entries against the latest snapshot of every screening list. Returns the matches."""
+        if screening_reads.watchlist_sha256(self.store.conn) == self.watchlist.sha256:
+            return 0  # the common case, one indexed read
+        at = to_iso(self.clock())
+        recorded = screening_reads.watchlist_state(self.store.conn)
+        event = watchlist_change(self.watchlist, recorded, at)
+        if event is None:
+            return 0
+        refs = {e["ref"] for e in (*event.data["added"], *event.data["changed"])}
+        settings_moved = recorded is None or any(
+            recorded["settings"].get(k) != event.data.get(k) for k in ("lists", "ignore")) \
+            or recorded["threshold"] != event.data["threshold"]
+        entries = [e for e in self.watchlist.entries if settings_moved or e.reference in refs]
+        entities = [{**screening_diff.party(row["record"], row["key"]), "source": row["source"]}
+                    for row in screening_reads.entity_rows(self.store.conn)]
+        matches, alerts = self._matches(entities, entries, at)
+        self.store.append([event, *matches, *alerts])
+        return len(matches)
+
+    def _matches(self, entities: list[dict], entries, at: str) -> tuple[list[NewEvent], list[NewEvent]]:
+        if not entities or not entries:
+            return [], []
+        screener = Screener(entities, threshold=self.watchlist.threshold, ignore=self.watchlist.ignore,
+                            lists=self.watchlist.lists)
+        found = new_matches(screener.screen_all(entries), screening_reads.matched_pairs(self.store.conn))
+        events = match_events(found, at)
+        alerts: list[NewEvent] = []
+        if self.alerts and self.detector:
+            for match in found:
+                regions = self.detector.gazetteer.tag({}, extra_countries=match.candidate.countries).regions
+                alerts += self.alerts.for_change(match_view(match, at, regions), self.clock())
+        return events, alerts
+
+    def _record_screening(self, source, outcome: PollOutcome, state: dict | None) -> SourceReport:
+        """A new screening-list file: its diff against the live entities as entity events, a snapshot,
+        ``entity_list`` changes joined to incidents, and watchlist matches, in one append."""
+        at = to_iso(self.clock())
+        parsed = outcome.screening
+        conn = self.store.conn
+        previous = screening_reads.current_entities(conn, source.id)
+        if source.lists:  # a list taken out of `lists` keeps the state it had: it is no longer watched
+            previous = {k: v for k, v in previous.items() if v.list in source.lists}
+        lost = sorted({known.list for known in previous.values()} - set(parsed.lists))
+        if lost:  # a list the last snapshot had is gone from the file: a broken file, not a mass delisting
+            outcome.fail("parse_error", f"the file has no record of the list{'s' if len(lost) > 1 else ''} "
+                         f"{', '.join(lost)}, which the last snapshot had: kept the last snapshot", outcome.status)
+            return self._record_failure(source, outcome, state)
+        baseline = screening_reads.latest_snapshot(conn, source.id) is None
+        diff = screening_diff.diff(previous, parsed.records)
+        snapshot = screening_diff.snapshot_events(
+            source.id, at, outcome.body_sha256 or "", parsed.format, diff, total=parsed.total, lists=parsed.lists,
+            baseline=baseline)
+        changes: list[NewEvent] = []
+        if not baseline and self.detector:
+            changes = screening_diff.entity_changes(
+                diff, source=source.id, url=outcome.url, at=at, snapshot_event=snapshot[-1].event_id,
+                catalog=self.detector.catalog, gazetteer=self.detector.gazetteer)
+        changes, incident_events, alerts = self._incidents(changes, at)
+        # Screen what is new in this file (everything, the first time) against the whole watchlist.
+        fresh = [*diff.added, *((m.key, m.record) for m in diff.modified
+                                if {"name", "alt_names"} & set(m.changed) or m.renamed_from)]
+        entities = [{**screening_diff.party(record, key), "source": source.id} for key, record in fresh]
+        matches, match_alerts = self._matches(entities, self.watchlist.entries, at)
+        polled = self._polled(source, outcome, at, new=len(diff.added), revised=len(diff.modified),
+                              changes=len(changes), entries=len(parsed.records))
+        polled["snapshot"] = {k: snapshot[-1].data[k] for k in ("records_sha256", "records", "added", "removed",
+                                                               "modified", "renamed", "baseline")}
+        polled["matches"] = len(matches)
+        events = [*self._poll_events(source, polled, state, at), *snapshot, *changes, *incident_events, *alerts,
+                  *matches, *match_alerts]
+        self.store.append(events)
+        status = "new" if not diff.empty else "no_change"
+        message = "; ".join(outcome.warnings[:3]) or None
+        return SourceReport(source.id, status, len(diff.added), len(diff.modified), len(changes), len(parsed.records),
+                            message, removed=len(diff.removed), matches=len(matches))
+
+    def _polled(self, source, outcome: PollOutcome, at: str, *, new: int, revised: int, changes: int,
+                entries: int | None) -> dict:
+        return {
+            "source": source.id, "at": at, "url": outcome.url, "status": outcome.status,
+            "not_modified": outcome.not_modified, "unchanged": outcome.unchanged, "bytes": outcome.bytes,
+            "pages": outcome.pages, "entries": entries,
+            "duration_ms": round(outcome.duration * 1000, 1), "etag": outcome.validators.etag,
+            "last_modified": outcome.validators.last_modified, "body_sha256": outcome.body_sha256,
+            "new": new, "revised": revised, "changes": changes, "warnings": outcome.warnings[:20],
+        }
+
+    def _poll_events(self, source, polled: dict, state: dict | None, at: str) -> list[NewEvent]:
+        stream = f"source:{source.id}"
+        events = [NewEvent(SOURCE_POLLED, stream, polled, derive_event_id(stream, SOURCE_POLLED, at), occurred_at=at)]
+        if state and state["consecutive_failures"]:
+            events.append(NewEvent(SOURCE_RECOVERED, stream, {
+                "source": source.id, "at": at, "after_failures": state["consecutive_failures"],
+                "failing_since": state["failing_since"], "last_error": state["last_error"],
+            }, derive_event_id(stream, SOURCE_RECOVERED, at), occurred_at=at))
+        return events
+
     def _record_success(self, source, outcome: PollOutcome, state: dict | None) -> SourceReport:
+        if outcome.screening is not None:
+            return self._record_screening(source, outcome, state)
         at = to_iso(self.clock())
         stream = f"source:{source.id}"
         observations = outcome.observations
@@ -135,35 +246,27 @@ class Poller:
                 known = self._known(source.id, observations)
         items, expected = item_events(observations, known)
         changes = self.detector.detect_all(items, SourceInfo.of(source)) if self.detector else []
-        incident_events: list[NewEvent] = []
-        alerts: list[NewEvent] = []
-        if changes:
-            keys, windows = wanted_keys((c.data for c in changes), at[:10])
-            fold = IncidentFold(incident_states(self.store.conn, keys, windows))
-            changes, incident_events = assign_all(fold, changes, today=at[:10], at=at)
-            if self.alerts:
-                alerts = self.alerts.for_incidents(incident_events, fold, {c.data["id"]: c.data for c in changes},
-                                                   self.clock())
+        changes, incident_events, alerts = self._incidents(changes, at)
         new = sum(1 for e in items if e.type == "ItemDiscovered")
-        polled = {
-            "source": source.id, "at": at, "url": outcome.url, "status": outcome.status,
-            "not_modified": outcome.not_modified, "unchanged": outcome.unchanged, "bytes": outcome.bytes,
-            "pages": outcome.pages, "entries": None if (outcome.not_modified or outcome.unchanged) else len(outcome.observations),
-            "duration_ms": round(outcome.duration * 1000, 1), "etag": outcome.validators.etag,
-            "last_modified": outcome.validators.last_modified, "body_sha256": outcome.body_sha256,
-            "new": new, "revised": len(items) - new, "changes": len(changes), "warnings": outcome.warnings[:20],
-        }
-        events = [NewEvent(SOURCE_POLLED, stream, polled, derive_event_id(stream, SOURCE_POLLED, at), occurred_at=at)]
-        if state and state["consecutive_failures"]:
-            events.append(NewEvent(SOURCE_RECOVERED, stream, {
-                "source": source.id, "at": at, "after_failures": state["consecutive_failures"],
-                "failing_since": state["failing_since"], "last_error": state["last_error"],
-            }, derive_event_id(stream, SOURCE_RECOVERED, at), occurred_at=at))
+        polled = self._polled(source, outcome, at, new=new, revised=len(items) - new, changes=len(changes),
+                              entries=None if (outcome.not_modified or outcome.unchanged) else len(outcome.observations))
+        events = self._poll_events(source, polled, state, at)
         self.store.append(events + items + changes + incident_events + alerts, expected=expected)  # one transaction
         status = "not_modified" if outcome.not_modified else "unchanged" if outcome.unchanged else (
             "new" if items else "no_change")
         message = "; ".join(outcome.warnings[:3]) or None
         return SourceReport(source.id, status, new, len(items) - new, len(changes), polled["entries"], message)
+
+    def _incidents(self, changes: list[NewEvent], at: str) -> tuple[list[NewEvent], list[NewEvent], list[NewEvent]]:
+        """The changes with their incidents, the incident events, and the alerts they queue."""
+        if not changes:
+            return changes, [], []
+        keys, windows = wanted_keys((c.data for c in changes), at[:10])
+        fold = IncidentFold(incident_states(self.store.conn, keys, windows))
+        changes, incident_events = assign_all(fold, changes, today=at[:10], at=at)
+        alerts = self.alerts.for_incidents(incident_events, fold, {c.data["id"]: c.data for c in changes},
+                                           self.clock()) if self.alerts else []
+        return changes, incident_events, alerts
 
     def _record_failure(self, source, outcome: PollOutcome, state: dict | None) -> SourceReport:
         now = self.clock()

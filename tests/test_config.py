@@ -281,7 +281,7 @@ def test_non_http_url(tmp_path):
 
 def test_bad_kind(tmp_path):
     message = refused(tmp_path, FR_SOURCE + '[[sources]]\nid = "x"\nkind = "rss"\nurl = "https://e.org/"\n')
-    assert '[[sources]] #2 (id "x"): kind: unknown kind "rss" (expected one of federal_register, feed, html_list)' in message
+    assert '[[sources]] #2 (id "x"): kind: unknown kind "rss" (expected one of federal_register, feed, html_list, screening_list)' in message
 
 
 def test_missing_kind(tmp_path):

@@ -204,6 +204,8 @@ class Entry:
     moved: str | None = None  # "on public inspection → published", "new"
     reports: tuple[str, ...] = ()  # "fr-bis (en, by FR Doc. 2025-00636)"
     also: tuple[str, ...] = ()  # the other groups of the route it belongs to
+    parties: tuple[str, ...] = ()  # screening-list changes: "CN (3): A; B; C", one line per country
+    match: str | None = None  # a watchlist match: both names, the score and what matched
 
     @classmethod
     def of(cls, alert: Mapping[str, Any]) -> "Entry":
@@ -248,6 +250,8 @@ class Entry:
                 reports.append(f"{clean(report.get('source'), 40)} ({detail})" if detail else clean(report.get("source"), 40))
         also = alert.get("also")
         return cls(
+            parties=_party_lines(alert.get("parties_by_country"), alert.get("party_count")),
+            match=_match_line(alert.get("match")),
             severity=clean(alert.get("severity"), 20) or "unknown",
             kind=kind_words(alert.get("kind")),
             title=clean(alert.get("title")) or "untitled",
@@ -265,6 +269,40 @@ class Entry:
             reports=tuple(dict.fromkeys(reports))[:MAX_REPORTS],
             also=tuple(clean(a, MAX_LABEL) for a in also if isinstance(a, str))[:MAX_ALSO] if isinstance(also, (list, tuple)) else (),
         )
+
+
+MAX_PARTY_LINES = 12
+MAX_PARTY_NAMES = 8
+
+
+def _party_lines(groups: Any, count: Any) -> tuple[str, ...]:
+    """Parties by country: "CN (22): Chongqing Optel Telecom; GRG Metrology & Test …; … 14 more"."""
+    if not isinstance(groups, Mapping):
+        return ()
+    lines = []
+    ordered = sorted(((str(c), n) for c, n in groups.items() if isinstance(n, (list, tuple))),
+                     key=lambda kv: (-len(kv[1]), kv[0]))  # the log stores keys sorted: most parties first here
+    for country, names in ordered[:MAX_PARTY_LINES]:
+        shown = "; ".join(clean(n, MAX_PIECE) for n in names[:MAX_PARTY_NAMES])
+        more = f"; … {len(names) - MAX_PARTY_NAMES} more" if len(names) > MAX_PARTY_NAMES else ""
+        lines.append(f"{clean(country, 8)} ({len(names)}): {shown}{more}")
+    listed = sum(len(v) for v in groups.values() if isinstance(v, (list, tuple)))
+    if isinstance(count, int) and count > listed:
+        lines.append(f"… and {count - listed} more parties (`monitor changes --kind entity_list --json`)")
+    return tuple(lines)
+
+
+def _match_line(match: Any) -> str | None:
+    if not isinstance(match, Mapping):
+        return None
+    entry = clean(match.get("entry_name"), MAX_FIELD)
+    country = f", {clean(match.get('entry_country'), 4)}" if match.get("entry_country") else ""
+    listed = clean(match.get("matched_name"), MAX_FIELD)
+    where = ", ".join(clean(c, 4) for c in match.get("countries") or () if isinstance(c, str))
+    return (f"watchlist: {entry} ({clean(match.get('ref'), MAX_ID)}{country}) matches {listed}"
+            f"{f' ({where})' if where else ''} — {clean(match.get('matched_on'), 20)} on the "
+            f"{clean(match.get('list'), 12)} list, score {clean(match.get('score'), 6)}, entity "
+            f"{clean(match.get('entity'), MAX_FIELD)}")
 
 
 # --- formats --------------------------------------------------------------------------------------
@@ -333,6 +371,9 @@ class Format:
                 rest.append("reported by: " + "; ".join(self.esc(r) for r in e.reports))
             if e.also:
                 rest.append("also under: " + ", ".join(self.esc(a) for a in e.also))
+            rest.extend(self.esc(line) for line in e.parties)
+        if e.match:  # the point of the alert: kept however short the entry must be
+            rest.append(self.esc(e.match))
         if why and e.why:
             rest.append("why: " + "; ".join(self.esc(p) for p in e.why))
         if e.ids:

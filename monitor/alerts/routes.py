@@ -15,7 +15,9 @@ from typing import Any, Callable, Mapping, Sequence
 from monitor.clock import parse_iso, to_iso
 from monitor.vocabulary import SEVERITY_RANK, SOURCE_FAILING
 from monitor.detect.incidents import IncidentFold
-from monitor.events import ALERT_QUEUED, INCIDENT_OPENED, INCIDENT_STATUS_CHANGED, NewEvent, derive_event_id
+from monitor.events import (
+    ALERT_QUEUED, INCIDENT_ITEM_ATTACHED, INCIDENT_OPENED, INCIDENT_STATUS_CHANGED, NewEvent, derive_event_id,
+)
 
 OTHER = "other"
 
@@ -74,6 +76,9 @@ def alert_id(route: str, cause: str) -> str:
 
 ALERT_FIELDS = ("kind", "severity", "title", "url", "source", "published", "language", "rule", "rule_title",
                 "regions", "countries", "companies", "deadlines", "incident")
+# Carried only when the change has them: a watchlist match, and a screening-list change's parties.
+OPTIONAL_FIELDS = ("match", "parties_by_country", "party_count")
+MAX_ALERT_PARTIES = 60  # party names an alert carries (the change has them all)
 
 
 def queue(
@@ -87,6 +92,7 @@ def queue(
     reminder: Mapping[str, Any] | None = None,
     incident: Mapping[str, Any] | None = None,
     breadth: Specificity = lambda kind, slug: 0,
+    cause: str | None = None,
 ) -> list[NewEvent]:
     """``AlertQueued`` events, one per matching route: for an incident that opened or moved
     (``incident``: its id, status and the status it moved from, routed by its tags so far), or for a
@@ -98,18 +104,25 @@ def queue(
     go out as one digest; at once for high severity when the window is bypassed.
     """
     due = now if (window <= timedelta(0) or (high_now and change["severity"] == "high")) else now + window
-    if reminder is not None:
+    if cause is not None:
+        pass  # the caller names what the alert is about (an incident's new parties)
+    elif reminder is not None:
         cause = f"{change['id']}:{reminder['deadline']}:{reminder['date']}:{reminder['days_before']}"
     elif incident is not None:
         cause = f"incident:{incident['incident']}:{incident['incident_status']}"
     else:
         cause = change["id"]
+    extra = {k: change[k] for k in OPTIONAL_FIELDS if change.get(k)}
+    if change.get("parties"):
+        extra["parties_by_country"] = _parties_by_country(change["parties"])
+        extra["party_count"] = change.get("party_count") or len(change["parties"])
     events = []
     for destination in destinations(change, routes, name, breadth):
         identifier = alert_id(destination.route, cause)
         stream = f"route:{destination.route}"
         data = {
             **{k: change.get(k) for k in ALERT_FIELDS},
+            **extra,
             "change_id": change["id"],
             "evidence": list(change.get("evidence") or ())[:8],
             "alert_id": identifier, "route": destination.route, "group_by": destination.group_by,
@@ -124,6 +137,19 @@ def queue(
         events.append(NewEvent(ALERT_QUEUED, stream, data, derive_event_id(stream, ALERT_QUEUED, identifier),
                                occurred_at=to_iso(now)))
     return events
+
+
+def _parties_by_country(parties: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Party names (Chinese name too, where given) by first address country, most parties first."""
+    groups: dict[str, list[str]] = {}
+    for one in parties[:MAX_ALERT_PARTIES]:
+        name = one.get("name") or "?"
+        if one.get("names_zh"):
+            name = f"{name} ({one['names_zh'][0]})"
+        if one.get("renamed_from"):
+            name = f"{name} (was {one['renamed_from']})"
+        groups.setdefault((one.get("countries") or ["??"])[0], []).append(name)
+    return dict(sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])))
 
 
 def ops_alert(tag: str, *, kind: str, key: str, title: str, detail: str, source: str | None,
@@ -153,27 +179,46 @@ class AlertQueue:
         """Alerts for incidents that opened or whose status moved in this batch (routed by the
         incident's tags as the batch leaves it; shown with the change that moved it)."""
         alerts = []
+        moved = {e.data.get("change_id") for e in incident_events if e.type in (INCIDENT_OPENED, INCIDENT_STATUS_CHANGED)}
         for event in incident_events:
-            if event.type not in (INCIDENT_OPENED, INCIDENT_STATUS_CHANGED):
-                continue
             data = event.data
-            incident = fold.incidents[data["incident"]]
-            while incident.merged_into:
-                incident = fold.incidents[incident.merged_into]
             change = changes.get(data.get("change_id") or "")
             if change is None:
                 continue
-            status = data["status"] if event.type == INCIDENT_OPENED else data["to"]
-            view = {**change, "title": change.get("title"), "incident": incident.id,
-                    "severity": max(change["severity"], incident.severity, key=SEVERITY_RANK.__getitem__),
-                    "regions": sorted(incident.regions), "countries": sorted(incident.countries),
-                    "companies": sorted(incident.companies), "rule": incident.rule or change.get("rule")}
-            alerts += queue(view, self.config.routes, self.name, now=now, window=self.config.digest_window,
-                            high_now=self.config.high_bypasses_window, breadth=self.breadth, incident={
-                                "incident": incident.id, "incident_status": status,
-                                "incident_title": incident.title,
-                                "status_from": None if event.type == INCIDENT_OPENED else data["from"]})
+            if event.type == INCIDENT_ITEM_ATTACHED:
+                # A screening-list change names parties: news even for an incident heard of before.
+                if change.get("parties") and change["id"] not in moved:
+                    incident = self._live(fold, data["incident"])
+                    alerts += self._incident_alert(incident, change, incident.status, None, now,
+                                                   cause=f"incident:{incident.id}:parties:{change['id']}")
+            elif event.type in (INCIDENT_OPENED, INCIDENT_STATUS_CHANGED):
+                status = data["status"] if event.type == INCIDENT_OPENED else data["to"]
+                alerts += self._incident_alert(self._live(fold, data["incident"]), change, status,
+                                               None if event.type == INCIDENT_OPENED else data["from"], now)
         return alerts
+
+    @staticmethod
+    def _live(fold: IncidentFold, incident_id: str):
+        incident = fold.incidents[incident_id]
+        while incident.merged_into:
+            incident = fold.incidents[incident.merged_into]
+        return incident
+
+    def _incident_alert(self, incident, change: Mapping[str, Any], status: str, status_from: str | None,
+                        now: datetime, cause: str | None = None) -> list[NewEvent]:
+        view = {**change, "title": change.get("title"), "incident": incident.id,
+                "severity": max(change["severity"], incident.severity, key=SEVERITY_RANK.__getitem__),
+                "regions": sorted(incident.regions), "countries": sorted(incident.countries),
+                "companies": sorted(incident.companies), "rule": incident.rule or change.get("rule")}
+        return queue(view, self.config.routes, self.name, now=now, window=self.config.digest_window,
+                     high_now=self.config.high_bypasses_window, breadth=self.breadth, cause=cause, incident={
+                         "incident": incident.id, "incident_status": status, "incident_title": incident.title,
+                         "status_from": status_from})
+
+    def for_change(self, change: Mapping[str, Any], now: datetime) -> list[NewEvent]:
+        """Alerts for something that is news in itself, outside any incident (a watchlist match)."""
+        return queue(change, self.config.routes, self.name, now=now, window=self.config.digest_window,
+                     high_now=self.config.high_bypasses_window, breadth=self.breadth)
 
     def for_reminder(self, change: Mapping[str, Any], reminder: Mapping[str, Any], now: datetime) -> list[NewEvent]:
         return queue(change, self.config.routes, self.name, now=now, window=self.config.digest_window,

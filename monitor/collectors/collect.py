@@ -19,6 +19,7 @@ from monitor.collectors.html_list import parse_html_list
 from monitor.collectors.http import Fetcher, FetchError, Response, Validators, redact_url
 from monitor.collectors.parsing import ParseError, ParseResult
 from monitor.collectors.screen import safe_line, screen
+from monitor.collectors.screening_list import ScreeningParse, parse_screening_list
 from monitor.observation import Observation
 
 
@@ -49,6 +50,7 @@ class PollOutcome:
     reason: str | None = None  # failure class: timeout, connect, dns, http_status, too_large, parse_error, ...
     message: str | None = None
     retry_after: float | None = None
+    screening: ScreeningParse | None = None  # a screening list's records (None: nothing was parsed)
 
     def fail(self, reason: str, message: str, status: int | None = None, retry_after: float | None = None) -> "PollOutcome":
         self.ok, self.reason, self.message, self.status, self.retry_after = False, reason, message, status, retry_after
@@ -67,6 +69,8 @@ async def collect(source, fetcher: Fetcher, memory: SourceMemory, *, year: int) 
     try:
         if source.kind == "federal_register":
             await _federal_register(source, url, fetcher, memory, outcome)
+        elif source.kind == "screening_list":
+            await _screening_list(source, url, fetcher, memory, outcome)
         else:
             await _single_page(source, url, fetcher, memory, outcome)
     except FetchError as exc:  # its message already carries the API's own error text
@@ -75,7 +79,7 @@ async def collect(source, fetcher: Fetcher, memory: SourceMemory, *, year: int) 
         outcome.fail(ParseError.reason, str(exc), outcome.status)
     except Exception as exc:  # a bug must cost one source one poll, never the cycle
         outcome.fail("internal", f"{exc.__class__.__name__}: {exc}"[:300], outcome.status)
-    if outcome.ok and outcome.skipped and not outcome.observations:
+    if outcome.ok and outcome.skipped and not outcome.observations and outcome.screening is None:
         # Entries were there but none could be used: a broken source, not a quiet one.
         why = next((w for w in reversed(outcome.warnings) if w.startswith("skipped")), "")
         outcome.fail(ParseError.reason, f"no entry could be used ({outcome.skipped} skipped; {why})", outcome.status)
@@ -115,6 +119,17 @@ async def _single_page(source, url: str, fetcher: Fetcher, memory: SourceMemory,
     else:
         raise ParseError(f"no collector for kind {source.kind!r}")
     _take(outcome, result)
+
+
+async def _screening_list(source, url: str, fetcher: Fetcher, memory: SourceMemory, outcome: PollOutcome) -> None:
+    """The whole bulk file (streamed, capped by ``max_bytes``); parsed only when its bytes changed."""
+    response = await _fetch_first(url, fetcher, memory, outcome, source.max_bytes)
+    if response is None:
+        return
+    parsed = parse_screening_list(response.body, headers=response.headers, format=source.format, lists=source.lists)
+    outcome.screening = parsed
+    outcome.skipped += parsed.skipped
+    outcome.warnings.extend(safe_line(w) for w in parsed.warnings)
 
 
 def _search_params(source, url: str) -> list[tuple[str, str]] | None:

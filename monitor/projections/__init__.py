@@ -7,12 +7,13 @@ from monitor.projections.items import Items
 from monitor.projections.log_summary import EventTypes
 from monitor.projections.outbox import Outbox
 from monitor.projections.runner import Projector, ReplayResult, fold, replay
+from monitor.projections.screening import Screening
 from monitor.projections.sources import Sources
 
 
 def default_projections() -> list[Projection]:
     """Every projection the application keeps live, in a fixed order."""
-    return [EventTypes(), Sources(), Items(), Changes(), Deadlines(), Incidents(), Outbox()]
+    return [EventTypes(), Sources(), Items(), Changes(), Deadlines(), Incidents(), Outbox(), Screening()]
 
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Projection",
     "Projector",
     "ReplayResult",
+    "Screening",
     "Statement",
     "Sources",
     "default_projections",
