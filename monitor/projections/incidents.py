@@ -223,29 +223,43 @@ def _states(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Incident]:
     return out
 
 
+def _filters(table: str, *, status: str | None = None, region: str | None = None, company: str | None = None,
+             rule: str | None = None, since: str | None = None, ids: Sequence[str] | None = None,
+             kinds: Sequence[str] = (), severities: Sequence[str] | None = None) -> tuple[list[str], list[Any]]:
+    """The WHERE terms (and their parameters) of the incident filters; ``table`` prefixes the columns."""
+    where, params = [f"{table}merged_into IS NULL"], []
+
+    def term(sql: str, *values: Any) -> None:
+        where.append(sql)
+        params.extend(values)
+
+    def among(values: Sequence[str]) -> str:
+        return ",".join("?" * len(values))
+
+    if status:
+        term(f"{table}status = ?", status)
+    if region:
+        term(f"EXISTS (SELECT 1 FROM json_each({table}regions) WHERE value = ?)", region)
+    if company:
+        term(f"EXISTS (SELECT 1 FROM json_each({table}companies) WHERE value = ?)", company)
+    if rule:
+        term(f"{table}rule = ?", rule)
+    if since:
+        term(f"{table}updated_at >= ?", since)
+    if ids is not None:
+        term(f"{table}id IN ({among(ids)})", *ids)
+    if kinds:
+        term(f"EXISTS (SELECT 1 FROM json_each({table}kinds) WHERE value IN ({among(kinds)}))", *kinds)
+    if severities is not None:
+        term(f"{table}severity IN ({among(severities)})", *severities)
+    return where, params
+
+
 def incident_rows(conn: sqlite3.Connection, *, status: str | None = None, region: str | None = None,
                   company: str | None = None, rule: str | None = None, since: str | None = None,
                   ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Incidents (not merged away) as `monitor incidents --json` prints them, newest first."""
-    where, params = ["merged_into IS NULL"], []
-    if status:
-        where.append("status = ?")
-        params.append(status)
-    if region:
-        where.append("EXISTS (SELECT 1 FROM json_each(regions) WHERE value = ?)")
-        params.append(region)
-    if company:
-        where.append("EXISTS (SELECT 1 FROM json_each(companies) WHERE value = ?)")
-        params.append(company)
-    if rule:
-        where.append("rule = ?")
-        params.append(rule)
-    if since:
-        where.append("updated_at >= ?")
-        params.append(since)
-    if ids is not None:
-        where.append(f"id IN ({','.join('?' * len(ids))})")
-        params.extend(ids)
+    where, params = _filters("", status=status, region=region, company=company, rule=rule, since=since, ids=ids)
     rows = conn.execute(
         "SELECT id, title, rule, status, stage, severity, kinds, regions, countries, companies, opened_at, updated_at, "
         f"updated_seq FROM incidents WHERE {' AND '.join(where)} ORDER BY updated_seq DESC, id", params).fetchall()
@@ -298,19 +312,7 @@ def incident_updates(conn: sqlite3.Connection, *, region: str | None = None, com
                      kinds: Sequence[str] = (), severities: Sequence[str] | None = None,
                      limit: int = 100) -> list[dict[str, Any]]:
     """The newest incident updates (opened, or its status moved), newest first, for feeds."""
-    where, params = ["i.merged_into IS NULL"], []
-    if region:
-        where.append("EXISTS (SELECT 1 FROM json_each(i.regions) WHERE value = ?)")
-        params.append(region)
-    if company:
-        where.append("EXISTS (SELECT 1 FROM json_each(i.companies) WHERE value = ?)")
-        params.append(company)
-    if kinds:
-        where.append(f"EXISTS (SELECT 1 FROM json_each(i.kinds) WHERE value IN ({','.join('?' * len(kinds))}))")
-        params.extend(kinds)
-    if severities is not None:
-        where.append(f"i.severity IN ({','.join('?' * len(severities))})")
-        params.extend(severities)
+    where, params = _filters("i.", region=region, company=company, kinds=kinds, severities=severities)
     rows = conn.execute(
         "SELECT s.incident, s.seq, s.at, s.status, s.previous, s.change_id, i.title, i.rule, i.severity, i.kinds, "
         "i.regions, i.countries, i.companies, it.url, it.language FROM incident_statuses AS s "
