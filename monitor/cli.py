@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from monitor.clock import parse_iso, system_clock, to_iso
+from monitor.alerts.retry import NotRetryable, requeue
 from monitor.alerts.targets import AppriseConfigError, apprise_targets, service_secrets
 from monitor.detect.changes import SourceInfo
 from monitor.detect.incidents import IncidentFold
@@ -36,6 +37,7 @@ from monitor.filters import UnknownValue, resolve, suggestion
 from monitor.polling import source_states
 from monitor.views import changes as query_changes
 from monitor.vocabulary import INCIDENT_STATUSES, KINDS
+from monitor.service.access import MIN_TOKEN, TOKEN_ENV
 from monitor.service import Service, ServiceError, StateLock, StateLocked, configure_logging, refusals_logged, run_service
 
 
@@ -264,12 +266,17 @@ def run(settings: Settings, listen: str | None, log_format: str, log_level: str)
         except ValueError as exc:
             raise Refused(f"--listen: {exc}") from None
     key = _anchor_key()
+    token = os.environ.get(TOKEN_ENV) or None
+    if token is not None and (len(token) < MIN_TOKEN or not token.isprintable() or token != token.strip()):
+        raise Refused(f"{TOKEN_ENV}: the console token must be at least {MIN_TOKEN} printable characters, without "
+                      "spaces at either end (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)")
     configure_logging(log_format, level=getattr(logging, log_level.upper()), secrets=_log_secrets(config))
 
     with _state_lock(settings, "run"):
         settings.refuse_broken_chain("start the daemon on it")
         try:
-            run_service(Service(config, settings.state_dir, listen=listen, anchor_key=key, log_format=log_format))
+            run_service(Service(config, settings.state_dir, listen=listen, anchor_key=key, log_format=log_format,
+                                console_token=token))
         except ServiceError as exc:
             raise Refused(str(exc)) from None
 
@@ -277,7 +284,9 @@ def run(settings: Settings, listen: str | None, log_format: str, log_level: str)
 def _log_secrets(config: Config) -> set[str]:
     """What the log redacts wherever it appears: the apprise services' secrets and the anchor key."""
     apprise_path, key = config.apprise_config_path, _anchor_key()
-    return (service_secrets(apprise_path) if apprise_path else set()) | ({key.decode()} if key else set())
+    token = os.environ.get(TOKEN_ENV)
+    return ((service_secrets(apprise_path) if apprise_path else set()) | ({key.decode()} if key else set())
+            | ({token} if token else set()))
 
 
 def _print_digests(digests, as_json: bool) -> None:
@@ -709,16 +718,10 @@ def alerts(ctx: click.Context, statuses: tuple[str, ...], as_json: bool) -> None
 def alerts_retry(settings: Settings, ids: tuple[str, ...]) -> None:
     """Queue dead (or the named) alerts again; the next relay pass sends them."""
     with settings.open_store(write=True, purpose="queue alerts again") as store:
-        if ids:
-            _check_retryable(store, ids)
-            found = [r[0] for r in store.conn.execute(
-                f"SELECT alert_id FROM outbox WHERE alert_id IN ({','.join('?' * len(ids))}) AND status != 'delivered'", ids)]
-        else:
-            found = [r[0] for r in store.conn.execute("SELECT alert_id FROM outbox WHERE status = 'dead'")]
-        if found:
-            at = to_iso(system_clock())
-            store.append([NewEvent(ALERT_REQUEUED, "route:retries", {"alert_ids": found, "at": at},
-                                   derive_event_id("route:retries", ALERT_REQUEUED, at, *found), occurred_at=at)])
+        try:
+            found = requeue(store, ids, to_iso(system_clock()))
+        except NotRetryable as exc:
+            raise Refused(f"--id: {exc}") from None
     click.echo(f"queued again: {len(found)} alerts")
 
 
@@ -800,20 +803,6 @@ def _event_types(store: EventStore) -> list[str]:
     declared = {value for name, value in vars(events_module).items()
                 if name.isupper() and isinstance(value, str) and value[:1].isupper() and value.isalpha()}
     return sorted(declared | {t for (t,) in store.conn.execute("SELECT type FROM event_types")})
-
-
-def _check_retryable(store: EventStore, ids: tuple[str, ...]) -> None:
-    """`alerts retry --id` refuses ids that name nothing to retry, rather than queueing 0 alerts."""
-    status = dict(store.conn.execute(
-        f"SELECT alert_id, status FROM outbox WHERE alert_id IN ({','.join('?' * len(ids))})", ids))
-    for alert_id in ids:
-        if alert_id not in status:
-            known = [r[0] for r in store.conn.execute("SELECT alert_id FROM outbox ORDER BY queued_seq DESC LIMIT 5000")]
-            close = difflib.get_close_matches(alert_id, known, n=1, cutoff=0.8)
-            hint = f' (did you mean "{close[0]}"?)' if close else " (`monitor alerts` lists them)"
-            raise Refused(f"--id: no alert {alert_id!r} in the outbox{hint}")
-        if status[alert_id] == "delivered":
-            raise Refused(f"--id: alert {alert_id} was delivered already; there is nothing to retry")
 
 
 def _anchor_key() -> bytes | None:
