@@ -261,7 +261,12 @@ def anchor_events(conn: sqlite3.Connection, until: int | None = None) -> list[di
     """Every anchoring recorded (``CheckpointAnchored`` on ``log:anchors``): seq, hash, time, data."""
     rows = conn.execute("SELECT seq, hash, recorded_at, data FROM events WHERE stream = 'log:anchors' AND type = ? "
                         "AND seq <= ? ORDER BY stream_version", (CHECKPOINT_ANCHORED, until if until else 1 << 62))
-    return [{"seq": seq, "hash": h, "at": at, **json.loads(raw)} for seq, h, at, raw in rows]
+    out = []
+    for seq, h, at, raw in rows:
+        data = json.loads(raw)
+        out.append({**data, "follows_seq": data.get("seq"), "follows_hash": data.get("hash"), "seq": seq, "hash": h,
+                    "at": at})
+    return out
 
 
 def log_head(conn: sqlite3.Connection) -> tuple[int, str, str | None]:
@@ -292,3 +297,8 @@ def latest_change_day(conn: sqlite3.Connection, not_after: str) -> str | None:
     (day,) = conn.execute("SELECT max(substr(coalesce(published, recorded_at), 1, 10)) FROM changes "
                           "WHERE substr(coalesce(published, recorded_at), 1, 10) <= ?", (not_after,)).fetchone()
     return day
+
+
+def event_head(conn: sqlite3.Connection, seq: int) -> tuple[int, str, str] | None:
+    """(seq, hash, recorded_at) of the event at ``seq``."""
+    return conn.execute("SELECT seq, hash, recorded_at FROM events WHERE seq = ?", (seq,)).fetchone()
