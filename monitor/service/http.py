@@ -183,7 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if decision == "login":
                 self._refuse(401, "sign in", "This console needs its token: enter it once (a cookie keeps you signed "
-                             "in), or send it as `Authorization: Bearer …`.", html, login=True, next_path=path)
+                             "in), or send it as `Authorization: Bearer …`.", html, login=True, next_path=self.path)
                 return
             if method == "POST":
                 self._post(path)
@@ -432,8 +432,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _same_origin(self) -> bool:
         origin = self.headers.get("Origin")
-        if not origin or origin == "null":
-            return origin is None
+        if not origin or origin == "null":  # no-referrer pages send "null": the CSRF value decides
+            return True
         host = self.headers.get("Host") or ""
         return urlsplit(origin).netloc == host
 
