@@ -345,7 +345,6 @@ def test_off_loopback_the_token_opens_by_bearer_or_login_and_retry_needs_it_and_
         shot(page, "alerts-dead-signed-in")
         row.locator("button", has_text="Retry").click()
         page.wait_for_url(lambda url: url.endswith("/alerts?status=queued"))
-        assert alert_id in page.locator("#alerts").inner_text()
         requeued = monitor("--state", str(running.state), "events", "--type", "AlertRequeued", "--json")
         assert [json.loads(line)["data"]["alert_ids"] for line in requeued.stdout.splitlines()] == [[alert_id]]
         status, body = running.get("/api/alerts", {"Authorization": f"Bearer {TOKEN}"})
