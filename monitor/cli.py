@@ -38,7 +38,7 @@ from monitor.polling import source_states
 from monitor.progress import Progress
 from monitor.views.table import format_table
 from monitor.views.shapes import CHANGE_FIELDS, alert_json, change_json, incident_json, source_json, when
-from monitor.projections.browse import alert_rows
+from monitor.projections.browse import alert_rows, as_of_reader
 from monitor.views import changes as query_changes
 from monitor.vocabulary import INCIDENT_STATUSES, KINDS
 from monitor.service.access import MIN_TOKEN, TOKEN_ENV
@@ -913,9 +913,7 @@ def audit(settings: Settings, date_from, date_to, as_of, out: Path, anchor_paths
         else:  # the projections as they stood: rebuilt from the log up to that seq, beside it
             db = Path(tmp) / "asof.db"
             replay_log(store, default_projections(), until=until, out=db, progress=Progress("audit: replay", until))
-            conn = sqlite3.connect(db)
-            conn.execute("ATTACH DATABASE ? AS log", (f"file:{settings.db_path.absolute()}?mode=ro",))
-            conn.execute(f"CREATE TEMP VIEW events AS SELECT * FROM log.events WHERE seq <= {int(until)}")
+            conn = as_of_reader(db, settings.db_path.absolute(), until)
         low = store.seq_at(first) + 1 if first else 1
         high = min(until, store.seq_at(f"{last}T23:59:59.999999Z")) if last else until
         checked = _audit_points(store, config, settings, anchor_paths, points, until, verification.ok)

@@ -302,3 +302,12 @@ def latest_change_day(conn: sqlite3.Connection, not_after: str) -> str | None:
 def event_head(conn: sqlite3.Connection, seq: int) -> tuple[int, str, str] | None:
     """(seq, hash, recorded_at) of the event at ``seq``."""
     return conn.execute("SELECT seq, hash, recorded_at FROM events WHERE seq = ?", (seq,)).fetchone()
+
+
+def as_of_reader(replayed: "str | object", log_path: "str | object", until: int) -> sqlite3.Connection:
+    """A connection to projections rebuilt up to ``until`` (``replay --out``) that also sees the
+    log's events up to that seq as ``events`` (read-only), so every named read works as of then."""
+    conn = sqlite3.connect(str(replayed))
+    conn.execute("ATTACH DATABASE ? AS log", (f"file:{log_path}?mode=ro",))
+    conn.execute(f"CREATE TEMP VIEW events AS SELECT * FROM log.events WHERE seq <= {int(until)}")
+    return conn
