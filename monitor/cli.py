@@ -9,7 +9,7 @@ import logging
 import os
 import sqlite3
 import sys
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timezone
 from pathlib import Path
@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from monitor.clock import parse_iso, system_clock, to_iso
+from monitor.alerts.retry import NotRetryable, requeue
 from monitor.alerts.targets import AppriseConfigError, apprise_targets, service_secrets
 from monitor.detect.changes import SourceInfo
 from monitor.detect.incidents import IncidentFold
@@ -34,8 +35,13 @@ from monitor.config import Config, ConfigError, check_listen, check_names, load_
 from monitor.demo import run_demo
 from monitor.filters import UnknownValue, resolve, suggestion
 from monitor.projections.sources import source_states
+from monitor.progress import Progress
+from monitor.views.table import format_table
+from monitor.views.shapes import CHANGE_FIELDS, alert_json, change_json, incident_json, source_json, when
+from monitor.projections.browse import alert_rows, as_of_reader
 from monitor.views import changes as query_changes
 from monitor.vocabulary import INCIDENT_STATUSES, KINDS
+from monitor.service.access import MIN_TOKEN, TOKEN_ENV
 from monitor.watchlist import load_watchlist
 from monitor.service import Service, ServiceError, StateLock, StateLocked, configure_logging, refusals_logged, run_service
 
@@ -267,12 +273,17 @@ def run(settings: Settings, listen: str | None, log_format: str, log_level: str)
         except ValueError as exc:
             raise Refused(f"--listen: {exc}") from None
     key = _anchor_key()
+    token = os.environ.get(TOKEN_ENV) or None
+    if token is not None and (len(token) < MIN_TOKEN or not token.isprintable() or token != token.strip()):
+        raise Refused(f"{TOKEN_ENV}: the console token must be at least {MIN_TOKEN} printable characters, without "
+                      "spaces at either end (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`)")
     configure_logging(log_format, level=getattr(logging, log_level.upper()), secrets=_log_secrets(config))
 
     with _state_lock(settings, "run"):
         settings.refuse_broken_chain("start the daemon on it")
         try:
-            run_service(Service(config, settings.state_dir, listen=listen, anchor_key=key, log_format=log_format))
+            run_service(Service(config, settings.state_dir, listen=listen, anchor_key=key, log_format=log_format,
+                                console_token=token))
         except ServiceError as exc:
             raise Refused(str(exc)) from None
 
@@ -280,7 +291,9 @@ def run(settings: Settings, listen: str | None, log_format: str, log_level: str)
 def _log_secrets(config: Config) -> set[str]:
     """What the log redacts wherever it appears: the apprise services' secrets and the anchor key."""
     apprise_path, key = config.apprise_config_path, _anchor_key()
-    return (service_secrets(apprise_path) if apprise_path else set()) | ({key.decode()} if key else set())
+    token = os.environ.get(TOKEN_ENV)
+    return ((service_secrets(apprise_path) if apprise_path else set()) | ({key.decode()} if key else set())
+            | ({token} if token else set()))
 
 
 def _print_digests(digests, as_json: bool) -> None:
@@ -315,30 +328,16 @@ def sources(settings: Settings, as_json: bool) -> None:
     if settings.db_path.exists():
         with settings.open_store() as store:
             states = source_states(store.conn)
-    for source in config.sources:
-        state = states.get(source.id) or {}
-        failures = state.get("consecutive_failures", 0)
-        if state.get("retry_at"):
-            next_attempt = state["retry_at"]
-        elif state.get("last_attempt_at"):
-            next_attempt = to_iso(parse_iso(state["last_attempt_at"]) + source.every)
-        else:
-            next_attempt = "at the next poll"
-        row = {
-            "source": source.id, "kind": source.kind, "enabled": source.enabled,
-            "health": "never polled" if not state else ("failing" if failures else "ok"),
-            "last_success_at": state.get("last_success_at"), "consecutive_failures": failures,
-            "next_attempt_at": next_attempt, "last_error": state.get("last_error") if failures else None,
-            "last_error_reason": state.get("last_error_reason") if failures else None,
-            "polls": state.get("polls", 0), "failures": state.get("failures", 0),
-            "last_entries": state.get("last_entries"),
-        }
-        if as_json:
+    rows = [source_json(source, states.get(source.id)) for source in config.sources]
+    if as_json:
+        for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
-        else:
-            error = f"  {row['last_error_reason']}: {row['last_error']}" if failures else ""
-            click.echo(f"{source.id:<24} {row['health']:<12} last ok {row['last_success_at'] or '-':<28} "
-                       f"failures {failures:<3} next {next_attempt}{error}")
+        return
+    _table(["source", "kind", "health", "last success", "failures", "next attempt", "last error"],
+           [[r["source"], r["kind"], r["health"], when(r["last_success_at"]), r["consecutive_failures"],
+             when(r["next_attempt_at"]) if r["next_attempt_at"] != "at the next poll" else r["next_attempt_at"],
+             f"{r['last_error_reason']}: {r['last_error']}" if r["last_error"] else ""] for r in rows],
+           empty="no source configured")
 
 
 # -- the log ----------------------------------------------------------------------------------------
@@ -346,22 +345,28 @@ def sources(settings: Settings, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--type", "types", multiple=True, metavar="T", help="Only events of this type (repeatable).")
-@click.option("--since", type=int, default=0, show_default=True, metavar="SEQ", help="Only events after this seq.")
+@click.option("--since", metavar="SEQ|DATE", help="Only events after this seq, or recorded on or after this date.")
 @click.option("--stream", metavar="S", help="Only events of this stream.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Only the newest N.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line (in log order).")
 @pass_settings
-def events(settings: Settings, types: tuple[str, ...], since: int, stream: str | None, as_json: bool) -> None:
-    """Print the event log."""
+def events(settings: Settings, types: tuple[str, ...], since: str | None, stream: str | None, limit: int | None,
+           as_json: bool) -> None:
+    """Print the event log: newest first (JSON lines in log order)."""
     with settings.open_store() as store:
         types = tuple(_resolve(t, {name: () for name in _event_types(store)}, "--type", "event type") for t in types)
         if stream is not None and store.stream_version(stream) == 0:
             raise Refused(f"--stream: no events on stream {stream!r} (streams look like source:ID, item:ID:KEY, "
                           "change:ID:KEY, route:TAG; `monitor events` shows them)")
-        for event in store.read(since=since, types=types or None, stream=stream):
-            if as_json:
-                click.echo(json.dumps(event.to_json(), ensure_ascii=False))
-            else:
-                click.echo(f"{event.seq:>8}  {event.recorded_at}  {event.type:<16}  {event.stream}  {event.raw_data[:80]}")
+        after = _since(store, since)
+        found = deque(store.read(since=after, types=types or None, stream=stream), maxlen=limit)
+    if as_json:
+        for event in found:
+            click.echo(json.dumps(event.to_json(), ensure_ascii=False))
+        return
+    _table(["seq", "recorded", "type", "stream", "data"],
+           [[e.seq, when(e.recorded_at), e.type, e.stream, e.raw_data] for e in reversed(found)],
+           empty="nothing yet" if not (types or stream or since) else "no event matches")
 
 
 @cli.command()
@@ -397,10 +402,12 @@ def replay(settings: Settings, as_of: str | None, as_of_seq: int | None, out: Pa
                 click.echo(f"note: seq {as_of_seq} is inside an append that ended later; replaying to seq {until}, "
                            "the last whole append at or before it", err=True)
         head = store.head()
+        progress = Progress("replay", until if until is not None else head.seq)
         try:
-            result = replay_log(store, default_projections(), until=until, out=out)
+            result = replay_log(store, default_projections(), until=until, out=out, progress=progress)
         except FileExistsError as exc:
             raise Refused(str(exc)) from None
+        progress.finish(result.events)
         live = {d["projection"]: d["digest"] for d in Projector(default_projections()).digests(store.conn)}
     at_head = result.seq == head.seq
     report = {
@@ -458,7 +465,9 @@ def verify(settings: Settings, anchor_path: Path | None, witnesses: tuple[str, .
             raise click.ClickException(str(exc)) from None  # a failed check: exit 1
     try:
         with settings.open_store(check=False) as store:
-            report = verify_log(store.conn, anchor, points)
+            progress = Progress("verify", store.head().seq)
+            report = verify_log(store.conn, anchor, points, progress=progress)
+            progress.finish(report.checked)
     except StoreError as exc:
         if as_json:
             click.echo(json.dumps({"ok": False, "problem": str(exc)}))
@@ -519,7 +528,9 @@ def _reclassify(settings: Settings, as_json: bool) -> None:
         for e in store.read(types=[CHANGE_DETECTED]):
             recorded.setdefault(e.data["cause"].partition("#")[0], {})[e.data["id"]] = e.data
         counts = Counter()
+        progress = Progress("reclassify", store.head().seq, unit="events read")
         for event in store.read(types=[ITEM_DISCOVERED, ITEM_REVISED]):
+            progress(event.seq)
             info = infos.get(event.data["source"]) or SourceInfo(event.data["source"], "feed", False)
             now = {}
             for change in detector.detect(event, info):
@@ -539,6 +550,7 @@ def _reclassify(settings: Settings, as_json: bool) -> None:
                 else:
                     detail = ", ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in difference["fields"].items())
                     click.echo(f"{event.seq:>8}  {difference['change']:<8} {event.stream}  {detail}")
+        progress.finish(counts["items"])
     summary = f"{counts['items']} items: {counts['added']} would be added, {counts['removed']} removed, " \
               f"{counts['changed']} changed ({counts['incident_moved']} in another incident); nothing was appended"
     click.echo(json.dumps({"summary": dict(counts)}) if as_json else summary)
@@ -560,8 +572,6 @@ def compare_changes(before: dict | None, after: dict | None) -> dict | None:
 # -- changes ---------------------------------------------------------------------------------------
 
 
-CHANGE_FIELDS = ("id", "kind", "severity", "title", "url", "source", "published", "rule", "regions", "countries",
-                 "companies", "deadlines", "evidence", "incident")
 
 
 @cli.command()
@@ -573,28 +583,29 @@ CHANGE_FIELDS = ("id", "kind", "severity", "title", "url", "source", "published"
 @click.option("--rule", metavar="ID", help="Only changes linked to this catalog rule.")
 @click.option("--min-severity", type=click.Choice(["low", "medium", "high"], case_sensitive=False), default="low",
               show_default=True)
-@click.option("--since", type=int, default=0, metavar="SEQ", help="Only changes recorded after this seq.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@click.option("--since", metavar="SEQ|DATE", help="Only changes recorded after this seq, or on or after this date.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Only the newest N.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line (in log order).")
 @pass_settings
-def changes(settings: Settings, kinds, region, country, company, rule, min_severity, since, as_json) -> None:
-    """Detected changes, oldest first."""
+def changes(settings: Settings, kinds, region, country, company, rule, min_severity, since, limit, as_json) -> None:
+    """Detected changes: newest first (JSON lines in log order)."""
     with settings.open_store() as store:
         region, country, company, rule = _change_filters(settings, store, region, country, company, rule)
-        for seq, data in query_changes(store.conn, kinds=kinds, region=region, country=country, company=company,
-                                       rule=rule, min_severity=min_severity, since=since):
-            if as_json:
-                click.echo(json.dumps({**{k: data.get(k) for k in CHANGE_FIELDS}, "seq": seq}, ensure_ascii=False))
-            else:
-                tags = " ".join([*data["regions"], *data["companies"]]) or "-"
-                click.echo(f"{seq:>7}  {data['severity']:<6} {data['kind']:<16} {data['rule'] or '-':<36} "
-                           f"{tags:<30} {data['title'][:90]}")
+        rows = list(query_changes(store.conn, kinds=kinds, region=region, country=country, company=company,
+                                  rule=rule, min_severity=min_severity, since=_since(store, since), limit=limit,
+                                  newest_first=True))
+    if as_json:
+        for seq, data in reversed(rows):
+            click.echo(json.dumps(change_json(seq, data), ensure_ascii=False))
+        return
+    filtered = kinds or region or country or company or rule or since or min_severity.lower() != "low"
+    _table(["seq", "severity", "kind", "rule", "regions", "countries", "companies", "title"],
+           [[seq, d["severity"], d["kind"], d.get("rule"), d.get("regions"), d.get("countries"), d.get("companies"),
+             d.get("title")] for seq, d in rows], empty="no change matches" if filtered else "nothing yet")
 
 
 # -- incidents -------------------------------------------------------------------------------------
 
-INCIDENT_FIELDS = ("id", "title", "rule", "status", "kinds", "regions", "countries", "companies", "opened_at",
-                   "updated_at", "items")
-ITEM_FIELDS = ("source", "key", "url", "title", "language", "kind", "change", "attached_by")
 
 
 @cli.command()
@@ -602,26 +613,32 @@ ITEM_FIELDS = ("source", "key", "url", "title", "language", "kind", "change", "a
 @click.option("--region", metavar="R", help="Only incidents tagged with this region slug.")
 @click.option("--company", metavar="C", help="Only incidents naming this company slug.")
 @click.option("--rule", metavar="ID", help="Only incidents of this catalog rule.")
-@click.option("--since", metavar="DATE", help="Only incidents updated on or after this date (ISO).")
+@click.option("--since", metavar="DATE|SEQ", help="Only incidents updated on or after this date (ISO), or after this seq.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Only the N most recently updated.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @pass_settings
-def incidents(settings: Settings, status, region, company, rule, since, as_json) -> None:
+def incidents(settings: Settings, status, region, company, rule, since, limit, as_json) -> None:
     """Incidents (one regulatory event each, with every item attached), most recently updated first."""
-    if since is not None:
-        since = _as_of_time(since) if len(since.strip()) > 10 else since.strip()
+    after_seq = None
+    if since is not None and since.strip().isdigit():
+        after_seq, since = int(since.strip()), None
+    elif since is not None:
+        since = _as_of_time(since) if len(since.strip()) > 10 else _day_option("--since", since)
     with settings.open_store() as store:
         region, _country, company, rule = _change_filters(settings, store, region, None, company, rule)
         rows = incident_rows(store.conn, status=status, region=region, company=company, rule=rule, since=since)
-    for row in rows:
-        if as_json:
-            out = {k: row[k] for k in INCIDENT_FIELDS}
-            out["items"] = [{k: item[k] for k in ITEM_FIELDS} for item in row["items"]]
-            click.echo(json.dumps(out, ensure_ascii=False))
-        else:
-            tags = " ".join([*row["regions"], *row["companies"]]) or "-"
-            sources = len({item["source"] for item in row["items"]})
-            click.echo(f"{row['id']}  {row['status']:<24} {row['rule'] or '-':<30} items {len(row['items']):>3} "
-                       f"sources {sources:>2}  {tags[:40]:<40} {row['title'][:80]}")
+    if after_seq is not None:
+        rows = [r for r in rows if r["seq"] > after_seq]
+    rows = rows[:limit] if limit else rows
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(incident_json(row), ensure_ascii=False))
+        return
+    filtered = status or region or company or rule or since or after_seq is not None
+    _table(["id", "updated", "status", "severity", "rule", "items", "sources", "regions", "companies", "title"],
+           [[r["id"], when(r["updated_at"]), r["status"], r["severity"], r["rule"], len(r["items"]),
+             len({i["source"] for i in r["items"]}), r["regions"], r["companies"], r["title"]] for r in rows],
+           empty="no incident matches" if filtered else "nothing yet")
 
 
 @cli.command()
@@ -634,15 +651,18 @@ def incident(settings: Settings, incident_id: str, as_json: bool) -> None:
         timeline = incident_timeline(store.conn, incident_id)
     if timeline is None:
         raise Refused(f"no incident {incident_id!r}; `monitor incidents` lists them")
-    for entry in timeline:
-        if as_json:
+    if as_json:
+        for entry in timeline:
             click.echo(json.dumps(entry, ensure_ascii=False))
-        elif entry["type"] == "status":
-            moved = f"{entry['from']} -> {entry['status']}" if entry["from"] else f"opened as {entry['status']}"
-            click.echo(f"{entry['seq']:>7}  status  {moved}  ({entry['reason']})")
+        return
+    rows = []
+    for e in timeline:
+        if e["type"] == "status":
+            moved = f"{e['from']} -> {e['status']}" if e["from"] else f"opened as {e['status']}"
+            rows.append([e["seq"], "status", "", "", "", e.get("reason"), moved])
         else:
-            click.echo(f"{entry['seq']:>7}  item    {entry['kind']:<16} {entry['source']:<20} "
-                       f"{entry['language'] or '-':<3} by {entry['attached_by']:<28} {(entry['title'] or '')[:70]}")
+            rows.append([e["seq"], "item", e["kind"], e["source"], e["language"], e["attached_by"], e["title"]])
+    _table(["seq", "entry", "kind", "source", "lang", "attached by / reason", "title / status"], rows)
 
 
 @cli.command()
@@ -678,33 +698,27 @@ def rules(settings: Settings, as_json: bool) -> None:
 @click.option("--status", "statuses", multiple=True,
               type=click.Choice(["queued", "delivered", "failed", "dead"], case_sensitive=False),
               help="Only alerts in this state (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Only the newest N (in the table).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line (in the order they were queued).")
 @click.pass_context
-def alerts(ctx: click.Context, statuses: tuple[str, ...], as_json: bool) -> None:
-    """The outbox: every alert queued, delivered, failed or dead, oldest first."""
+def alerts(ctx: click.Context, statuses: tuple[str, ...], limit: int | None, as_json: bool) -> None:
+    """The outbox: every alert queued, delivered (where, when), failed (why) or dead; newest first."""
     if ctx.invoked_subcommand is not None:
         return
     settings = ctx.find_object(Settings)
-    where = f"WHERE status IN ({','.join('?' * len(statuses))})" if statuses else ""
     with settings.open_store() as store:
-        rows = store.conn.execute(
-            "SELECT alert_id, status, route, group_key, attempts, next_attempt_at, last_error, change_id, data "
-            f"FROM outbox {where} ORDER BY queued_seq", statuses).fetchall()
-        targets = {}
-        for alert_id, target in store.conn.execute("SELECT alert_id, target FROM deliveries ORDER BY seq"):
-            targets.setdefault(alert_id, []).append(target)
-    for alert_id, status, route, group, attempts, next_at, error, change_id, raw in rows:
-        data = json.loads(raw)
-        row = {"alert_id": alert_id, "status": status, "route": route, "group": group, "attempts": attempts,
-               "next_attempt_at": next_at if status in ("queued", "failed") else None, "last_error": error,
-               "change_id": change_id, "kind": data["kind"], "severity": data["severity"], "title": data["title"],
-               "cause": data["cause"], "delivered_to": targets.get(alert_id, []), "tag": route,
-               "incident": data.get("incident"), "incident_status": data.get("incident_status")}
-        if as_json:
-            click.echo(json.dumps(row, ensure_ascii=False))
-        else:
-            detail = error if status in ("failed", "dead") else (next_at if status == "queued" else ", ".join(row["delivered_to"]))
-            click.echo(f"{alert_id}  {status:<9} {route}/{group:<16} {attempts:>2}  {(data['title'] or '')[:60]:<60}  {detail}")
+        rows = alert_rows(store.conn, [st.lower() for st in statuses])
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(alert_json(row), ensure_ascii=False))
+        return
+    rows = list(reversed(rows))[:limit] if limit else list(reversed(rows))
+    _table(["alert", "status", "route", "group", "attempts", "incident", "where / when / why", "title"],
+           [[r["alert_id"], r["status"], r["route"], r["group"], r["attempts"], r["incident"],
+             (r["last_error"] if r["status"] in ("failed", "dead") else
+              when(r["next_attempt_at"]) if r["status"] == "queued" else
+              ", ".join(f"{d['target']} {when(d['at'])}" for d in r["delivered"])), r["title"]] for r in rows],
+           empty="no alert in this state" if statuses else "nothing yet")
 
 
 @alerts.command("retry")
@@ -713,16 +727,10 @@ def alerts(ctx: click.Context, statuses: tuple[str, ...], as_json: bool) -> None
 def alerts_retry(settings: Settings, ids: tuple[str, ...]) -> None:
     """Queue dead (or the named) alerts again; the next relay pass sends them."""
     with settings.open_store(write=True, purpose="queue alerts again") as store:
-        if ids:
-            _check_retryable(store, ids)
-            found = [r[0] for r in store.conn.execute(
-                f"SELECT alert_id FROM outbox WHERE alert_id IN ({','.join('?' * len(ids))}) AND status != 'delivered'", ids)]
-        else:
-            found = [r[0] for r in store.conn.execute("SELECT alert_id FROM outbox WHERE status = 'dead'")]
-        if found:
-            at = to_iso(system_clock())
-            store.append([NewEvent(ALERT_REQUEUED, "route:retries", {"alert_ids": found, "at": at},
-                                   derive_event_id("route:retries", ALERT_REQUEUED, at, *found), occurred_at=at)])
+        try:
+            found = requeue(store, ids, to_iso(system_clock()))
+        except NotRetryable as exc:
+            raise Refused(f"--id: {exc}") from None
     click.echo(f"queued again: {len(found)} alerts")
 
 
@@ -807,18 +815,27 @@ def _event_types(store: EventStore) -> list[str]:
     return sorted(declared | {t for (t,) in store.conn.execute("SELECT type FROM event_types")})
 
 
-def _check_retryable(store: EventStore, ids: tuple[str, ...]) -> None:
-    """`alerts retry --id` refuses ids that name nothing to retry, rather than queueing 0 alerts."""
-    status = dict(store.conn.execute(
-        f"SELECT alert_id, status FROM outbox WHERE alert_id IN ({','.join('?' * len(ids))})", ids))
-    for alert_id in ids:
-        if alert_id not in status:
-            known = [r[0] for r in store.conn.execute("SELECT alert_id FROM outbox ORDER BY queued_seq DESC LIMIT 5000")]
-            close = difflib.get_close_matches(alert_id, known, n=1, cutoff=0.8)
-            hint = f' (did you mean "{close[0]}"?)' if close else " (`monitor alerts` lists them)"
-            raise Refused(f"--id: no alert {alert_id!r} in the outbox{hint}")
-        if status[alert_id] == "delivered":
-            raise Refused(f"--id: alert {alert_id} was delivered already; there is nothing to retry")
+def _table(headers: list[str], rows: list[list], *, empty: str = "nothing yet") -> None:
+    """A table for people: a header row, one column per field, widths by display width."""
+    if not rows:
+        click.echo(empty)
+        return
+    for line in format_table(headers, rows):
+        click.echo(line)
+
+
+def _since(store: EventStore, since: str | None) -> int:
+    """--since SEQ (events after it) or --since DATE (recorded on or after that day, UTC): a seq."""
+    if since is None or not since.strip():
+        return 0
+    text = since.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = _as_of_time(text) if len(text) > 10 else _day_option("--since", text)
+    except click.ClickException:
+        raise Refused(f"--since: not a seq or an ISO date: {since!r}") from None
+    return store.seq_at(moment) if len(text) > 10 else store.seq_at(moment)
 
 
 def _anchor_key() -> bytes | None:
@@ -834,6 +851,155 @@ def _as_of_time(text: str) -> str:
         return to_iso(parse_iso(text))
     except ValueError:
         raise Refused(f"--as-of: not an ISO date or datetime: {text!r}") from None
+
+
+# -- the audit report ------------------------------------------------------------------------------
+
+
+def _day_option(name: str, text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        if len(text.strip()) != 10:
+            raise ValueError
+        return datetime.fromisoformat(text.strip()).date().isoformat()
+    except ValueError:
+        raise Refused(f"{name}: not a date as YYYY-MM-DD: {text!r}") from None
+
+
+@cli.command()
+@click.option("--from", "date_from", metavar="DATE", help="First day of the period (UTC, by recording time).")
+@click.option("--to", "date_to", metavar="DATE", help="Last day of the period (inclusive).")
+@click.option("--as-of", "as_of", metavar="TIME",
+              help="Build it from what the monitor had recorded by then (ISO date or datetime; a date means its end).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Where to write the HTML report (one self-contained file).")
+@click.option("--anchor", "anchor_paths", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="Also check this anchor file (repeatable; the daemon's anchor directory is read too).")
+@click.option("--witness", "witnesses", multiple=True, metavar="SEQ:HASH",
+              help="Also check a log head held elsewhere, e.g. a digest's footer (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Also print the report's data as one JSON object.")
+@pass_settings
+def audit(settings: Settings, date_from, date_to, as_of, out: Path, anchor_paths, witnesses, as_json) -> None:
+    """A self-contained, reproducible HTML report of a period: configuration, sources polled and
+    failures, changes and incidents with their evidence, alerts and where they went, reminders,
+    the chain's verification, anchors and witnesses, and the log head it was built from."""
+    import tempfile
+
+    from monitor.store.schema import connect
+    from monitor.views import audit as report
+
+    first, last = _day_option("--from", date_from), _day_option("--to", date_to)
+    if first and last and first > last:
+        raise Refused(f"--from {first} is after --to {last}")
+    try:
+        points = [parse_witness(text) for text in witnesses]
+    except ValueError as exc:
+        raise Refused(f"--witness: {exc}") from None
+    if not out.parent.is_dir():
+        raise Refused(f"--out: the directory {out.parent} does not exist")
+    config = settings.config()
+    detector = _detector(config)
+    apprise_tags = None
+    if config.apprise_config_path is not None:  # tags only: the file's addresses and secrets stay out
+        _check_apprise(config)
+        apprise_tags = sorted({r.tag for r in config.alerts.routes} | {t for t in [config.alerts.ops_tag] if t})
+    cut = _as_of_time(as_of) if as_of else None
+    command = " ".join(["monitor", "audit", *([f"--from {first}"] if first else []), *([f"--to {last}"] if last else []),
+                        *([f"--as-of {as_of}"] if as_of else []), *(f"--witness {w}" for w in witnesses),
+                        f"--out {out.name}"])
+    with settings.open_store() as store, tempfile.TemporaryDirectory(prefix="monitor-audit-") as tmp:
+        store.conn.execute("BEGIN")  # one snapshot: a daemon appending meanwhile changes nothing here
+        head = store.head()
+        until = store.seq_at(cut) if cut else head.seq
+        verification = verify_log(store.conn, until=until, progress=Progress("audit: verify", until))
+        if cut is None:
+            conn = store.conn
+        else:  # the projections as they stood: rebuilt from the log up to that seq, beside it
+            db = Path(tmp) / "asof.db"
+            replay_log(store, default_projections(), until=until, out=db, progress=Progress("audit: replay", until))
+            conn = as_of_reader(db, settings.db_path.absolute(), until)
+        low = store.seq_at(first) + 1 if first else 1
+        high = min(until, store.seq_at(f"{last}T23:59:59.999999Z")) if last else until
+        checked = _audit_points(store, config, settings, anchor_paths, points, until, verification.ok)
+        data = report.collect(
+            store=store, conn=conn, until=until, window=(low, high), as_of=cut, command=command,
+            period={"from": first, "to": last}, config=report.configuration(config, detector, apprise_tags),
+            build=asdict(version.build_info()), verification={**verification.to_json(), "checked": verification.checked},
+            anchor_files=checked["files"], witnesses=checked["witnesses"],
+            progress=Progress("audit: events", until))
+        body = report.render_report(data)
+        store.conn.execute("COMMIT")
+    tmp_out = out.with_name(f".{out.name}.tmp")
+    tmp_out.write_bytes(body)
+    os.replace(tmp_out, out)
+    if as_json:
+        click.echo(report.as_json(data))
+    else:
+        click.echo(f"wrote {out}: {len(data['changes'])} changes, {len(data['incidents'])} incidents, "
+                   f"{len(data['alerts'])} alerts, {len(data['digests'])} digests; log head seq {data['head']['seq']}; "
+                   f"chain {'ok' if verification.ok else 'FAILED at seq ' + str(verification.bad_seq)}")
+    if not verification.ok:
+        raise SystemExit(1)
+
+
+def _audit_points(store, config, settings, anchor_paths, points, until: int, chain_ok: bool) -> dict:
+    """Each anchor file (given, and those in the anchor directory) and witness, checked against
+    the log up to ``until``: the hash it records is the hash at its seq."""
+    from monitor.projections.browse import event_head
+
+    def check(seq: int, digest: str) -> tuple[bool, str]:
+        if seq > until:
+            return True, f"after this report's head (seq {until}): not checked here"
+        row = event_head(store.conn, seq)
+        if row is None:
+            return False, f"truncated: the log has no seq {seq}"
+        if row[1] != digest:
+            return False, f"rewritten: seq {seq} has hash {row[1][:16]}…, the record says {digest[:16]}…"
+        return (True, "ok: the log holds this seq with this hash") if chain_ok else \
+            (False, "the hash matches, but the chain does not verify")
+
+    directory = config.anchor_path(settings.state_dir)
+    paths = sorted({*anchor_paths, *(directory.glob("anchor-*.json") if directory.is_dir() else [])},
+                   key=lambda p: (p.name, str(p)))
+    files = []
+    for path in paths:
+        try:
+            anchor = read_anchor(path, _anchor_key())
+        except AnchorKeyMissing as exc:
+            files.append({"file": path.name, "seq": None, "hash": None, "ok": False,
+                          "result": str(exc).replace(str(path), path.name)})
+            continue
+        except AnchorError as exc:
+            files.append({"file": path.name, "seq": None, "hash": None, "ok": False,
+                          "result": str(exc).replace(str(path), path.name)})
+            continue
+        ok, result = check(anchor.seq, anchor.hash)
+        files.append({"file": path.name, "seq": anchor.seq, "hash": anchor.hash, "ok": ok,
+                      "result": result + (" (signature checked)" if anchor.signature else "")})
+    witnesses = [{"seq": p.seq, "hash": p.hash, **dict(zip(("ok", "result"), check(p.seq, p.hash)))} for p in points]
+    return {"files": files, "witnesses": witnesses}
+
+
+# -- deadlines --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@pass_settings
+def deadlines(settings: Settings, as_json: bool) -> None:
+    """Upcoming comment-close, effective and compliance dates, soonest first."""
+    from monitor.views.console import deadline_rows
+
+    with settings.open_store() as store:
+        rows = deadline_rows(store.conn, system_clock().date())
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    _table(["date", "in", "deadline", "rule", "source", "title"],
+           [[r["date"], f"{r['days_left']} d", r["deadline"], r["rule"] or "-", r["source"], r["title"] or ""]
+            for r in rows], empty="no upcoming deadline")
 
 
 from monitor import cli_screening  # noqa: E402,F401  (registers `entities` and `screen` on this group)

@@ -12,7 +12,7 @@ from monitor.projections.base import Statement
 
 class Changes:
     name = "changes"
-    version = 1
+    version = 2  # 2: the index on seq (the console lists changes newest first)
     tables = ("changes",)
     types = frozenset({CHANGE_DETECTED})
     schema = """
@@ -29,6 +29,7 @@ class Changes:
         data      TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS changes_rule ON changes (rule, seq);
+    CREATE INDEX IF NOT EXISTS changes_seq ON changes (seq);
     """
     _insert = (
         "INSERT OR REPLACE INTO changes (id, seq, kind, severity, rule, source, key, published, recorded_at, data) "

@@ -328,3 +328,11 @@ def incident_updates(conn: sqlite3.Connection, *, region: str | None = None, com
                          if i["seq"] <= seq]}
             for (incident, seq, at, status, previous, change, title, rule, severity, kinds, regions, countries,
                  companies, url, language) in rows]
+
+
+def resolve_incident(conn: sqlite3.Connection, incident: str) -> str | None:
+    """The id an incident is shown under: its own, or the one it was merged into (None: unknown)."""
+    row = conn.execute("SELECT id, merged_into FROM incidents WHERE id = ?", (incident,)).fetchone()
+    if row is None:
+        return None
+    return row[1] or row[0]

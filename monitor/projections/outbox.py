@@ -96,3 +96,22 @@ def delivered_targets(conn: sqlite3.Connection, alert_ids: Sequence[str]) -> set
         found.update(conn.execute(
             f"SELECT alert_id, target FROM deliveries WHERE alert_id IN ({','.join('?' * len(chunk))})", chunk))
     return found
+
+
+def alert_statuses(conn: sqlite3.Connection, alert_ids: Sequence[str]) -> dict[str, str]:
+    """alert_id -> status for the ids in the outbox (ids not there are absent)."""
+    found: dict[str, str] = {}
+    ids = list(alert_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        found.update(conn.execute(
+            f"SELECT alert_id, status FROM outbox WHERE alert_id IN ({','.join('?' * len(chunk))})", chunk))
+    return found
+
+
+def dead_alerts(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT alert_id FROM outbox WHERE status = 'dead' ORDER BY queued_seq")]
+
+
+def recent_alert_ids(conn: sqlite3.Connection, limit: int = 5000) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT alert_id FROM outbox ORDER BY queued_seq DESC LIMIT ?", (limit,))]

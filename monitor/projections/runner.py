@@ -120,6 +120,7 @@ def replay(
     until: int | None = None,
     out: Path | None = None,
     commit_every: int = 50_000,
+    progress=None,
 ) -> ReplayResult:
     """Fold the log (up to ``until``) into fresh tables and digest them. Never sends anything."""
     with tempfile.TemporaryDirectory(prefix="monitor-replay-") as tmp:
@@ -139,6 +140,8 @@ def replay(
                 for projection in projections:  # projections are independent: fold each in turn
                     fold(scratch, projection, chunk)
                 last, count = chunk[-1], count + len(chunk)
+                if progress is not None:
+                    progress(count)
                 if count % commit_every < len(chunk):
                     scratch.execute("COMMIT")
                     scratch.execute("BEGIN")

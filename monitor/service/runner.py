@@ -78,8 +78,9 @@ class Status:
 class Service:
     def __init__(self, config: Config, state_dir: Path, *, listen: str | None = None, clock: Clock = system_clock,
                  anchor_key: bytes | None = None, first_anchor_after: timedelta = FIRST_ANCHOR_AFTER,
-                 log_format: str = "text"):
+                 log_format: str = "text", console_token: str | None = None):
         self.config, self.state_dir, self.listen, self.clock = config, Path(state_dir), listen, clock
+        self.console_token = console_token  # MONITOR_CONSOLE_TOKEN: the console off loopback, and retries
         self.log_format = log_format  # digests printed without an apprise configuration follow the log's format
         self.anchor_key, self.first_anchor_after = anchor_key, first_anchor_after
         self.status = Status(started_at=clock())
@@ -116,7 +117,7 @@ class Service:
         self._stop.set()
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         self.store = open_store(self.state_dir, clock=self.clock)
@@ -255,6 +256,15 @@ class Service:
 
     def _anchor_file(self) -> Path:
         return self.config.anchor_path(self.state_dir) / f"anchor-{self.clock().date().isoformat()}.json"
+
+    def wake_relay_threadsafe(self) -> None:
+        """From another thread (the console's retry): wake the relay in the event loop's thread."""
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not self._closed:
+            try:
+                loop.call_soon_threadsafe(self._wake_relay)
+            except RuntimeError:  # the loop closed meanwhile: the next start sends them
+                pass
 
     def _wake_relay(self) -> None:
         if self._relay_busy:

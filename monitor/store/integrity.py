@@ -57,7 +57,8 @@ def parse_witness(text: str) -> Witness:
     return Witness(int(seq), digest, "the witness")
 
 
-def verify(conn: sqlite3.Connection, anchor: "Anchor | None" = None, witnesses: Sequence[Witness] = ()) -> VerifyReport:
+def verify(conn: sqlite3.Connection, anchor: "Anchor | None" = None, witnesses: Sequence[Witness] = (),
+           until: int | None = None, progress=None) -> VerifyReport:
     """Walk the chain from genesis, streaming; stop at the first bad row and say what is wrong.
 
     ``data`` is read as the stored bytes, so a row altered into invalid UTF-8 is an edited row
@@ -70,9 +71,11 @@ def verify(conn: sqlite3.Connection, anchor: "Anchor | None" = None, witnesses: 
         "SELECT seq, CAST(event_id AS BLOB), CAST(stream AS BLOB), stream_version, CAST(type AS BLOB), "
         "schema_version, CAST(occurred_at AS BLOB), CAST(recorded_at AS BLOB), CAST(data AS BLOB), "
         "CAST(prev_hash AS BLOB), CAST(hash AS BLOB) "
-        "FROM events ORDER BY seq"
+        "FROM events WHERE seq <= ? ORDER BY seq", (until if until is not None else 1 << 62,)
     )
     while rows := cursor.fetchmany(4096):
+        if progress is not None:
+            progress(checked)
         for row in rows:
             row = (*row[:9], _text(row[9]), _text(row[10]))
             seq, stored_prev, stored_hash = row[0], row[9], row[10]
