@@ -169,6 +169,19 @@ def test_corrections_and_correction_of_become_document_numbers():
     assert obs.fields["significant"] is False
 
 
+def test_a_reference_that_only_looks_like_a_url_is_kept_as_written():
+    """Found by the hostile-field property: urlsplit refuses "http://[::1" (an unclosed IPv6 host)."""
+    doc = {"document_number": "2025-02655", "title": "A correction", "type": "Rule", "action": "Correcting amendment.",
+           "correction_of": "http://[::1", "corrections": ["http://[::1/documents/x"],
+           "next_page_url": None}
+    [obs] = parse(json.dumps(doc).encode(), f"{API}/documents/2025-02655.json").observations
+    assert obs.fields["correction_of"] == "http://[::1"
+    page = {"count": 1, "results": [doc], "next_page_url": "http://[::1/documents.json?page=2"}
+    result = parse(json.dumps(page).encode())
+    assert len(result.observations) == 1 and result.next_url is None
+    assert any("next_page_url is not a URL" in w for w in result.warnings)
+
+
 # --- public inspection -------------------------------------------------------------------------------
 
 def test_public_inspection_desk():

@@ -274,7 +274,11 @@ def _document_ref(value: Any) -> str | None:
     value = value.strip()
     if "/" not in value:
         return value
-    parts = [p for p in urlsplit(value).path.split("/") if p]
+    try:
+        path = urlsplit(value).path
+    except ValueError:  # not a URL after all ("http://[::1"): keep it as written, like any other text
+        return value
+    parts = [p for p in path.split("/") if p]
     if "documents" in parts:
         rest = parts[parts.index("documents") + 1:]
         if len(rest) >= 4 and all(p.isdigit() for p in rest[:3]):  # /documents/2025/01/16/<number>/slug
@@ -299,7 +303,11 @@ def _next_url(data: dict[str, Any], warnings: list[str]) -> str | None:
     next_url = data.get("next_page_url")
     if not isinstance(next_url, str) or not next_url.strip():
         return None
-    query = parse_qs(urlsplit(next_url).query)
+    try:
+        query = parse_qs(urlsplit(next_url).query)
+    except ValueError:
+        warnings.append("next_page_url is not a URL: stopped")
+        return None
     try:
         page = int(query.get("page", ["1"])[0])
         per_page = int(query.get("per_page", ["20"])[0])
