@@ -24,7 +24,9 @@ from monitor.detect.incidents import IncidentFold
 from monitor import events as events_module
 from monitor.events import ALERT_REQUEUED, CHANGE_DETECTED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.projections import Projector, default_projections, replay as replay_log
+from monitor.projections.changes import rule_summaries, tag_values
 from monitor.projections.incidents import incident_rows, incident_timeline
+from monitor.projections.log_summary import event_counts
 from monitor.store import (
     AnchorError, AnchorKeyMissing, ChainBroken, EventStore, StoreError, anchor_head, parse_witness, read_anchor,
     verify as verify_log,
@@ -674,10 +676,7 @@ def rules(settings: Settings, as_json: bool) -> None:
     seen: dict[str, tuple[int, int, dict]] = {}
     if settings.db_path.exists():
         with settings.open_store() as store:
-            for rule_id, count, seq, raw in store.conn.execute(
-                    "SELECT rule, count(*), max(seq), (SELECT data FROM changes AS c WHERE c.rule = changes.rule "
-                    "ORDER BY seq DESC LIMIT 1) FROM changes WHERE rule IS NOT NULL GROUP BY rule"):
-                seen[rule_id] = (count, seq, json.loads(raw))
+            seen = rule_summaries(store.conn)
     for rule in catalog.rules.values():
         count, seq, last = seen.get(rule.id, (0, None, None))
         row = {"id": rule.id, "title": rule.title, "issuer": rule.issuer, "jurisdiction": rule.jurisdiction,
@@ -788,22 +787,21 @@ def _change_filters(settings: Settings, store: EventStore, region, country, comp
     detector = _detector(config)
     gazetteer = detector.gazetteer
 
-    def names(entries, path: str) -> dict[str, list[str]]:
+    def names(entries, field: str) -> dict[str, list[str]]:
         found = {slug: [entry.name, *entry.aliases, *entry.case_sensitive] for slug, entry in entries.items()}
-        for (value,) in store.conn.execute(
-                f"SELECT DISTINCT j.value FROM changes, json_each(changes.data, '{path}') AS j"):
+        for value in tag_values(store.conn, field):
             found.setdefault(value, [])
         return found
 
     if region:
-        region = _resolve(region, names(gazetteer.regions, "$.regions"), "--region", "region")
+        region = _resolve(region, names(gazetteer.regions, "regions"), "--region", "region")
     if country:
-        country = _resolve(country, names(gazetteer.countries, "$.countries"), "--country", "country")
+        country = _resolve(country, names(gazetteer.countries, "countries"), "--country", "country")
     if company:
-        company = _resolve(company, names(gazetteer.companies, "$.companies"), "--company", "company")
+        company = _resolve(company, names(gazetteer.companies, "companies"), "--company", "company")
     if rule:
         rules = {rule_id: () for rule_id in detector.catalog.rules}
-        rules.update((r, ()) for (r,) in store.conn.execute("SELECT DISTINCT rule FROM changes WHERE rule IS NOT NULL"))
+        rules.update((r, ()) for r in tag_values(store.conn, "rule"))
         rule = _resolve(rule, rules, "--rule", "rule")
     return region, country, company, rule
 
@@ -812,7 +810,7 @@ def _event_types(store: EventStore) -> list[str]:
     """Every event type the monitor writes (the constants of monitor.events) and any in the log."""
     declared = {value for name, value in vars(events_module).items()
                 if name.isupper() and isinstance(value, str) and value[:1].isupper() and value.isalpha()}
-    return sorted(declared | {t for (t,) in store.conn.execute("SELECT type FROM event_types")})
+    return sorted(declared | set(event_counts(store.conn)))
 
 
 def _table(headers: list[str], rows: list[list], *, empty: str = "nothing yet") -> None:

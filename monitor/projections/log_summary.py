@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+import sqlite3
+from typing import Any, Iterable
 
 from monitor.events import Event
 from monitor.projections.base import Statement
@@ -27,3 +28,28 @@ class EventTypes:
 
     def apply(self, event: Event) -> Iterable[Statement]:
         yield self._upsert, (event.type, event.seq)
+
+
+# --- named reads --------------------------------------------------------------------------------
+
+def event_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Events recorded, by type."""
+    return dict(conn.execute("SELECT type, events FROM event_types"))
+
+
+def log_head_seq(conn: sqlite3.Connection) -> int:
+    """The newest position in the log (0 when it is empty)."""
+    return conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+
+
+def projection_counts(conn: sqlite3.Connection) -> dict[str, Any]:
+    """What /metrics reports of the read tables: source health, items tracked, changes by kind and
+    severity, alerts by outbox status."""
+    return {
+        "sources": {row[0]: row[1:] for row in conn.execute(
+            "SELECT source, polls, failures, consecutive_failures, last_success_at FROM sources")},
+        "items": conn.execute("SELECT count(*) FROM items").fetchone()[0],
+        "changes": conn.execute(
+            "SELECT kind, severity, count(*) FROM changes GROUP BY kind, severity ORDER BY kind, severity").fetchall(),
+        "alerts": dict(conn.execute("SELECT status, count(*) FROM outbox GROUP BY status")),
+    }

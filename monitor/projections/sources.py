@@ -78,3 +78,8 @@ def source_states(conn: sqlite3.Connection, only: Sequence[str] | None = None) -
 
 def source_state(conn: sqlite3.Connection, source: str) -> dict[str, Any] | None:
     return source_states(conn, [source]).get(source)
+
+
+def failing_sources(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The sources whose last attempt failed, by id: what /healthz lists."""
+    return [state for _source, state in sorted(source_states(conn).items()) if state["consecutive_failures"] > 0]

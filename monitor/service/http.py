@@ -39,6 +39,8 @@ from monitor.views import (
     render,
 )
 from monitor.views.params import BadRequest, ConsoleVocabulary, Filters, Vocabulary, parse, parse_console, parse_none
+from monitor.projections.log_summary import log_head_seq
+from monitor.projections.sources import failing_sources
 
 if TYPE_CHECKING:
     from monitor.service.runner import Service
@@ -258,9 +260,8 @@ class _Handler(BaseHTTPRequestHandler):
         writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
         try:
             with closing(self.server.read_only()) as conn:
-                conn.row_factory = sqlite3.Row
-                failing = conn.execute("SELECT * FROM sources WHERE consecutive_failures > 0 ORDER BY source").fetchall()
-                head = conn.execute("SELECT max(seq) FROM events").fetchone()[0] or 0
+                failing = failing_sources(conn)
+                head = log_head_seq(conn)
         except sqlite3.Error as exc:
             writable, status_error = False, f"cannot read the store ({exc.__class__.__name__})"
         else:

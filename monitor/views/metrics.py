@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from monitor.clock import parse_iso
 from monitor.events import ALERT_DELIVERED, ALERT_FAILED, ALERT_QUEUED, ITEM_DISCOVERED, ITEM_REVISED
+from monitor.projections.log_summary import event_counts, log_head_seq, projection_counts
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 ALERT_STATUSES = ("queued", "delivered", "failed", "dead")
@@ -95,13 +96,13 @@ class StoreCollector(Collector):
         def sample(name: str, labels: Sequence[str], value: float) -> None:
             families[name].add_metric(list(labels), value)
 
-        types = dict(conn.execute("SELECT type, events FROM event_types"))
+        types = event_counts(conn)
+        counts = projection_counts(conn)
         for event_type, count in sorted(types.items()):
             sample("monitor_events_total", [event_type], count)
-        sample("monitor_log_head_seq", [], conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+        sample("monitor_log_head_seq", [], log_head_seq(conn))
 
-        sources = {row[0]: row[1:] for row in conn.execute(
-            "SELECT source, polls, failures, consecutive_failures, last_success_at FROM sources")}
+        sources = counts["sources"]
         # Configured sources first, in their order; then sources only the log still knows of.
         for source in dict.fromkeys([*self._source_ids, *sorted(sources)]):
             polls, failures, consecutive, last_success = sources.get(source, (0, 0, 0, None))
@@ -113,14 +114,13 @@ class StoreCollector(Collector):
 
         sample("monitor_items_total", ["discovered"], types.get(ITEM_DISCOVERED, 0))
         sample("monitor_items_total", ["revised"], types.get(ITEM_REVISED, 0))
-        sample("monitor_items_tracked", [], conn.execute("SELECT count(*) FROM items").fetchone()[0])
+        sample("monitor_items_tracked", [], counts["items"])
 
-        for kind, severity, count in conn.execute(
-                "SELECT kind, severity, count(*) FROM changes GROUP BY kind, severity ORDER BY kind, severity"):
+        for kind, severity, count in counts["changes"]:
             sample("monitor_changes_total", [kind, severity], count)
 
         statuses = dict.fromkeys(ALERT_STATUSES, 0)  # all four always, so an empty state reads as 0
-        statuses.update(conn.execute("SELECT status, count(*) FROM outbox GROUP BY status"))
+        statuses.update(counts["alerts"])
         for status, count in statuses.items():
             sample("monitor_alerts", [status], count)
         sample("monitor_alerts_queued_total", [], types.get(ALERT_QUEUED, 0))
