@@ -42,7 +42,7 @@ def load() -> tuple[list[dict], dict[str, dict]]:
 
 def source_info(source: str) -> SourceInfo:
     kind = "federal_register" if source.startswith("fr-") else "html_list" if source.startswith("mofcom") else "feed"
-    return SourceInfo(source, kind, source.startswith(OFFICIAL))
+    return SourceInfo(source, kind, source.startswith(OFFICIAL), structured=kind == "federal_register")
 
 
 def item_event(record: dict) -> NewEvent:

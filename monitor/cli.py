@@ -19,6 +19,7 @@ import click
 from monitor.clock import parse_iso, system_clock, to_iso
 from monitor.alerts.retry import NotRetryable, requeue
 from monitor.alerts.targets import AppriseConfigError, apprise_targets, service_secrets
+from monitor.collectors.collect import source_info
 from monitor.detect.changes import SourceInfo
 from monitor.detect.incidents import IncidentFold
 from monitor import events as events_module
@@ -523,7 +524,7 @@ def _reclassify(settings: Settings, as_json: bool) -> None:
     changes to incidents afresh (in log order, as polls did), and say what would differ."""
     config = settings.config()
     detector = _detector(config)
-    infos = {s.id: SourceInfo.of(s) for s in config.sources}
+    infos = {s.id: source_info(s) for s in config.sources}
     fold = IncidentFold()
     with settings.open_store() as store:
         recorded: dict[str, dict[str, dict]] = {}

@@ -17,11 +17,11 @@ from typing import Sequence
 
 from monitor.clock import Clock, parse_iso, to_iso
 from monitor.retry import next_attempt_after
-from monitor.collectors.collect import PollOutcome, SourceMemory, collect
+from monitor.collectors.collect import KINDS, PollOutcome, SourceMemory, collect, source_info
 from monitor.collectors.http import Fetcher, Validators
 from monitor.config import Config
 from monitor.alerts.routes import AlertQueue
-from monitor.detect.changes import Detector, SourceInfo
+from monitor.detect.changes import Detector
 from monitor.detect.incidents import IncidentFold, assign_all, wanted_keys
 from monitor.detect.identity import KnownItem, item_events, rekey_unstable
 from monitor.observation import Observation
@@ -238,14 +238,14 @@ class Poller:
         stream = f"source:{source.id}"
         observations = outcome.observations
         known = self._known(source.id, observations)
-        if source.kind == "feed" and getattr(source, "item_key", "auto") == "auto":
+        if KINDS[source.kind].rekeys_by_link and getattr(source, "item_key", "auto") == "auto":
             observations, rekeyed = rekey_unstable(observations, set(known), self._keys_by_url(source.id, observations))
             if rekeyed:
                 outcome.warnings.append(f"guids unstable: {rekeyed} entries matched earlier items by link; "
                                         "keyed as those items")
                 known = self._known(source.id, observations)
         items, expected = item_events(observations, known)
-        changes = self.detector.detect_all(items, SourceInfo.of(source)) if self.detector else []
+        changes = self.detector.detect_all(items, source_info(source)) if self.detector else []
         changes, incident_events, alerts = self._incidents(changes, at)
         new = sum(1 for e in items if e.type == "ItemDiscovered")
         polled = self._polled(source, outcome, at, new=new, revised=len(items) - new, changes=len(changes),

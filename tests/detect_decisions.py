@@ -39,7 +39,7 @@ def _source(source: str) -> SourceInfo:
     if source in SOURCES:
         return SOURCES[source]
     kind = "federal_register" if source.startswith("fr-") else "html_list" if source.startswith("mofcom") else "feed"
-    return SourceInfo(source, kind, source.startswith(OFFICIAL_PREFIXES))
+    return SourceInfo(source, kind, source.startswith(OFFICIAL_PREFIXES), structured=kind == "federal_register")
 
 
 def _padded(item: dict[str, Any], size: int = 2000) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def _variants(record: dict[str, Any]) -> Iterator[tuple[str, NewEvent, SourceInf
     event = as_event(record)
     yield "recorded", event, info
     yield "padded", as_event({**record, "item": _padded(record["item"])}), info
-    yield "flipped", event, SourceInfo(info.id, info.kind, not info.official)
+    yield "flipped", event, SourceInfo(info.id, info.kind, not info.official, structured=info.structured)
     changed = {"title": {"before": "(earlier title)", "after": record["item"].get("title")}}
     if (record["item"].get("fields") or {}).get("comments_close_on"):
         changed["fields.comments_close_on"] = {"before": None, "after": record["item"]["fields"]["comments_close_on"]}

@@ -200,7 +200,7 @@ def test_two_entity_list_rules_on_the_same_day_are_two_incidents():
                                   "citation": citation, "docket_ids": [], "rins": []})
     det = detector()
     changes = [c for e in (rule("2025-05148", "90 FR 14034"), rule("2025-05149", "90 FR 14050"))
-               for c in det.detect(e, SourceInfo("fr-bis", "federal_register", True))]
+               for c in det.detect(e, SourceInfo("fr-bis", "federal_register", True, structured=True))]
     assigned, _events = assign_all(IncidentFold(), changes, today="2025-03-28", at="2025-03-28T12:00:00Z")
     assert [c.data["kind"] for c in assigned] == ["entity_list", "entity_list"]
     assert len({c.data["incident"] for c in assigned}) == 2
@@ -284,7 +284,7 @@ def test_topics_are_data_and_the_configuration_adds_to_them(tmp_path):
     drones = item_event("fr-bis", "2026-01234", "Revisions to Export Controls on Unmanned Aircraft Systems",
                         "BIS amends the EAR controls on civil drones and their parts.", published="2026-02-02",
                         fields={"document_number": "2026-01234", "type": "Rule", "action": "Final rule."})
-    official = SourceInfo("fr-bis", "federal_register", True)
+    official = SourceInfo("fr-bis", "federal_register", True, structured=True)
     (plain,) = detector().detect(drones, official)
     assert plain.data["kind"] == "new_rule" and plain.data["severity"] == "medium"  # not our topic
     path = tmp_path / "sources.toml"

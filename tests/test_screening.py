@@ -386,7 +386,7 @@ def test_an_entity_list_change_joins_the_incident_of_the_fr_rule_that_made_it(tm
         "url": "https://www.federalregister.gov/documents/2020/08/20/2020-18213/x", "summary": "", "language": "en",
         "published": "2020-08-20", "updated": None,
         "fields": {"document_number": "2020-18213", "citation": "85 FR 51603", "type": "Rule"}}})()
-    fr_changes = detector.detect(item, SourceInfo("fr-bis", "federal_register", True))
+    fr_changes = detector.detect(item, SourceInfo("fr-bis", "federal_register", True, structured=True))
     fold = IncidentFold()
     fr_changes, _ = assign_all(fold, fr_changes, today="2020-08-20", at="2020-08-20T12:00:00Z")
     records = _sample()

@@ -27,3 +27,10 @@ def test_one_severity_order_and_one_status_list():
     assert INCIDENT_STATUSES == LIFECYCLE + EXPLICIT_STATUSES and not set(LIFECYCLE) & set(EXPLICIT_STATUSES)
     assert list(STAGE_RANK) == list(LIFECYCLE)
     assert set(STATUS_WORDS) == set(INCIDENT_STATUSES)
+
+
+def test_every_source_kind_the_config_accepts_has_one_registered_collector():
+    from monitor.collectors.collect import KINDS as COLLECTORS
+    from monitor.config import SOURCE_KINDS
+
+    assert set(SOURCE_KINDS) == set(COLLECTORS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from monitor.collectors.federal_register import DEFAULT_FIELDS, parse_federal_register
@@ -20,6 +21,7 @@ from monitor.collectors.http import Fetcher, FetchError, Response, Validators, r
 from monitor.collectors.parsing import ParseError, ParseResult
 from monitor.collectors.screen import safe_line, screen
 from monitor.collectors.screening_list import ScreeningParse, parse_screening_list
+from monitor.detect.changes import SourceInfo
 from monitor.observation import Observation
 
 
@@ -67,12 +69,7 @@ async def collect(source, fetcher: Fetcher, memory: SourceMemory, *, year: int) 
     outcome = PollOutcome(source.id, redact_url(url))
     began = time.monotonic()
     try:
-        if source.kind == "federal_register":
-            await _federal_register(source, url, fetcher, memory, outcome)
-        elif source.kind == "screening_list":
-            await _screening_list(source, url, fetcher, memory, outcome)
-        else:
-            await _single_page(source, url, fetcher, memory, outcome)
+        await KINDS[source.kind].collect(source, url, fetcher, memory, outcome)
     except FetchError as exc:  # its message already carries the API's own error text
         outcome.fail(exc.reason, exc.message, exc.status, exc.retry_after)
     except ParseError as exc:
@@ -105,20 +102,19 @@ async def _fetch_first(url: str, fetcher: Fetcher, memory: SourceMemory, outcome
     return response
 
 
-async def _single_page(source, url: str, fetcher: Fetcher, memory: SourceMemory, outcome: PollOutcome) -> None:
+async def _feed(source, url: str, fetcher: Fetcher, memory: SourceMemory, outcome: PollOutcome) -> None:
     response = await _fetch_first(url, fetcher, memory, outcome, source.max_bytes)
-    if response is None:
-        return
-    if source.kind == "feed":
-        result = parse_feed(response.body, source=source.id, url=response.url, headers=response.headers,
-                            item_key=source.item_key, language=source.language)
-    elif source.kind == "html_list":
-        result = parse_html_list(response.body, source=source.id, url=response.url, headers=response.headers,
-                                 item=source.item, link=source.link, title=source.title, date=source.date,
-                                 encoding=source.encoding, issuer=source.issuer, language=source.language)
-    else:
-        raise ParseError(f"no collector for kind {source.kind!r}")
-    _take(outcome, result)
+    if response is not None:
+        _take(outcome, parse_feed(response.body, source=source.id, url=response.url, headers=response.headers,
+                                  item_key=source.item_key, language=source.language))
+
+
+async def _html_list(source, url: str, fetcher: Fetcher, memory: SourceMemory, outcome: PollOutcome) -> None:
+    response = await _fetch_first(url, fetcher, memory, outcome, source.max_bytes)
+    if response is not None:
+        _take(outcome, parse_html_list(response.body, source=source.id, url=response.url, headers=response.headers,
+                                       item=source.item, link=source.link, title=source.title, date=source.date,
+                                       encoding=source.encoding, issuer=source.issuer, language=source.language))
 
 
 async def _screening_list(source, url: str, fetcher: Fetcher, memory: SourceMemory, outcome: PollOutcome) -> None:
@@ -170,3 +166,30 @@ def _take(outcome: PollOutcome, result: ParseResult) -> None:
     outcome.observations.extend(kept)
     outcome.warnings.extend(safe_line(w) for w in [*result.warnings, *skipped])
     outcome.skipped += result.skipped + len(skipped)
+
+
+# --- the registry: one collector per source kind ---------------------------------------------------
+
+@dataclass(frozen=True)
+class SourceKind:
+    """What a kind of source is: how it is collected, and what its items are."""
+
+    collect: Callable[..., Awaitable[None]]  # (source, url, fetcher, memory, outcome): fills the outcome
+    official: bool  # the publisher's own channel (a feed is official only with a `jurisdiction`)
+    structured: bool = False  # items carry the publisher's fields: kind and dates are read from them
+    rekeys_by_link: bool = False  # guids may be reissued: a known link keeps its item (identity.rekey_unstable)
+
+
+KINDS: dict[str, SourceKind] = {
+    "federal_register": SourceKind(_federal_register, official=True, structured=True),
+    "feed": SourceKind(_feed, official=False, rekeys_by_link=True),
+    "html_list": SourceKind(_html_list, official=True),
+    "screening_list": SourceKind(_screening_list, official=True),
+}
+
+
+def source_info(source) -> SourceInfo:
+    """What detection needs to know of a configured source."""
+    kind = KINDS[source.kind]
+    return SourceInfo(source.id, source.kind, kind.official or bool(getattr(source, "jurisdiction", None)),
+                      structured=kind.structured)

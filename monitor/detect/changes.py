@@ -37,15 +37,12 @@ class ItemEvent(Protocol):
 
 @dataclass(frozen=True)
 class SourceInfo:
-    id: str
-    kind: str  # federal_register, feed, html_list
-    official: bool  # a government's own channel (severity policy), not the press
+    """What detection knows of a source (``monitor.collectors.collect.source_info`` makes one)."""
 
-    @classmethod
-    def of(cls, source) -> "SourceInfo":
-        """Official: the Federal Register, a notice list, or a feed configured with a jurisdiction."""
-        official = source.kind in ("federal_register", "html_list") or bool(getattr(source, "jurisdiction", None))
-        return cls(source.id, source.kind, official)
+    id: str
+    kind: str  # federal_register, feed, html_list, screening_list
+    official: bool  # a government's own channel (severity policy), not the press
+    structured: bool = False  # its items carry the publisher's structured fields (kind, dates)
 
 
 def change_stream(source: str, key: str) -> str:
@@ -81,7 +78,7 @@ class Detector:
         )
         if decision is None:
             return []
-        if link is None and source.kind != "federal_register" and decision.kind in CONTEXT_KINDS:
+        if link is None and not source.structured and decision.kind in CONTEXT_KINDS:
             link = self.catalog.link_in_context(item, tags.countries, decision.kind)
             rule = self.catalog.rules.get(link.rule) if link else None
             if rule is not None:
@@ -123,7 +120,7 @@ class Detector:
                 "rule_title": own_rule.title if own_rule else None,
                 "rule_kind": own_rule.kind if own_rule else None,
                 "linked_by": link.by if link and index == 0 else None,
-                "deadlines": deadlines(fields) if source.kind == "federal_register" and index == 0 else [],
+                "deadlines": deadlines(fields) if source.structured and index == 0 else [],
                 "evidence": evidence[:MAX_EVIDENCE],
             }, derive_event_id(stream, CHANGE_DETECTED, cause), occurred_at=occurred,
                 schema_version=CHANGE_DETECTED_VERSION))

@@ -21,9 +21,9 @@ from monitor.observation import Observation
 
 # How the corpus's source ids map to source kinds and officialness (the default sources.toml).
 SOURCES = {
-    "fr-bis": SourceInfo("fr-bis", "federal_register", True),
-    "fr-public-inspection": SourceInfo("fr-public-inspection", "federal_register", True),
-    "fr-commerce-eop": SourceInfo("fr-commerce-eop", "federal_register", True),
+    "fr-bis": SourceInfo("fr-bis", "federal_register", True, structured=True),
+    "fr-public-inspection": SourceInfo("fr-public-inspection", "federal_register", True, structured=True),
+    "fr-commerce-eop": SourceInfo("fr-commerce-eop", "federal_register", True, structured=True),
     "mofcom-announcements": SourceInfo("mofcom-announcements", "html_list", True),
     "whitehouse-actions": SourceInfo("whitehouse-actions", "feed", True),
 }
