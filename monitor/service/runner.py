@@ -80,6 +80,7 @@ class Service:
                  anchor_key: bytes | None = None, first_anchor_after: timedelta = FIRST_ANCHOR_AFTER,
                  log_format: str = "text"):
         self.config, self.state_dir, self.listen, self.clock = config, Path(state_dir), listen, clock
+        self.database = config.database_url  # None: the log is <state_dir>/events.db
         self.log_format = log_format  # digests printed without an apprise configuration follow the log's format
         self.anchor_key, self.first_anchor_after = anchor_key, first_anchor_after
         self.status = Status(started_at=clock())
@@ -119,7 +120,7 @@ class Service:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
-        self.store = open_store(self.state_dir, clock=self.clock)
+        self.store = open_store(self.state_dir, clock=self.clock, database=self.database)
         server = None
         try:
             self._narrated = self.store.head().seq  # narrate what happens from now on
@@ -237,7 +238,7 @@ class Service:
 
     def _relay_pass(self) -> None:
         # Its own connection: SQLite connections stay in the thread that opened them.
-        with open_store(self.state_dir, clock=self.clock) as store:
+        with open_store(self.state_dir, clock=self.clock, database=self.database) as store:
             Relay(store, self.config.alerts, self.targets, self.clock, gate=self.gate) \
                 .run_once(lambda: self.status.stopping)
 

@@ -29,7 +29,6 @@ import functools
 import re
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import psycopg.sql
@@ -39,6 +38,7 @@ from monitor.events import UPCASTERS, Event, NewEvent, Upcasters
 from monitor.store import chain, schema
 from monitor.store.errors import ChainBroken, StoreCorrupt, StoreError, StoreUnavailable
 from monitor.store.integrity import VerifyReport, verify_rows
+from monitor.store.urls import is_postgres_url, shown_url, url_password
 from monitor.store.log import (
     AppendResult, ConcurrencyError, EventStore, Head, LiveProjections, _check_header, _unique, build_rows,
     check_copied_rows,
@@ -89,35 +89,6 @@ GRANT SELECT, INSERT, UPDATE ON leases TO {role};
 
 _COLUMNS = schema.EVENT_COLUMNS
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-
-
-def is_postgres_url(value: str | None) -> bool:
-    return bool(value) and value.split(":", 1)[0].lower() in ("postgresql", "postgres")
-
-
-def shown_url(url: str) -> str:
-    """The URL with its password (in the user part or a ``password=`` parameter) masked."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "postgresql://(unreadable URL)"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
-    query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(parts.query)])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-
-
-def url_password(url: str) -> str | None:
-    """The password a URL carries, if any (for the log's redaction list)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    found = [v for k, v in parse_qsl(parts.query) if k.lower() == "password"]
-    return parts.password or (found[0] if found else None)
 
 
 def _message(exc: BaseException, url: str) -> str:
@@ -185,11 +156,12 @@ class PostgresEventStore:
 
     backend = "postgresql"
 
-    def __init__(self, url: str, mirror_path: str | Path, *, clock: Clock = system_clock,
+    def __init__(self, url: str, mirror_path: str | Path | None, *, clock: Clock = system_clock,
                  projections: LiveProjections | None = None, upcasters: Upcasters = UPCASTERS,
                  readonly: bool = False, create: bool = True):
         self.url, self.clock, self.upcasters = url, clock, upcasters
-        self.path = Path(mirror_path)
+        self.path = Path(mirror_path) if mirror_path is not None else None
+        self.mirror = None
         self.pg = connect(url)
         try:
             if create and not readonly:
@@ -197,15 +169,19 @@ class PostgresEventStore:
             elif self.pg.execute("SELECT to_regclass('events')").fetchone()[0] is None:
                 raise StoreUnavailable(f"{self.where}: no event log in this database (run `monitor poll` or "
                                        "`monitor migrate --to` first)")
-            self.mirror = EventStore(self.path, clock=clock, projections=projections, upcasters=upcasters)
+            if self.path is not None:
+                self.mirror = EventStore(self.path, clock=clock, projections=projections, upcasters=upcasters)
         except psycopg.Error as exc:
             self.pg.close()
             raise translate(exc, url) from None
         except BaseException:
             self.pg.close()
             raise
-        self.conn = self.mirror.conn  # the projections, as every reader expects them
         self.mirror_problem: str | None = None  # why the copy stopped short of the log, if it did
+        if self.mirror is None:  # the log alone (`monitor migrate`): no projections to read
+            self.conn = None
+            return
+        self.conn = self.mirror.conn  # the projections, as every reader expects them
         try:
             self._check_mirror()
             try:
@@ -248,6 +224,8 @@ class PostgresEventStore:
     @_db
     def refresh(self) -> None:
         """Pull what was appended since the mirror's head, and fold it into the projections."""
+        if self.mirror is None:
+            return
         since = self.mirror.head().seq
         while rows := self._rows_after(since, 5000):
             self.mirror.ingest(rows, where=self.where)
@@ -299,8 +277,9 @@ class PostgresEventStore:
         with self.pg.transaction():
             self.pg.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
             check_copied_rows(self._head(), rows, where)
-            with self.pg.cursor() as cursor:
-                cursor.executemany(_INSERT, rows)
+            with self.pg.cursor() as cursor, cursor.copy(f"COPY events ({_COLUMNS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
         return len(rows)
 
     # -- reading ------------------------------------------------------------------------------------
