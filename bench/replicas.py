@@ -5,7 +5,7 @@ log, on 1,000 loopback sources.
 
 It starts its own PostgreSQL server (Debian's initdb and pg_ctl, as tests/pg.py does), and for each
 replica count a fresh database and a loopback server answering every feed after ``--delay``
-seconds (a remote site's latency). Every source is due at start; the figure is the sources polled
+seconds (a remote site's latency; the per-host limit is lifted, as for 1,000 different sites). Every source is due at start; the figure is the sources polled
 (first requests at the server) divided by the time from the first request to the last. The last
 line printed is one JSON object.
 """
@@ -32,7 +32,10 @@ def run(server: PostgresServer, replicas: int, sources: int, delay: float, tmp: 
     work = tmp / f"r{replicas}"
     work.mkdir()
     config = write_config(work, feeds, sources)
-    config.write_text(config.read_text().replace('every = "10s"', 'every = "1h"'))  # each source once
+    # Each source once; and the per-host politeness limit (2 at a time by default) lifted for the
+    # loopback server, which stands for 1,000 different sites: the figure is the replicas' own.
+    config.write_text(config.read_text().replace('every = "10s"', 'every = "1h"')
+                      + '[monitor.hosts."127.0.0.1"]\nconcurrency = 64\n')
     url = server.url(server.new_database())
     started = [Replica(f"r{i}", config, url) for i in range(replicas)]
     try:
