@@ -1,6 +1,11 @@
 """Event-log benchmark: append, replay and verify throughput against raw SQLite, and peak memory.
 
     python bench/store.py --events 1000000 --json
+    python bench/store.py --events 100000 --database postgresql://monitor@127.0.0.1/bench   # an empty database
+
+With ``--database`` the same events are also appended to a PostgreSQL log (through the store, as a
+replica does: the append, then the pull into the replica's SQLite mirror and its projections), and
+replayed and verified from PostgreSQL, beside the SQLite figures of the same run (``pg_*``).
 
 The last line printed is one JSON object. Replay and verify run in a fresh child process, so
 ``peak_rss_mb`` is the memory that replaying N events takes, not what building the log took.
@@ -110,12 +115,40 @@ def child_read_phase(state: Path) -> dict:
     }
 
 
+def bench_postgres(url: str, state: Path, total: int, batch: int) -> dict:
+    from monitor.projections import Projector
+    from monitor.store.postgres import PostgresEventStore
+
+    with PostgresEventStore(url, None) as log:
+        if log.head().seq:
+            raise SystemExit(f"{log.where}: not empty; give an empty database (createdb, then --database)")
+    elapsed = 0.0
+    with PostgresEventStore(url, state / "events.db", projections=Projector(default_projections())) as store:
+        for start in range(0, total, batch):
+            events = make_events(start, min(batch, total - start))
+            began = time.perf_counter()
+            store.append(events)
+            elapsed += time.perf_counter() - began
+    with PostgresEventStore(url, None) as log:
+        began = time.perf_counter()
+        result = replay(log, default_projections())
+        replay_s = time.perf_counter() - began
+        began = time.perf_counter()
+        report = log.verify()
+        verify_s = time.perf_counter() - began
+    assert report.ok, report.problem
+    return {"pg_append_projected_per_s": rate(total, elapsed), "pg_replay_per_s": rate(result.events, replay_s),
+            "pg_verify_per_s": rate(report.checked, verify_s)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--single", type=int, default=20_000, help="events appended one per transaction")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--database", metavar="URL", help="also an empty PostgreSQL database (password: PGPASSWORD "
+                                                          "or a passfile)")
     parser.add_argument("--child-read-phase", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_read_phase:
@@ -137,6 +170,8 @@ def main() -> None:
         results.update(json.loads(child.stdout.splitlines()[-1]))
         results["append_vs_raw"] = round(results["append_per_s"] / results["raw_insert_per_s"], 3)
         results["db_mb"] = round(os.path.getsize(tmp / "main" / "events.db") / 2**20, 1)
+        if args.database:
+            results.update(bench_postgres(args.database, tmp / "pg", args.events, args.batch))
     finish(results, as_json=args.json)
 
 

@@ -92,17 +92,32 @@ class Settings:
     def db_path(self) -> Path:
         return self.state_dir / daemon.EVENTS_DB
 
+    @property
+    def database(self) -> str | None:
+        """The shared log's URL (MONITOR_DATABASE, else the config's [monitor] database), or None."""
+        from monitor.store.urls import DATABASE_ENV
+
+        if os.environ.get(DATABASE_ENV, "").strip():
+            return os.environ[DATABASE_ENV].strip()
+        if self.config_path or Path(DEFAULT_CONFIG).exists():
+            return self.config().database_url
+        return None
+
+    def has_log(self) -> bool:
+        """Is there a log to read? A shared one always is (opening it says if it cannot be used)."""
+        return bool(self.database) or self.db_path.exists()
+
     def open_store(self, *, write: bool = False, check: bool = True, purpose: str = "write to it") -> EventStore:
         """The state's event log. Read commands open it read-only (so they work on a read-only copy)
         and warn on stderr when its chain is broken; ``write`` opens it for appending and refuses a
         broken chain (exit 1): nothing is added to, or vouched for on, a log that is not sound."""
-        path = self.db_path
-        if not path.exists():
+        path, database = self.db_path, self.database
+        if not database and not path.exists():
             raise Refused(f"no event log at {path} (run `monitor poll` first, or pass --state)")
         if write:
-            store = daemon.open_store(self.state_dir)
+            store = daemon.open_store(self.state_dir, database=database)
         else:
-            store, behind = daemon.open_reader(self.state_dir)
+            store, behind = daemon.open_reader(self.state_dir, database)
             if behind:
                 click.echo(f"warning: projections {', '.join(behind)} are behind the log and this state is "
                            "read-only, so what follows may be out of date (`monitor replay` rebuilds them from "
@@ -117,7 +132,7 @@ class Settings:
 
     @staticmethod
     def check_chain(store: EventStore, *, refuse: bool, purpose: str) -> None:
-        report = verify_log(store.conn)
+        report = store.verify()
         if report.ok:
             return
         problem = f"the event log fails verification at seq {report.bad_seq} ({report.problem})"
@@ -129,8 +144,8 @@ class Settings:
 
     def refuse_broken_chain(self, purpose: str) -> None:
         """Before a command that will append (run, poll): an existing log must verify."""
-        if self.db_path.exists():
-            store, _ = daemon.open_reader(self.state_dir)
+        if self.has_log():
+            store, _ = daemon.open_reader(self.state_dir, self.database)
             with store:
                 self.check_chain(store, refuse=True, purpose=purpose)
 
@@ -328,7 +343,7 @@ def sources(settings: Settings, as_json: bool) -> None:
     """Each source's health: last success, consecutive failures, next attempt, last error."""
     config = settings.config()
     states = {}
-    if settings.db_path.exists():
+    if settings.has_log():
         with settings.open_store() as store:
             states = source_states(store.conn)
     rows = [source_json(source, states.get(source.id)) for source in config.sources]
@@ -469,7 +484,7 @@ def verify(settings: Settings, anchor_path: Path | None, witnesses: tuple[str, .
     try:
         with settings.open_store(check=False) as store:
             progress = Progress("verify", store.head().seq)
-            report = verify_log(store.conn, anchor, points, progress=progress)
+            report = store.verify(anchor, points, progress=progress)
             progress.finish(report.checked)
     except StoreError as exc:
         if as_json:
@@ -500,6 +515,45 @@ def anchor(settings: Settings, out: Path) -> None:
     with settings.open_store(write=True, purpose="anchor it") as store:
         head = anchor_head(store, out, key, to_iso(system_clock()))
     click.echo(f"anchored seq {head.seq} hash {head.hash} in {out}{' (signed)' if key else ''}")
+
+
+@cli.command()
+@click.option("--to", "target", required=True, metavar="URL",
+              help="postgresql://... (an empty database) to copy this state's events.db there; or, when the log "
+                   "is in PostgreSQL, a new SQLite file (a path or sqlite:///PATH) for a local audit copy.")
+@pass_settings
+def migrate(settings: Settings, target: str) -> None:
+    """Copy the log, keeping every position and hash, into an empty log of the other backend, and
+    verify the copy (exit 1 if it does not verify; 2 if the target is not empty or not usable)."""
+    from monitor.store.migrate import migrate as copy_log, sqlite_target
+    from monitor.store.postgres import PostgresEventStore
+    from monitor.store.urls import is_postgres_url, shown_url
+
+    database = settings.database
+    if is_postgres_url(target):
+        if database:
+            raise Refused("--to: the log is already in PostgreSQL; migrate copies between the backends (give a "
+                          "file for a local SQLite copy)")
+        if not settings.db_path.exists():
+            raise Refused(f"no event log at {settings.db_path} to copy (pass --state)")
+        with _state_lock(settings, "migrate"), EventStore(settings.db_path, readonly=True) as source, \
+                PostgresEventStore(target, None) as sink:
+            report = copy_log(source, sink)
+        where = shown_url(target)
+    else:
+        if not database:
+            raise Refused(f"--to: {target!r} is not a postgresql:// URL; copying into SQLite needs the log in "
+                          "PostgreSQL ([monitor] database or MONITOR_DATABASE)")
+        path = sqlite_target(target)
+        if path.exists():
+            raise Refused(f"--to: {path} exists; migrate writes a new file")
+        if not path.parent.is_dir():
+            raise Refused(f"--to: the directory {path.parent} does not exist")
+        with PostgresEventStore(database, None, create=False) as source, EventStore(path) as sink:
+            report = copy_log(source, sink)
+        where = str(path)
+    click.echo(f"copied {report.events} events to {where}: head seq {report.head_seq}, hash {report.head_hash}; "
+               "the copy verifies")
 
 
 @cli.command()
@@ -675,7 +729,7 @@ def rules(settings: Settings, as_json: bool) -> None:
     """The catalog of known rules, with the last change seen for each."""
     catalog = _detector(settings.config()).catalog
     seen: dict[str, tuple[int, int, dict]] = {}
-    if settings.db_path.exists():
+    if settings.has_log():
         with settings.open_store() as store:
             seen = rule_summaries(store.conn)
     for rule in catalog.rules.values():

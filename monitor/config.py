@@ -300,6 +300,21 @@ Country = Annotated[str, AfterValidator(_country)]
 Jurisdiction = Annotated[str, AfterValidator(_jurisdiction)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Text = Annotated[str, AfterValidator(_not_blank)]
+
+
+def _database_url(value: str) -> str:
+    from monitor.store.urls import is_postgres_url, url_password
+
+    if not is_postgres_url(value):
+        raise ValueError("must be a postgresql:// URL (leave it out to keep the log in <state_dir>/events.db)")
+    if url_password(value):
+        # The message must not repeat the value: it holds the password.
+        raise ValueError("must not carry a password (this file is tracked): give it in PGPASSWORD or a "
+                         "passfile (~/.pgpass, PGPASSFILE), or the whole URL in MONITOR_DATABASE")
+    return value
+
+
+DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 Selector = Annotated[str, AfterValidator(_not_blank), AfterValidator(_selector)]
 Encoding = Annotated[str, AfterValidator(_encoding)]
 HostName = Annotated[str, AfterValidator(_host)]
@@ -345,6 +360,11 @@ class MonitorSettings(_Model):
     backoff_cap: PositiveDuration = Field(default=dt.timedelta(hours=6), validate_default=True)
     hosts: dict[HostName, HostSettings] = Field(default_factory=_default_hosts)
     listen: Listen | None = None  # HOST:PORT for `monitor run`'s /healthz, /metrics, /changes.atom, /deadlines.ics
+    # The shared event log in PostgreSQL (MONITOR_DATABASE overrides); without it, <state_dir>/events.db.
+    database: DatabaseUrl | None = None
+    # How long a replica's claim on a source's poll (or on the relay) lasts without being renewed:
+    # a replica that dies has its work taken over within this period.
+    lease: PositiveDuration = dt.timedelta(minutes=2)
     anchor_dir: Text | None = None  # where `monitor run` writes its daily anchors; default <state_dir>/anchors
     topics: list[Text] = []  # terms added to monitor/data/topics.toml: what makes a change on topic
     # Reminders before comment-close, effective and compliance dates, in days.
@@ -578,6 +598,13 @@ class Config(_Model):
     def watchlist_path(self) -> Path | None:
         return self._relative_to_file(self.watchlist.file) if self.watchlist.file else None
 
+    @property
+    def database_url(self) -> str | None:
+        """``$MONITOR_DATABASE`` if set, else [monitor] database; None: the log is <state_dir>/events.db."""
+        from monitor.store.urls import DATABASE_ENV
+
+        return os.environ.get(DATABASE_ENV, "").strip() or self.monitor.database
+
     def anchor_path(self, state_dir: Path) -> Path:
         """Where the daemon's daily anchors go: ``$MONITOR_ANCHOR_DIR``, else [monitor] anchor_dir,
         else ``anchors/`` in the state directory (better kept elsewhere: see the README)."""
@@ -712,8 +739,16 @@ def _looks_secret(text: str) -> bool:
     return bool(_WEBHOOK.search(text) or _SECRET_QUERY.search(text))
 
 
+def _database_secret(value: str) -> bool:
+    from monitor.store.urls import is_postgres_url, url_password
+
+    return not is_postgres_url(value) or bool(url_password(value)) or bool(_SECRET_QUERY.search(value))
+
+
 def _secret_locations(value: Any, loc: tuple = ()) -> Iterator[tuple]:
     if isinstance(value, str):
+        if loc == ("monitor", "database") and not _database_secret(value):
+            return  # a database URL names a user and a host; its password may not be here (checked)
         if _looks_secret(value):
             yield loc
     elif isinstance(value, Mapping):

@@ -23,18 +23,27 @@ from monitor.store.access import stale_projections
 
 
 
-def open_store(state_dir: str | Path, *, clock: Clock = system_clock) -> EventStore:
-    """The event log of a state directory, with every live projection attached."""
-    return EventStore(Path(state_dir) / EVENTS_DB, clock=clock, projections=Projector(default_projections()))
+def open_store(state_dir: str | Path, *, clock: Clock = system_clock, database: str | None = None) -> EventStore:
+    """The event log of a state directory, with every live projection attached; with ``database``
+    (a postgresql:// URL) the shared log there, mirrored with its projections in the state directory."""
+    projections = Projector(default_projections())
+    if database:
+        from monitor.store.postgres import PostgresEventStore
+
+        return PostgresEventStore(database, Path(state_dir) / EVENTS_DB, clock=clock, projections=projections)
+    return EventStore(Path(state_dir) / EVENTS_DB, clock=clock, projections=projections)
 
 
-def open_reader(state_dir: str | Path) -> tuple[EventStore, list[str]]:
+def open_reader(state_dir: str | Path, database: str | None = None) -> tuple[EventStore, list[str]]:
     """The event log of a state directory opened read-only (it works on a read-only copy), and the
     names of the projections that are still behind the log there.
 
     Projections are brought up to date when the store opens for writing; a log written by another
     version of the monitor may have some behind. They are then rebuilt once, through a writing
-    open, when the state allows it; on a read-only copy they stay as they are, and are named."""
+    open, when the state allows it; on a read-only copy they stay as they are, and are named.
+    A shared log in PostgreSQL is opened as a writer would (its mirror is brought up to date)."""
+    if database:
+        return open_store(state_dir, database=database), []
     path = Path(state_dir) / EVENTS_DB
     store = EventStore(path, readonly=True)
     behind = stale_projections(store.conn, default_projections(), store.head().seq)
@@ -75,7 +84,7 @@ async def poll_once(config: Config, state_dir: Path, *, only: Sequence[str] | No
     given, so that `monitor poll` can show a delivery that failed). ``log_format`` "json" prints
     digests (without an apprise configuration) as JSON lines."""
     detector = make_detector(config)
-    with open_store(state_dir, clock=clock) as store:
+    with open_store(state_dir, clock=clock, database=config.database_url) as store:
         async with make_fetcher(config) as fetcher:
             poller = Poller(config, store, fetcher, clock, detector=detector)
             reports = await poller.cycle(only, force=force)

@@ -66,6 +66,7 @@ class Poller:
             AlertQueue(config.alerts, detector.gazetteer.name, detector.gazetteer.breadth) if detector else None)
 
     async def cycle(self, only: Sequence[str] | None = None, *, force: bool = False) -> list[SourceReport]:
+        self.store.refresh()  # a shared log: what the other replicas appended, into our projections
         self.record_watchlist()
         states = source_states(self.store.conn, only)
         now = self.clock()

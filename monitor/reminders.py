@@ -22,6 +22,7 @@ def remind(store: EventStore, today: date, days_before: Sequence[int] = REMINDER
            alerts: AlertQueue | None = None, now: datetime | None = None) -> list[NewEvent]:
     """Append the reminders due today (none twice), and the alerts they queue; returns the reminders."""
     horizon = today.isoformat()
+    store.refresh()
     deadlines = [Deadline(source, key, kind, on, change) for source, key, kind, on, change in open_deadlines(store.conn, horizon)]
     events = due_reminders(deadlines, reminders_sent(store.conn, horizon), today, days_before)
     changes = {(d.source, d.key, d.kind, d.date): d.change for d in deadlines}

@@ -48,3 +48,24 @@ def json_sink():
 
     with JsonSink() as sink:
         yield sink
+
+
+# --- PostgreSQL (tests/pg.py) ------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL server for the session; failing to start it fails the tests (no skip)."""
+    from pg import PostgresServer
+
+    try:
+        server = PostgresServer()
+    except Exception as exc:  # noqa: BLE001 (any failure to start is the same verdict)
+        pytest.fail(f"PostgreSQL could not be started: {exc}", pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_server) -> str:
+    """The URL of a fresh database with the log's schema, as the app role (password in the passfile)."""
+    return postgres_server.url(postgres_server.new_database())

@@ -436,7 +436,8 @@ def compose() -> dict:
 
 
 def test_compose_service(compose):
-    assert list(compose["services"]) == ["monitor"]
+    # The default profile is the one daemon; the others are the `shared` profile's.
+    assert [name for name, service in compose["services"].items() if not service.get("profiles")] == ["monitor"]
     service = compose["services"]["monitor"]
     build = service["build"]
     assert (ROOT / build["context"] / build.get("dockerfile", "Dockerfile")).resolve() == DOCKERFILE
@@ -449,6 +450,25 @@ def test_compose_service(compose):
     assert "healthcheck" not in service
     options = service["logging"]["options"]
     assert service["logging"]["driver"] == "json-file" and options["max-size"] and options["max-file"]
+
+
+def test_compose_shared_profile_is_postgresql_and_two_replicas_with_no_password_written(compose):
+    shared = {name: service for name, service in compose["services"].items() if service.get("profiles")}
+    assert set(shared) == {"postgres", "replica-a", "replica-b"}
+    assert all(service["profiles"] == ["shared"] for service in shared.values())
+    replicas = [shared["replica-a"], shared["replica-b"]]
+    assert len({r["environment"]["MONITOR_REPLICA"] for r in replicas}) == 2
+    assert len({r["ports"][0] for r in replicas}) == 2 and all(p.startswith("127.0.0.1:") for r in replicas
+                                                             for p in r["ports"])
+    states = [next(v.split(":")[0] for v in r["volumes"] if v.endswith(":/state")) for r in replicas]
+    assert len(set(states)) == 2 and all(s in compose["volumes"] for s in states), "a mirror each"
+    for replica in replicas:
+        env = replica["environment"]
+        assert env["MONITOR_DATABASE"].startswith("postgresql://") and ":" not in env["MONITOR_DATABASE"][13:].split("@")[0]
+        assert env["PGPASSWORD"] == "${MONITOR_PG_PASSWORD:-}"
+        assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert replica["read_only"] is True
+    assert shared["postgres"]["environment"]["POSTGRES_PASSWORD"] == "${MONITOR_PG_PASSWORD:-}"
 
 
 def test_compose_restart_policy_backs_off_and_survives_a_reboot(compose):

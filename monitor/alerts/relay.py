@@ -93,13 +93,16 @@ class Relay:
             digests[(route, groups.pop() if len(groups) == 1 else "all")] = alerts
         return digests
 
-    def run_once(self, should_stop: Callable[[], bool] = lambda: False) -> list[DigestReport]:
+    def run_once(self, should_stop: Callable[[], bool] = lambda: False,
+                 still_ours: Callable[[], bool] = lambda: True) -> list[DigestReport]:
         """Send every due digest; ``should_stop`` is asked between digests (a daemon shutting down
-        finishes the digest in flight, records it, and leaves the rest queued)."""
+        finishes the digest in flight, records it, and leaves the rest queued). ``still_ours`` too,
+        before each digest: a replica that no longer holds the relay's lease sends nothing more."""
         self.should_stop = should_stop
+        self.store.refresh()  # a shared log: what the relay's previous holder delivered
         reports = []
         for (route, group), alerts in self.due().items():
-            if should_stop():
+            if should_stop() or not still_ours():
                 break
             report = self._send(route, group, alerts)
             if report is None:

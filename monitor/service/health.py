@@ -16,7 +16,8 @@ from monitor.clock import to_iso
 
 def assess(*, scheduler_running: bool, stopping: bool, store_writable: bool, store_error: str | None,
            started_at: datetime, last_cycle_at: datetime | None, head_seq: int | None,
-           failing: Iterable[Mapping[str, Any]], sources: int) -> tuple[int, dict]:
+           failing: Iterable[Mapping[str, Any]], sources: int,
+           replica: Mapping[str, Any] | None = None) -> tuple[int, dict]:
     problems = []
     if stopping:
         problems.append("stopping")
@@ -42,4 +43,6 @@ def assess(*, scheduler_running: bool, stopping: bool, store_writable: bool, sto
             for row in failing
         ],
     }
+    if replica is not None:  # a shared log: this replica's name, and who holds which lease now
+        body["replica"] = dict(replica)
     return (200 if not problems else 503), body

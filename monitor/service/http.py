@@ -266,10 +266,14 @@ class _Handler(BaseHTTPRequestHandler):
             writable, status_error = False, f"cannot read the store ({exc.__class__.__name__})"
         else:
             status_error = status.store_error
+        try:
+            replica = service.holdings()
+        except StoreError as exc:
+            replica, status_error = {"replica": service.replica, "error": str(exc)}, str(exc)
         code, body = assess(scheduler_running=status.scheduler_running, stopping=status.stopping,
                             store_writable=writable, store_error=status_error, started_at=status.started_at,
                             last_cycle_at=status.last_cycle_at, head_seq=head, failing=failing,
-                            sources=len(service.enabled_sources()))
+                            sources=len(service.enabled_sources()), replica=replica)
         self._send(code, "application/json", json.dumps(body, ensure_ascii=False).encode() + b"\n")
 
     def _metrics(self, raw: str) -> None:

@@ -11,6 +11,11 @@ configuration at every start (nothing about jobs is persisted; the log is the on
 - ``anchor``: the log head, signed with ``MONITOR_ANCHOR_KEY``, written daily (and at start when
   today's anchor is missing).
 
+With the log in PostgreSQL several replicas share the work (``monitor/store/leases.py``): the
+per-source jobs are replaced by one ``claim`` job that takes the sources that are due and held by
+no one (at most ``MAX_IN_FLIGHT`` at a time), polls each and hands it back with its next due time;
+the relay and the reminders run only on the replica holding their lease.
+
 Every job runs one instance at a time, coalesces missed runs, and may run late by up to its own
 interval. Errors, missed and skipped runs are logged and counted (``monitor_job_runs_total``).
 
@@ -26,8 +31,10 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -55,6 +62,8 @@ log = logging.getLogger("monitor")
 POLL_GRACE = 3.0  # seconds a running poll may take to finish after a stop signal
 STOP_BUDGET = 8.0  # seconds until everything still running is abandoned (Docker waits 10)
 REMINDER_EVERY = timedelta(hours=1)
+CLAIM_EVERY = 1.0  # seconds between two looks for due sources (also woken when a poll ends)
+MAX_IN_FLIGHT = 20  # polls one replica runs at once with a shared log
 FIRST_ANCHOR_AFTER = timedelta(minutes=1)
 
 disable_created_metrics()  # `*_created` series double the output and tell a scraper nothing it needs
@@ -81,6 +90,11 @@ class Service:
                  log_format: str = "text", console_token: str | None = None):
         self.config, self.state_dir, self.listen, self.clock = config, Path(state_dir), listen, clock
         self.console_token = console_token  # MONITOR_CONSOLE_TOKEN: the console off loopback, and retries
+        self.database = config.database_url  # None: the log is <state_dir>/events.db
+        self.replica = os.environ.get("MONITOR_REPLICA", "").strip() or f"{socket.gethostname()}:{os.getpid()}"
+        self.leases = None  # with a shared log: the leases this replica takes its work by
+        self._in_flight: set[str] = set()
+        self._renewed = 0.0  # time.monotonic() of the last renewal of the in-flight leases
         self.log_format = log_format  # digests printed without an apprise configuration follow the log's format
         self.anchor_key, self.first_anchor_after = anchor_key, first_anchor_after
         self.status = Status(started_at=clock())
@@ -94,6 +108,7 @@ class Service:
             lambda: self.status.last_cycle_at.timestamp() if self.status.last_cycle_at else 0)
         Gauge("monitor_started_timestamp_seconds", "When the daemon started (Unix time)", registry=self.registry) \
             .set(self.status.started_at.timestamp())
+        self.registry.register(_LeaseCollector(self))
         self._stop = asyncio.Event()
         self._running: set[asyncio.Task] = set()
         self._relay_task: asyncio.Task | None = None
@@ -120,9 +135,14 @@ class Service:
         loop = self._loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
-        self.store = open_store(self.state_dir, clock=self.clock)
+        self.store = open_store(self.state_dir, clock=self.clock, database=self.database)
         server = None
         try:
+            if self.database:
+                from monitor.store.leases import Leases
+
+                self.leases = Leases(self.database, self.replica, self.config.monitor.lease)
+                self.leases.register([s.id for s in self.enabled_sources()])
             self._narrated = self.store.head().seq  # narrate what happens from now on
             self.targets = relay_targets(self.config, self.log_format)
             self.detector = make_detector(self.config)  # also the vocabulary the endpoints check filters against
@@ -147,6 +167,13 @@ class Service:
                 self.abandoned = True  # the relay is writing a record this very moment and did not let go
             self._narrate()
             self._closed = True
+            if self.leases is not None:
+                try:
+                    self.leases.release()  # the other replicas take over at once
+                except Exception:  # noqa: BLE001 (the database may be what is failing)
+                    log.warning("could not release this replica's leases; they expire within %s",
+                                self.config.monitor.lease)
+                self.leases.close()
             self.store.close()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
@@ -184,7 +211,10 @@ class Service:
                                EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         scheduler.add_listener(self._on_job_submitted, EVENT_JOB_SUBMITTED)
         now = datetime.now(timezone.utc)
-        for source in self.enabled_sources():
+        if self.leases is not None:
+            scheduler.add_job(self._tracked, IntervalTrigger(seconds=CLAIM_EVERY), args=[self._claim], id="claim",
+                              name="claim due sources", next_run_time=now, misfire_grace_time=60)
+        for source in self.enabled_sources() if self.leases is None else ():
             seconds = source.every.total_seconds()
             scheduler.add_job(self._tracked, IntervalTrigger(seconds=seconds, jitter=seconds * 0.1),
                               args=[self._poll, source.id], id=f"poll:{source.id}", name=f"poll {source.id}",
@@ -212,7 +242,52 @@ class Service:
             self._running.discard(task)
             self._narrate()
 
-    async def _poll(self, source_id: str) -> None:
+    async def _claim(self) -> None:
+        """Start a poll of each due source no replica holds, up to this replica's share."""
+        if self.status.stopping:
+            return
+        if self._in_flight and time.monotonic() - self._renewed > self.leases.seconds / 3:
+            self.leases.renew(sorted(self._in_flight))
+            self._renewed = time.monotonic()
+        enabled = [s.id for s in self.enabled_sources()]
+        for source_id in self.leases.claim_due(enabled, MAX_IN_FLIGHT - len(self._in_flight)):
+            self._in_flight.add(source_id)
+            asyncio.get_running_loop().create_task(self._tracked(self._poll_leased, source_id))
+
+    async def _poll_leased(self, source_id: str) -> None:
+        job, source, retry_at = f"poll:{source_id}", self.config.source(source_id), None
+        cancelled = False
+        try:
+            report = await self._poll(source_id)
+            retry_at = parse_iso(report.retry_at) if report.retry_at else None
+            self.job_runs.labels(job, "ok").inc()
+        except asyncio.CancelledError:
+            # Cancelled at a stop: its outcome was not recorded, so the source stays due and the
+            # lease is let go with the others (another replica polls it at once).
+            cancelled = True
+            self.job_runs.labels(job, "cancelled").inc()
+            raise
+        except Exception as exc:  # noqa: BLE001 (logged and counted as a job error, as the scheduler does)
+            self.job_runs.labels(job, "error").inc()
+            log.error("job %s failed: %s: %s", job, exc.__class__.__name__, exc,
+                      extra={"fields": {"event": "job_error", "job": job, "error": exc.__class__.__name__}})
+        finally:
+            self._in_flight.discard(source_id)
+            if not cancelled:
+                try:
+                    self.leases.done(source_id, source.every, retry_at)
+                except Exception as exc:  # noqa: BLE001 (the lease then expires: another replica polls it)
+                    log.error("could not hand back %s: %s", source_id, exc)
+            if not self.status.stopping and self.scheduler.running:
+                    self.scheduler.modify_job("claim", next_run_time=datetime.now(timezone.utc))
+
+    def holdings(self) -> dict | None:
+        """Which replica this is and who holds what now (None without a shared log)."""
+        if self.leases is None:
+            return None
+        return {"replica": self.replica, "polling": sorted(self._in_flight), "leases": self.leases.held()}
+
+    async def _poll(self, source_id: str):
         [report] = await self.poller.cycle([source_id])
         if not report.recorded:
             self.status.store_error = report.message
@@ -223,6 +298,7 @@ class Service:
             self._wake_relay()
         if report.retry_at:
             self._bring_forward(f"poll:{source_id}", parse_iso(report.retry_at))
+        return report
 
     async def _relay(self) -> None:
         self._relay_task = asyncio.current_task()
@@ -238,11 +314,16 @@ class Service:
 
     def _relay_pass(self) -> None:
         # Its own connection: SQLite connections stay in the thread that opened them.
-        with open_store(self.state_dir, clock=self.clock) as store:
+        if self.leases is not None and not self.leases.hold("relay"):
+            return  # another replica runs the relay
+        still_ours = (lambda: True) if self.leases is None else (lambda: self.leases.hold("relay"))
+        with open_store(self.state_dir, clock=self.clock, database=self.database) as store:
             Relay(store, self.config.alerts, self.targets, self.clock, gate=self.gate) \
-                .run_once(lambda: self.status.stopping)
+                .run_once(lambda: self.status.stopping, still_ours)
 
     async def _remind(self) -> None:
+        if self.leases is not None and not self.leases.hold("reminders"):
+            return  # another replica sends the reminders
         now = self.clock()
         if remind(self.store, now.date(), self.config.monitor.reminder_days, self.poller.alerts, now):
             self._wake_relay()
@@ -328,6 +409,38 @@ class Service:
             return StatusServer.start(self.listen, self)
         except OSError as exc:
             raise ServiceError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from None
+
+
+class _LeaseCollector:
+    """/metrics with a shared log: this replica's name, and each lease held now, by whom."""
+
+    def __init__(self, service: "Service"):
+        self.service = service
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        holdings = None
+        try:
+            holdings = self.service.holdings()
+        except Exception:  # noqa: BLE001 (a scrape must not fail because the database does)
+            log.debug("could not read the leases for /metrics", exc_info=True)
+        if holdings is None:
+            return
+        info = GaugeMetricFamily("monitor_replica", "This replica (1), by name", labels=["replica"])
+        info.add_metric([holdings["replica"]], 1)
+        yield info
+        held = GaugeMetricFamily("monitor_lease_held", "Leases held now (1 each), by lease and holding replica",
+                                 labels=["lease", "replica"])
+        for lease in holdings["leases"]:
+            held.add_metric([lease["lease"], lease["replica"]], 1)
+        yield held
+        polling = GaugeMetricFamily("monitor_polls_in_flight", "Sources this replica is polling now")
+        polling.add_metric([], len(holdings["polling"]))
+        yield polling
+
+    def describe(self):
+        return []
 
 
 def _grace(interval_seconds: float) -> int:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from hashlib import sha256
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 
 from monitor.events import CHECKPOINT_ANCHORED, NewEvent, derive_event_id
 from monitor.store import chain
@@ -59,21 +59,35 @@ def parse_witness(text: str) -> Witness:
 
 def verify(conn: sqlite3.Connection, anchor: "Anchor | None" = None, witnesses: Sequence[Witness] = (),
            until: int | None = None, progress=None) -> VerifyReport:
-    """Walk the chain from genesis, streaming; stop at the first bad row and say what is wrong.
+    """Walk the chain of an SQLite log from genesis (up to ``until``), streaming; stop at the first
+    bad row and say what is wrong.
 
     ``data`` is read as the stored bytes, so a row altered into invalid UTF-8 is an edited row
     like any other, named by its seq, rather than an error of the reader."""
-    points = list(witnesses) + ([Witness(anchor.seq, anchor.hash, "the anchor")] if anchor is not None else [])
-    wanted = {point.seq for point in points}
-    found: dict[int, str] = {}
-    expected_seq, prev, checked = 1, chain.GENESIS, 0
     cursor = conn.execute(
         "SELECT seq, CAST(event_id AS BLOB), CAST(stream AS BLOB), stream_version, CAST(type AS BLOB), "
         "schema_version, CAST(occurred_at AS BLOB), CAST(recorded_at AS BLOB), CAST(data AS BLOB), "
         "CAST(prev_hash AS BLOB), CAST(hash AS BLOB) "
         "FROM events WHERE seq <= ? ORDER BY seq", (until if until is not None else 1 << 62,)
     )
-    while rows := cursor.fetchmany(4096):
+
+    def seq_of_hash(digest: str) -> int | None:
+        found = conn.execute("SELECT seq FROM events WHERE hash = ?", (digest,)).fetchone()
+        return found[0] if found else None
+
+    return verify_rows(iter(lambda: cursor.fetchmany(4096), []), seq_of_hash, anchor, witnesses, progress=progress)
+
+
+def verify_rows(chunks: Iterable[Sequence[tuple]], seq_of_hash: Callable[[str], int | None],
+                anchor: "Anchor | None" = None, witnesses: Sequence[Witness] = (), progress=None) -> VerifyReport:
+    """The chain check of any backend: ``chunks`` yields the rows in seq order as stored bytes
+    (the nine hashed columns, then prev_hash and hash), ``seq_of_hash`` finds a row by its hash;
+    ``progress`` (if given) is told how many rows are checked before each chunk."""
+    points = list(witnesses) + ([Witness(anchor.seq, anchor.hash, "the anchor")] if anchor is not None else [])
+    wanted = {point.seq for point in points}
+    found: dict[int, str] = {}
+    expected_seq, prev, checked = 1, chain.GENESIS, 0
+    for rows in chunks:
         if progress is not None:
             progress(checked)
         for row in rows:
@@ -85,7 +99,7 @@ def verify(conn: sqlite3.Connection, anchor: "Anchor | None" = None, witnesses: 
             if chain.link_bytes(stored_prev, chain.stored_row_bytes(*row[:9])) != stored_hash:
                 return _bad(checked, seq - 1, prev, seq, _diagnose_edit(row))
             if stored_prev != prev:
-                return _bad(checked, seq - 1, prev, seq, _diagnose_link(conn, seq, stored_prev))
+                return _bad(checked, seq - 1, prev, seq, _diagnose_link(seq_of_hash, seq, stored_prev))
             if seq in wanted:
                 found[seq] = stored_hash
             prev, expected_seq, checked = stored_hash, seq + 1, checked + 1
@@ -119,10 +133,10 @@ def _diagnose_edit(row: tuple) -> str:
     return f"edited row: the contents of seq {seq} do not match its hash"
 
 
-def _diagnose_link(conn: sqlite3.Connection, seq: int, stored_prev: str) -> str:
-    found = conn.execute("SELECT seq FROM events WHERE hash = ?", (stored_prev,)).fetchone()
-    if found:
-        return f"reordered rows: seq {seq} is chained after seq {found[0]}, not seq {seq - 1}"
+def _diagnose_link(seq_of_hash: Callable[[str], int | None], seq: int, stored_prev: str) -> str:
+    found = seq_of_hash(stored_prev)
+    if found is not None:
+        return f"reordered rows: seq {seq} is chained after seq {found}, not seq {seq - 1}"
     return f"broken link: prev_hash of seq {seq} matches no row (a row before it was replaced or removed)"
 
 

@@ -20,7 +20,7 @@ import sqlite_utils
 from monitor.clock import Clock, system_clock, to_iso
 from monitor.events import UPCASTERS, Event, NewEvent, Upcasters, dumps
 from monitor.store import chain, schema
-from monitor.store.errors import StoreCorrupt, describe
+from monitor.store.errors import ChainBroken, StoreCorrupt, describe
 
 
 class ConcurrencyError(Exception):
@@ -135,22 +135,7 @@ class EventStore:
             for stream, want in (expected or {}).items():
                 if versions[stream] != want:
                     raise ConcurrencyError(stream, want, versions[stream])
-            head = self.head()
-            recorded_at = to_iso(self.clock())
-            if head.recorded_at and recorded_at < head.recorded_at:
-                recorded_at = head.recorded_at  # our clock stepped back: never let time decrease
-            rows, prev, seq = [], head.hash, head.seq
-            for e in fresh:
-                seq += 1
-                version = versions[e.stream] = versions[e.stream] + 1
-                data = dumps(e.data)
-                digest = chain.link(prev, chain.row_bytes(
-                    seq, e.event_id, e.stream, version, e.type, e.schema_version,
-                    e.occurred_at, recorded_at, data,
-                ))
-                rows.append((seq, e.event_id, e.stream, version, e.type, e.schema_version,
-                             e.occurred_at, recorded_at, data, prev, digest))
-                prev = digest
+            rows = build_rows(self.head(), versions, fresh, to_iso(self.clock()))
             conn.executemany(f"INSERT INTO events ({schema.EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
             result = AppendResult(rows, len(batch) - len(fresh))
             if self._projections is not None:
@@ -272,6 +257,44 @@ class EventStore:
             found.update((row[0], self.upcasters.upcast(Event(*row))) for row in rows)
         return found
 
+    def ingest(self, rows: Sequence[tuple], *, where: str = "the copied log") -> int:
+        """Append rows already positioned and hashed elsewhere (a mirror of a shared log, a
+        migration): each must continue this log's chain exactly, and the projections fold them in
+        the same transaction. Returns how many were written."""
+        if not rows:
+            return 0
+        with self.transaction() as conn:
+            head = self.head()
+            rows = [row for row in rows if row[0] > head.seq]  # another process of this state pulled them
+            if not rows:
+                return 0
+            check_copied_rows(head, rows, where)
+            conn.executemany(f"INSERT INTO events ({schema.EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            if self._projections is not None:
+                self._projections.apply(conn, [self.upcasters.upcast(Event(*row)) for row in rows], self)
+        return len(rows)
+
+    def rows(self, *, since: int = 0, chunk: int = 2000) -> Iterator[list[tuple]]:
+        """The stored rows after ``since``, in order, in chunks (for copying the log elsewhere)."""
+        while batch := self.conn.execute(f"SELECT {schema.EVENT_COLUMNS} FROM events WHERE seq > ? ORDER BY seq "
+                                         "LIMIT ?", (since, chunk)).fetchall():
+            yield batch
+            since = batch[-1][0]
+
+    def refresh(self) -> None:
+        """Bring the projections up to the log's head. Here they are folded inside every append,
+        whoever appends, so there is nothing to do; a mirror of a shared log pulls here."""
+
+    def verify(self, anchor=None, witnesses=(), progress=None):
+        from monitor.store.integrity import verify
+
+        return verify(self.conn, anchor, witnesses, progress=progress)
+
+    @property
+    def where(self) -> str:
+        """The log's name in messages."""
+        return str(self.path)
+
     def close(self) -> None:
         self.conn.close()
 
@@ -280,6 +303,37 @@ class EventStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def build_rows(head: Head, versions: dict[str, int], fresh: Sequence[NewEvent], recorded_at: str) -> list[tuple]:
+    """The stored rows of fresh events after ``head``: positions, stream versions (``versions`` is
+    updated), one ``recorded_at`` for the batch (never before the head's) and the chain. Shared by
+    every backend, so a row hashes the same wherever it is written."""
+    if head.recorded_at and recorded_at < head.recorded_at:
+        recorded_at = head.recorded_at  # our clock stepped back: never let time decrease
+    rows, prev, seq = [], head.hash, head.seq
+    for e in fresh:
+        seq += 1
+        version = versions[e.stream] = versions[e.stream] + 1
+        data = dumps(e.data)
+        digest = chain.link(prev, chain.row_bytes(
+            seq, e.event_id, e.stream, version, e.type, e.schema_version, e.occurred_at, recorded_at, data,
+        ))
+        rows.append((seq, e.event_id, e.stream, version, e.type, e.schema_version,
+                     e.occurred_at, recorded_at, data, prev, digest))
+        prev = digest
+    return rows
+
+
+def check_copied_rows(head: Head, rows: Sequence[tuple], where: str) -> None:
+    """Rows copied from another log (a mirror's pull, a migration) must continue ``head``: the next
+    positions, chained to it, each hashing to its stored hash. Anything else is refused whole."""
+    seq, prev = head.seq, head.hash
+    for row in rows:
+        if row[0] != seq + 1 or row[9] != prev or chain.link(row[9], chain.row_bytes(*row[:9])) != row[10]:
+            raise ChainBroken(f"{where}: the row at seq {row[0]} does not continue the chain at seq {seq} "
+                              "(`monitor verify` on the source log names the first bad row)")
+        seq, prev = row[0], row[10]
 
 
 def _unique(batch: Sequence[NewEvent]) -> list[NewEvent]:
