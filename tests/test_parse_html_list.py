@@ -327,3 +327,13 @@ def test_detect_language_chinese():
 
 def test_clean_text_normalises_full_width_forms():
     assert clean_text("商务部公告２０２４年第４６号（摘要）\u3000 ") == "商务部公告2024年第46号(摘要)"
+
+
+def test_markup_the_html_parser_rejects_is_a_parse_error():
+    """Found by the arbitrary-bytes property: html.parser rejects "<![" followed by a NUL."""
+    from monitor.collectors.html_list import parse_html_list
+    from monitor.collectors.parsing import ParseError
+
+    with pytest.raises(ParseError, match="markup is broken"):
+        parse_html_list(b"<![\x00", source="mofcom", url="https://www.mofcom.gov.cn/", headers={},
+                        item="li", link="a")

@@ -16,6 +16,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import soupsieve
 from bs4 import BeautifulSoup, Tag
+from bs4.exceptions import ParserRejectedMarkup
 
 from monitor.collectors.http import public_url
 from monitor.collectors.parsing import (
@@ -84,7 +85,10 @@ def parse_html_list(
     if "<" not in text:  # no markup at all (and bs4 would warn that it looks like a URL)
         raise ParseError(f"no items matched selector {item!r}: the body has no HTML tags")
     # the XML declaration has served for the charset; left in, bs4 warns about XHTML fragments
-    soup = BeautifulSoup(_XML_DECLARATION.sub("", text, count=1), "html.parser")
+    try:
+        soup = BeautifulSoup(_XML_DECLARATION.sub("", text, count=1), "html.parser")
+    except ParserRejectedMarkup:  # html.parser gives up on some broken markup ("<![" and a NUL)
+        raise ParseError("the page is not HTML the parser can read (its markup is broken)") from None
     base = public_url(url)  # links resolve against the page's URL without its API key
     base_tag = soup.find("base", href=True)
     if isinstance(base_tag, Tag):
