@@ -107,7 +107,9 @@ class Incidents:
     )
     _attached_update = (
         "UPDATE incidents SET "
-        f"kinds = {_union('kinds', '$.kind_list')}, regions = {_union('regions', '$.regions')}, "
+        "kinds = (SELECT json_group_array(value) FROM (SELECT value FROM json_each(kinds) UNION "
+        "SELECT json_extract(?1, '$.kind') ORDER BY value)), "
+        f"regions = {_union('regions', '$.regions')}, "
         f"countries = {_union('countries', '$.countries')}, companies = {_union('companies', '$.companies')}, "
         f"words = {_union('words', '$.words')}, official = max(official, coalesce(json_extract(?1, '$.official'), 0)), "
         "severity = CASE WHEN instr('lowmediumhigh', json_extract(?1, '$.severity')) > instr('lowmediumhigh', severity) "
@@ -141,18 +143,8 @@ class Incidents:
 
     def apply(self, event: Event) -> Iterable[Statement]:
         params = (event.raw_data, event.seq, event.recorded_at)
-        if event.type == INCIDENT_OPENED:
-            statements = (self._opened, self._opened_status)
-        elif event.type == INCIDENT_ITEM_ATTACHED:
-            yield self._attached, params[:2]
-            yield self._attached_update, (_with_kind_list(event.data), event.seq, event.recorded_at)
-            statements = (self._keys,)
-        elif event.type == INCIDENT_STATUS_CHANGED:
-            statements = (self._status, self._status_row)
-        else:
-            statements = (self._keys, self._merged, self._merged_items, self._merged_tags)
-        for sql in statements:
-            yield sql, params[:_arity(sql)]
+        for sql, arity in _STATEMENTS[event.type]:
+            yield sql, params[:arity]
 
 
 def _arity(sql: str) -> int:
@@ -160,15 +152,16 @@ def _arity(sql: str) -> int:
     return max(n for n in (1, 2, 3) if f"?{n}" in sql)
 
 
-def _with_kind_list(data: dict[str, Any]) -> str:
-    # The kind as a one-element array, so one union expression serves every set column.
-    return json.dumps({**data, "kind_list": [data.get("kind")]}, ensure_ascii=False, sort_keys=True)
+# Per event type, its statements with their arity (worked out once, not per event on replay).
+_STATEMENTS = {event_type: tuple((sql, _arity(sql)) for sql in statements) for event_type, statements in {
+    INCIDENT_OPENED: (Incidents._opened, Incidents._opened_status),
+    INCIDENT_ITEM_ATTACHED: (Incidents._attached, Incidents._attached_update, Incidents._keys),
+    INCIDENT_STATUS_CHANGED: (Incidents._status, Incidents._status_row),
+    INCIDENTS_MERGED: (Incidents._keys, Incidents._merged, Incidents._merged_items, Incidents._merged_tags),
+}.items()}
 
 
 # --- named reads --------------------------------------------------------------------------------
-
-_ARRAYS = ("kinds", "regions", "countries", "companies")
-
 
 def incident_states(conn: sqlite3.Connection, keys: Iterable[str], windows: Sequence[tuple[str, str]]) -> list[Incident]:
     """The incidents a batch of changes could attach to: those holding one of the keys, and those

@@ -70,23 +70,7 @@ def _one_of(name: str, value: str, known: frozenset[str], what: str) -> str:
 
 def parse(path: str, query: str, vocabulary: Vocabulary) -> Filters:
     """The checked filters of a request to ``path`` with the raw ``query`` string."""
-    allowed = ENDPOINT_PARAMETERS.get(path, ())
-    if len(query) > MAX_QUERY:
-        raise BadRequest(f"the query string is longer than {MAX_QUERY} characters")
-    try:
-        pairs = parse_qsl(query, keep_blank_values=True, errors="strict", max_num_fields=50)
-    except UnicodeDecodeError:
-        raise BadRequest("the query string is not UTF-8 once percent-decoded") from None
-    except ValueError:
-        raise BadRequest("too many query parameters") from None
-    values: dict[str, str] = {}
-    for name, value in pairs:
-        if name not in allowed:
-            takes = f"it takes {', '.join(allowed)}" if allowed else "it takes none"
-            raise BadRequest(f"unknown parameter {show(name)} for {path}{_suggest(name, allowed)}; {takes}")
-        if name in values:
-            raise BadRequest(f"{name} is given more than once (kinds are separated by commas: kind=a,b)")
-        values[name] = value
+    values = _pairs(path, query, ENDPOINT_PARAMETERS.get(path, ()))
     given: dict[str, str] = {}
     region = company = None
     if values.get("region", "").strip():
