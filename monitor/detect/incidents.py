@@ -13,9 +13,12 @@ How a change finds its incident, strongest first (the first rung that names one 
    docket, bill, announcement number), then the ones its text cites, then its own RIN;
 4. subject and time, for news that names no identifier: an incident of the same family (a
    slowdown with a slowdown, an Entity List action with an Entity List action) updated within
-   ``SUBJECT_DAYS`` that already names at least ``SUBJECT_MIN`` of the parties and places the item
-   names specifically (never only "US" or "China"), or at least ``TEXT_MIN`` of the distinctive
-   words of its title (Traditional and Simplified compare as one script).
+   ``SUBJECT_DAYS`` that already names at least ``SUBJECT_MIN`` of what the item names
+   specifically — parties, places (never only "US" or "China") and the subjects of its title
+   (products, materials, measures: ``monitor/data/subjects.toml``, in English and Chinese) — or at
+   least ``TEXT_MIN`` of the distinctive words of its title (Traditional and Simplified compare as
+   one script). A licence slowdown is defined by where the licences are for: its companies are
+   left out of that comparison when it names a place.
 
 Rung 4 is safe because it needs all three at once: the same kind of event, the same named actors,
 and the same fortnight; an item that names nobody specific never attaches by subject, and an
@@ -24,8 +27,11 @@ official document with its own identifiers never does either (it opens its own i
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.resources
 import re
+import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Iterable, Mapping, Sequence
@@ -127,18 +133,43 @@ _LATIN = re.compile(r"[a-z0-9][a-z0-9.\-]*[a-z0-9]|[a-z0-9]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 TEXT_MIN = 0.5  # share of an item's distinctive title words the incident must already have
 TEXT_MIN_WORDS = 3
+# A subject term travels among the title words, marked, so that the incident projection keeps
+# it with them (sorted first, it survives MAX_WORDS).
+TERM = "#"
+# Families whose event is defined by its destination, not by the companies it affects.
+BY_PLACE = frozenset({"license_slowdown"})
+
+
+@functools.cache
+def _subjects() -> tuple[re.Pattern[str], dict[str, str]]:
+    """One pattern over every subject alias (normalised as titles are), and alias -> subject."""
+    data = tomllib.loads(importlib.resources.files("monitor").joinpath("data/subjects.toml").read_text("utf-8"))
+    alias_of: dict[str, str] = {}
+    for subject, aliases in data["subjects"].items():
+        for alias in aliases:
+            alias_of[normalize(alias).lower()] = subject
+    parts = [re.escape(a) if _CJK_RUN.search(a) else rf"(?<![a-z0-9]){re.escape(a)}(?![a-z0-9])"
+             for a in sorted(alias_of, key=len, reverse=True)]
+    return re.compile("|".join(parts)), alias_of
 
 
 def title_words(title: Any) -> set[str]:
     """Distinctive words of a title: Latin words (not the field's common ones) and Chinese
-    character pairs, after Traditional -> Simplified, so both scripts compare."""
+    character pairs, after Traditional -> Simplified, so both scripts compare; and its subject
+    terms, marked with ``TERM``."""
     if not isinstance(title, str) or not title:
         return set()
     text = normalize(title).lower()
     words = {w for w in _LATIN.findall(text) if len(w) > 2 and w not in _STOP}
     for run in _CJK_RUN.findall(text):
         words.update(pair for pair in (run[i:i + 2] for i in range(len(run) - 1)) if pair not in _STOP_ZH)
+    pattern, alias_of = _subjects()
+    words.update(TERM + alias_of[m.group(0)] for m in pattern.finditer(text))
     return words
+
+
+def terms_of(words: Iterable[str]) -> set[str]:
+    return {w for w in words if w.startswith(TERM)}
 
 
 def subject_of(change: Mapping[str, Any]) -> set[str]:
@@ -295,9 +326,14 @@ class IncidentFold:
     def _by_subject(self, change: Mapping[str, Any], day: str, exclude: set[str], *, press_only: bool,
                     unruled: bool = False) -> tuple[Incident, str, list] | None:
         subject = subject_of(change)
-        specific = set(change.get("named") or subject) - BROAD
-        words = title_words(change.get("title"))
         family = family_of(change)
+        specific = set(change.get("named") or subject) - BROAD
+        if family in BY_PLACE and specific - set(change.get("companies") or ()):
+            specific -= set(change.get("companies") or ())
+        words = title_words(change.get("title"))
+        terms = terms_of(words)
+        words -= terms
+        specific |= terms
         if not day or change["kind"] in NO_INCIDENT_KINDS:
             return None
         try:
@@ -319,7 +355,7 @@ class IncidentFold:
             if gap > SUBJECT_DAYS:
                 continue
             # the share of what the item names specifically that the thread already names
-            named = len(specific & incident.subject) / len(specific) if specific else 0.0
+            named = len(specific & (incident.subject | terms_of(incident.words))) / len(specific) if specific else 0.0
             shared = words & incident.words
             text = len(shared) / len(words) if len(shared) >= TEXT_MIN_WORDS else 0.0
             score, by = max((named, "subject"), (text, "title"))
