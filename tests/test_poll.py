@@ -16,14 +16,15 @@ FR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "federal-regi
 OWN = Path(__file__).parent / "fixtures"
 
 
-def write_config(tmp_path: Path, sources: str, monitor: str = "") -> Path:
+def write_config(tmp_path: Path, sources: str, monitor: str = "", read_timeout: str = "1s",
+                 total_timeout: str = "3s") -> Path:
     path = tmp_path / "sources.toml"
     path.write_text(f"""
 [monitor]
 state_dir = "state"
 connect_timeout = "2s"
-read_timeout = "1s"
-total_timeout = "3s"
+read_timeout = "{read_timeout}"
+total_timeout = "{total_timeout}"
 backoff_base = "1m"
 backoff_cap = "1h"
 {monitor}
@@ -154,7 +155,9 @@ def test_every_fault_becomes_its_failure_event_and_a_healthy_source_is_unaffecte
     sources.append(fr_source("fr-404", http_server.url_for("/fr404.json")))
     sources.append(fr_source("fr-400", http_server.url_for("/fr400.json")))
     sources.append(feed_source("refused", "http://127.0.0.1:9/closed"))
-    path = write_config(tmp_path, "\n".join(sources))
+    # The hanging sources wait long enough for the healthy one to be parsed, detected and recorded
+    # on a loaded machine (a 1 s read timeout lost that race on a busy CI box).
+    path = write_config(tmp_path, "\n".join(sources), read_timeout="5s", total_timeout="8s")
 
     reports, config = cycle(path)
     assert reports["healthy"].status == "new" and reports["healthy"].new > 0
