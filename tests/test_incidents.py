@@ -21,7 +21,7 @@ from monitor.detect.catalog import Catalog
 from monitor.detect.changes import Detector, SourceInfo
 from monitor.detect.classify import classify
 from monitor.detect.gazetteer import Gazetteer
-from monitor.detect.incidents import IncidentFold, assign_all
+from monitor.detect.incidents import IncidentFold, assign_all, terms_of, title_words
 from monitor.events import ITEM_DISCOVERED, NewEvent
 from monitor.projections import Projector, default_projections, replay
 from monitor.projections.incidents import incident_rows, incident_timeline
@@ -190,6 +190,44 @@ def test_the_same_subject_a_season_later_is_another_incident():
                    published="2024-09-30"),
     ])
     assert len({c["incident"] for c in changes}) == 2
+
+
+def test_reports_that_share_only_a_subject_term_across_languages_are_one_incident():
+    # No company, only the US and China named: what ties them is "analog chips" / 模拟芯片 / 類比晶片.
+    changes, _fold = assign([
+        item_event("news-en", "a", "China launches anti-dumping probe into U.S. analog chips", published="2025-09-13"),
+        item_event("news-zh", "b", "商务部对原产于美国的进口相关模拟芯片发起反倾销调查", published="2025-09-13", language="zh"),
+        item_event("news-zh", "c", "中國對美國類比晶片發起反傾銷調查", published="2025-09-14", language="zh"),
+    ])
+    assert [c["kind"] for c in changes] == ["countermeasure"] * 3
+    assert len({c["incident"] for c in changes}) == 1
+
+
+def test_a_subject_term_alone_does_not_join_another_kind_of_event_or_another_subject():
+    changes, _fold = assign([
+        item_event("news-en", "a", "China launches anti-dumping probe into U.S. analog chips", published="2025-09-13"),
+        item_event("news-en", "b", "China to require export permits for graphite, a key battery material",
+                   "The new licensing requirements for some graphite products are seen as a response to U.S. "
+                   "curbs on chip technology.", published="2025-09-14"),
+    ])
+    assert [c["kind"] for c in changes] == ["countermeasure"] * 2
+    assert len({c["incident"] for c in changes}) == 2
+
+
+def test_a_slowdown_follow_up_naming_other_companies_joins_by_its_destination():
+    changes, _fold = assign([
+        item_event("news-en", "a", "US Slows Licenses for Nvidia, AMD AI Chip Sales to Middle East"),
+        item_event("news-en", "b", "Intel, Cerebras also face delays on AI chip sales to Gulf customers",
+                   published="2024-05-31"),
+    ])
+    assert [c["kind"] for c in changes] == ["license_slowdown"] * 2
+    assert len({c["incident"] for c in changes}) == 1
+
+
+def test_subject_terms_are_read_in_both_scripts_and_as_whole_words():
+    assert "#hbm" in title_words("美國限制HBM出口中國") and "#hbm" in title_words("高頻寬記憶體")
+    assert "#gallium" in title_words("China curbs gallium exports") and "#gallium" in title_words("镓锗出口管制")
+    assert not terms_of(title_words("a widening gulf over H2O and HBMX"))
 
 
 def test_two_entity_list_rules_on_the_same_day_are_two_incidents():

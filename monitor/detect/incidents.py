@@ -17,8 +17,8 @@ How a change finds its incident, strongest first (the first rung that names one 
    specifically — parties, places (never only "US" or "China") and the subjects of its title
    (products, materials, measures: ``monitor/data/subjects.toml``, in English and Chinese) — or at
    least ``TEXT_MIN`` of the distinctive words of its title (Traditional and Simplified compare as
-   one script). A licence slowdown is defined by where the licences are for: its companies are
-   left out of that comparison when it names a place.
+   one script). A licence slowdown is defined by where the licences are for: it is compared by
+   the places it names and the regions they make up, not by its companies, when it names a place.
 
 Rung 4 is safe because it needs all three at once: the same kind of event, the same named actors,
 and the same fortnight; an item that names nobody specific never attaches by subject, and an
@@ -75,14 +75,20 @@ class Incident:
     merged_into: str | None = None
     official: bool = False  # an official document is attached (a press-only thread can be adopted)
     words: set[str] = field(default_factory=set)  # distinctive words of the titles attached
+    terms: set[str] = field(init=False)  # the subject terms among them
+
+    def __post_init__(self) -> None:
+        self.terms = terms_of(self.words)
 
     @property
     def subject(self) -> set[str]:
-        return self.regions | self.countries | self.companies
+        return self.regions | self.countries | self.companies | self.terms
 
     def add_tags(self, change: Mapping[str, Any]) -> None:
         self.official = self.official or bool(change.get("official"))
-        self.words.update(title_words(change.get("title")))
+        words = title_words(change.get("title"))
+        self.words.update(words)
+        self.terms.update(terms_of(words))
         self.regions.update(change.get("regions") or ())
         self.countries.update(change.get("countries") or ())
         self.companies.update(change.get("companies") or ())
@@ -153,19 +159,24 @@ def _subjects() -> tuple[re.Pattern[str], dict[str, str]]:
     return re.compile("|".join(parts)), alias_of
 
 
-def title_words(title: Any) -> set[str]:
+def title_words(title: Any) -> frozenset[str]:
     """Distinctive words of a title: Latin words (not the field's common ones) and Chinese
     character pairs, after Traditional -> Simplified, so both scripts compare; and its subject
     terms, marked with ``TERM``."""
     if not isinstance(title, str) or not title:
-        return set()
+        return frozenset()
+    return _title_words(title)
+
+
+@functools.lru_cache(maxsize=4096)  # one change asks three times: to match, to record, to keep
+def _title_words(title: str) -> frozenset[str]:
     text = normalize(title).lower()
     words = {w for w in _LATIN.findall(text) if len(w) > 2 and w not in _STOP}
     for run in _CJK_RUN.findall(text):
         words.update(pair for pair in (run[i:i + 2] for i in range(len(run) - 1)) if pair not in _STOP_ZH)
     pattern, alias_of = _subjects()
     words.update(TERM + alias_of[m.group(0)] for m in pattern.finditer(text))
-    return words
+    return frozenset(words)
 
 
 def terms_of(words: Iterable[str]) -> set[str]:
@@ -254,6 +265,7 @@ class IncidentFold:
     """Assigns changes to incidents, one after another, and says what happened as events."""
 
     def __init__(self, known: Iterable[Incident] = ()):
+        _subjects()  # compiled once per process, here rather than inside the first poll's timing
         self.incidents: dict[str, Incident] = {}
         self.by_key: dict[str, list[str]] = {}
         for incident in known:
@@ -328,11 +340,12 @@ class IncidentFold:
         subject = subject_of(change)
         family = family_of(change)
         specific = set(change.get("named") or subject) - BROAD
-        if family in BY_PLACE and specific - set(change.get("companies") or ()):
-            specific -= set(change.get("companies") or ())
+        if family in BY_PLACE:  # the places it names and the regions they make up ("Gulf" is Middle East)
+            places = (specific - set(change.get("companies") or ())) | (set(change.get("regions") or ()) - BROAD)
+            specific = places or specific
         words = title_words(change.get("title"))
         terms = terms_of(words)
-        words -= terms
+        words = words - terms
         specific |= terms
         if not day or change["kind"] in NO_INCIDENT_KINDS:
             return None
@@ -355,7 +368,7 @@ class IncidentFold:
             if gap > SUBJECT_DAYS:
                 continue
             # the share of what the item names specifically that the thread already names
-            named = len(specific & (incident.subject | terms_of(incident.words))) / len(specific) if specific else 0.0
+            named = len(specific & incident.subject) / len(specific) if specific else 0.0
             shared = words & incident.words
             text = len(shared) / len(words) if len(shared) >= TEXT_MIN_WORDS else 0.0
             score, by = max((named, "subject"), (text, "title"))
