@@ -35,7 +35,6 @@ from monitor.store import (
 from monitor.store.errors import describe as describe_store_error
 from monitor import daemon, version
 from monitor.config import Config, ConfigError, check_listen, check_names, load_config
-from monitor.demo import run_demo
 from monitor.filters import UnknownValue, resolve, suggestion
 from monitor.projections.sources import source_states
 from monitor.progress import Progress
@@ -46,7 +45,7 @@ from monitor.views import changes as query_changes
 from monitor.vocabulary import INCIDENT_STATUSES, KINDS
 from monitor.service.access import MIN_TOKEN, TOKEN_ENV
 from monitor.watchlist import load_watchlist
-from monitor.service import Service, ServiceError, StateLock, StateLocked, configure_logging, refusals_logged, run_service
+from monitor.service import ServiceError, StateLock, StateLocked, configure_logging, refusals_logged, run_service
 
 
 class Refused(click.ClickException):
@@ -300,8 +299,8 @@ def run(settings: Settings, listen: str | None, log_format: str, log_level: str)
     with _state_lock(settings, "run"):
         settings.refuse_broken_chain("start the daemon on it")
         try:
-            run_service(Service(config, settings.state_dir, listen=listen, anchor_key=key, log_format=log_format,
-                                console_token=token))
+            run_service(daemon.make_service(config, settings.state_dir, listen=listen, anchor_key=key,
+                                            log_format=log_format, console_token=token))
         except ServiceError as exc:
             raise Refused(str(exc)) from None
 
@@ -570,7 +569,7 @@ def demo(ctx: click.Context, demo_state: Path | None) -> None:
         ctx.parent.get_parameter_source("state_dir") is click.core.ParameterSource.COMMANDLINE
     if demo_state is None and settings is not None and settings.state_override and from_command_line:
         demo_state = Path(settings.state_override)
-    ctx.exit(run_demo(demo_state))
+    ctx.exit(daemon.run_demo(demo_state))
 
 
 def _reclassify(settings: Settings, as_json: bool) -> None:
