@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from monitor.clock import system_clock, to_iso
+from monitor.clock import to_iso
 from monitor.alerts.retry import NotRetryable, requeue
 from monitor.alerts.targets import AppriseConfigError, apprise_targets, service_secrets
 from monitor.collectors.collect import source_info
@@ -148,8 +148,8 @@ def poll(settings: Settings, only: tuple[str, ...], force: bool, as_json: bool, 
     digests: list = []
     with _state_lock(settings, "poll"):
         settings.refuse_broken_chain("poll into it")
-        reports = daemon.poll(config, settings.state_dir, only=only or None, force=force, log_format=log_format,
-                              digests=digests)
+        reports = daemon.poll(config, settings.state_dir, only=only or None, force=force, clock=settings.clock,
+                              log_format=log_format, digests=digests)
     for r in reports:
         if as_json:
             click.echo(json.dumps(asdict(r), ensure_ascii=False))
@@ -196,8 +196,8 @@ def run(settings: Settings, listen: str | None, log_format: str, log_level: str)
     with _state_lock(settings, "run"):
         settings.refuse_broken_chain("start the daemon on it")
         try:
-            run_service(daemon.make_service(config, settings.state_dir, listen=listen, anchor_key=key,
-                                            log_format=log_format, console_token=token))
+            run_service(daemon.make_service(config, settings.state_dir, listen=listen, clock=settings.clock,
+                                            anchor_key=key, log_format=log_format, console_token=token))
         except ServiceError as exc:
             raise Refused(str(exc)) from None
 
@@ -409,7 +409,7 @@ def anchor(settings: Settings, out: Path) -> None:
         raise Refused(f"--out: the directory {out.parent} does not exist")
     key = _anchor_key()
     with settings.open_store(write=True, purpose="anchor it") as store:
-        head = anchor_head(store, out, key, to_iso(system_clock()))
+        head = anchor_head(store, out, key, to_iso(settings.clock()))
     click.echo(f"anchored seq {head.seq} hash {head.hash} in {out}{' (signed)' if key else ''}")
 
 
@@ -678,7 +678,7 @@ def alerts_retry(settings: Settings, ids: tuple[str, ...]) -> None:
     """Queue dead (or the named) alerts again; the next relay pass sends them."""
     with settings.open_store(write=True, purpose="queue alerts again") as store:
         try:
-            found = requeue(store, ids, to_iso(system_clock()))
+            found = requeue(store, ids, to_iso(settings.clock()))
         except NotRetryable as exc:
             raise Refused(f"--id: {exc}") from None
     click.echo(f"queued again: {len(found)} alerts")
@@ -931,7 +931,7 @@ def deadlines(settings: Settings, as_json: bool) -> None:
     from monitor.views.console import deadline_rows
 
     with settings.open_store() as store:
-        rows = deadline_rows(store.conn, system_clock().date())
+        rows = deadline_rows(store.conn, settings.clock().date())
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))

@@ -16,7 +16,7 @@ from typing import Callable
 
 import click
 
-from monitor.clock import parse_iso, to_iso
+from monitor.clock import Clock, parse_iso, system_clock, to_iso
 from monitor.config import Config, ConfigError, load_config
 from monitor.store import EVENTS_DB, ChainBroken, EventStore
 
@@ -38,6 +38,8 @@ class Settings:
     open_writer: Callable[..., EventStore] = field(kw_only=True, repr=False)
     # (state_dir, database): the log opened read-only, and the projections behind it
     open_reader: Callable[..., tuple[EventStore, list[str]]] = field(kw_only=True, repr=False)
+    # What every command takes the time from (events appended, anchors, retries, today's deadlines).
+    clock: Clock = field(default=system_clock, kw_only=True, repr=False)
 
     def config(self) -> Config:
         """The validated configuration; a missing or bad file exits 2 with the reason."""
@@ -90,7 +92,7 @@ class Settings:
         if not database and not path.exists():
             raise Refused(f"no event log at {path} (run `monitor poll` first, or pass --state)")
         if write:
-            store = self.open_writer(self.state_dir, database=database)
+            store = self.open_writer(self.state_dir, clock=self.clock, database=database)
         else:
             store, behind = self.open_reader(self.state_dir, database)
             if behind:

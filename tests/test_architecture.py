@@ -27,6 +27,10 @@ PACKAGE = ROOT / "monitor"
 
 SQL = re.compile(r"SELECT |INSERT INTO|UPDATE |DELETE FROM")  # the issue's grep, as it is written
 SQL_HOMES = ("store/", "projections/")  # inside the package
+WALL_CLOCK = re.compile(r"\b(?:datetime\.now|datetime\.utcnow|date\.today|time\.time)\(")
+# Where the wall clock may be read directly: the clock itself, and the timestamps of printed log
+# lines (as the logging module stamps its records with time.time(), whatever clock the service has).
+WALL_CLOCK_READERS = ("clock.py", "service/logs.py", "alerts/targets.py")
 
 
 def modules(package: Path) -> dict[str, Path]:
@@ -136,6 +140,17 @@ def sql_outside_its_homes(package: Path) -> list[str]:
     return found
 
 
+def wall_clock_reads(package: Path) -> list[str]:
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if path.relative_to(package).as_posix() in WALL_CLOCK_READERS:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if WALL_CLOCK.search(line.split("#")[0]):
+                found.append(f"{path.relative_to(package.parent).as_posix()}:{number}: {line.strip()}")
+    return found
+
+
 def alerts_importing_collectors(graph: dict[str, set[str]], package: str = "monitor") -> list[str]:
     collectors = f"{package}.collectors"
     return sorted(f"{module} -> {target}" for module, targets in graph.items()
@@ -181,6 +196,13 @@ def test_only_the_command_line_imports_the_composition_root(graph):
 
 def test_no_sql_outside_the_store_and_the_projections():
     found = sql_outside_its_homes(PACKAGE)
+    assert not found, "\n".join(found)
+
+
+def test_time_comes_from_the_injected_clock():
+    """Everything that stamps, schedules or dates takes the time from a clock it is given
+    (monitor/clock.py's system_clock by default); durations use monotonic timers."""
+    found = wall_clock_reads(PACKAGE)
     assert not found, "\n".join(found)
 
 
@@ -232,9 +254,11 @@ def test_the_import_rules_and_the_sql_grep_catch_a_breach(tmp_path):
         "pkg/alerts/__init__.py": "",
         "pkg/alerts/relay.py": "def retry():\n    from ..collectors.backoff import delay\n    from pkg import daemon\n",
         "pkg/store/log.py": 'q = "SELECT seq FROM events"\n',
-        "pkg/views.py": 'q = "DELETE FROM outbox"\n',
+        "pkg/views.py": 'q = "DELETE FROM outbox"\nnow = datetime.now(timezone.utc)\n',
+        "pkg/clock.py": "def system_clock():\n    return datetime.now(timezone.utc)\n",
     })
     graph = import_graph(package)
     assert alerts_importing_collectors(graph, "pkg") == ["pkg.alerts.relay -> pkg.collectors.backoff"]
     assert root_importers(graph, "pkg") == ["pkg.alerts.relay"]
     assert sql_outside_its_homes(package) == ['pkg/views.py:1: q = "DELETE FROM outbox"']
+    assert wall_clock_reads(package) == ["pkg/views.py:2: now = datetime.now(timezone.utc)"]

@@ -233,7 +233,7 @@ class Service:
         scheduler.add_listener(self._on_job_event,
                                EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         scheduler.add_listener(self._on_job_submitted, EVENT_JOB_SUBMITTED)
-        now = datetime.now(timezone.utc)
+        now = _scheduler_now()
         if self.leases is not None:
             scheduler.add_job(self._tracked, IntervalTrigger(seconds=CLAIM_EVERY), args=[self._claim], id="claim",
                               name="claim due sources", next_run_time=now, misfire_grace_time=60)
@@ -302,7 +302,7 @@ class Service:
                 except Exception as exc:  # noqa: BLE001 (the lease then expires: another replica polls it)
                     log.error("could not hand back %s: %s", source_id, exc)
             if not self.status.stopping and self.scheduler.running:
-                    self.scheduler.modify_job("claim", next_run_time=datetime.now(timezone.utc))
+                    self.scheduler.modify_job("claim", next_run_time=_scheduler_now())
 
     def holdings(self) -> dict | None:
         """Which replica this is and who holds what now (None without a shared log)."""
@@ -374,7 +374,7 @@ class Service:
         if self._relay_busy:
             self._relay_again = True  # the pass under way (or about to start) goes round once more
         elif not self.status.stopping:
-            self.scheduler.modify_job("relay", next_run_time=datetime.now(timezone.utc))
+            self.scheduler.modify_job("relay", next_run_time=_scheduler_now())
 
     def _bring_forward(self, job_id: str, when: datetime) -> None:
         job = self.scheduler.get_job(job_id)
@@ -462,6 +462,13 @@ class _LeaseCollector:
 
     def describe(self):
         return []
+
+
+def _scheduler_now() -> datetime:
+    """Now, for a run time handed to APScheduler: on the system clock, which the scheduler fires by,
+    not on the service's clock (``Service.clock``, injected: what events and status are stamped
+    with), which may be a test's clock or fixed; a run time on it could be missed or never come."""
+    return system_clock()
 
 
 def _grace(interval_seconds: float) -> int:
