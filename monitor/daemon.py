@@ -123,8 +123,8 @@ def poll(config: Config, state_dir: Path, **options) -> list[SourceReport]:
 
 
 def make_service(config: Config, state_dir: Path, **options):
-    """`monitor run`: the service on the state directory, given the parts it is made of (it asks
-    for each here rather than knowing its maker)."""
+    """`monitor run`: the service on the state directory, with the parts it runs with made here
+    (the service knows what it needs, not how each part is built)."""
     from monitor.service.runner import Service, Wiring
 
     wiring = Wiring(open_store=open_store, make_detector=make_detector, make_fetcher=make_fetcher,
