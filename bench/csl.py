@@ -36,7 +36,7 @@ from report import finish  # bench/report.py, beside this script
 from monitor.clock import system_clock
 from monitor.collectors.screening_list import COLUMNS, parse_screening_list
 from monitor.config import load_config
-from monitor.daemon import make_detector, make_fetcher, open_store
+from monitor.daemon import make_alerts, make_detector, make_fetcher, open_store
 from monitor.detect.screening import diff
 from monitor.polling import Poller
 from monitor.projections.screening import current_entities
@@ -140,7 +140,9 @@ async def measure(poller: Poller) -> dict:
 async def polls(config, serve, first_path: Path, second_path: Path):
     with open_store(config.state_path) as store:
         async with make_fetcher(config) as fetcher:
-            poller = Poller(config, store, fetcher, system_clock, detector=make_detector(config))
+            detector = make_detector(config)
+            poller = Poller(config, store, fetcher, system_clock, detector=detector,
+                            alerts=make_alerts(config, detector))
             serve(first_path, '"v1"')
             first = await measure(poller)
             serve(second_path, '"v2"')

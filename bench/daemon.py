@@ -30,7 +30,7 @@ from poll import SERVER  # bench/poll.py: the loopback feed server, in a child p
 from report import finish
 from monitor.clock import system_clock
 from monitor.config import load_config
-from monitor.daemon import make_detector, make_fetcher, open_store
+from monitor.daemon import make_alerts, make_detector, make_fetcher, open_store
 from monitor.polling import Poller
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +79,9 @@ async def reference_cpu_per_poll(config) -> float:
     """The same steady 304 polls without the daemon: one Poller, one store, cycles of every source."""
     with open_store(config.state_path) as store:
         async with make_fetcher(config) as fetcher:
-            poller = Poller(config, store, fetcher, system_clock, detector=make_detector(config))
+            detector = make_detector(config)
+            poller = Poller(config, store, fetcher, system_clock, detector=detector,
+                            alerts=make_alerts(config, detector))
             await poller.cycle(force=True)  # first sight: validators recorded
             began = time.process_time()
             reports = await poller.cycle(force=True)

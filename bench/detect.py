@@ -17,7 +17,7 @@ from pathlib import Path
 from report import finish  # bench/report.py, beside this script
 from monitor.detect.catalog import Catalog
 from monitor.detect.changes import Detector
-from monitor.detect.evaluation import SOURCES, as_event, load_corpus
+from evaluation import SOURCES, as_event, load_corpus  # bench/evaluation.py, beside this script
 from monitor.detect.changes import SourceInfo
 from monitor.detect.gazetteer import Gazetteer
 from monitor.detect.text import normalize

@@ -15,7 +15,7 @@ from pathlib import Path
 from report import finish  # bench/report.py, beside this script
 from monitor.detect.catalog import Catalog
 from monitor.detect.changes import Detector
-from monitor.detect.evaluation import evaluate, load_corpus
+from evaluation import evaluate, load_corpus  # bench/evaluation.py, beside this script
 from monitor.detect.gazetteer import Gazetteer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -28,7 +28,7 @@ import feedparser
 from report import finish  # bench/report.py, beside this script
 from monitor.clock import system_clock
 from monitor.config import load_config
-from monitor.daemon import make_detector, make_fetcher, open_store
+from monitor.daemon import make_alerts, make_detector, make_fetcher, open_store
 from monitor.polling import Poller
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +82,9 @@ async def cycles(config, serve):
     """The cycles, as the daemon runs them: one store and one HTTP client for the whole run."""
     with open_store(config.state_path) as store:
         async with make_fetcher(config) as fetcher:
-            poller = Poller(config, store, fetcher, system_clock, detector=make_detector(config))
+            detector = make_detector(config)
+            poller = Poller(config, store, fetcher, system_clock, detector=detector,
+                            alerts=make_alerts(config, detector))
             serve(1, "etag")
             first = await measure(poller)
             steady_304 = await measure(poller)

@@ -10,13 +10,13 @@ import os
 import sqlite3
 import sys
 from collections import Counter, deque
-from dataclasses import asdict, dataclass
-from datetime import datetime, time, timezone
+from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from monitor.clock import parse_iso, system_clock, to_iso
+from monitor.clock import to_iso
 from monitor.alerts.retry import NotRetryable, requeue
 from monitor.alerts.targets import AppriseConfigError, apprise_targets, service_secrets
 from monitor.collectors.collect import source_info
@@ -29,13 +29,13 @@ from monitor.projections.changes import rule_summaries, tag_values
 from monitor.projections.incidents import incident_rows, incident_timeline
 from monitor.projections.log_summary import event_counts
 from monitor.store import (
-    AnchorError, AnchorKeyMissing, ChainBroken, EventStore, StoreError, anchor_head, parse_witness, read_anchor,
+    AnchorError, AnchorKeyMissing, EventStore, StoreError, anchor_head, parse_witness, read_anchor,
     verify as verify_log,
 )
 from monitor.store.errors import describe as describe_store_error
-from monitor import daemon, version
-from monitor.config import Config, ConfigError, check_listen, check_names, load_config
-from monitor.demo import run_demo
+from monitor import cli_screening, daemon, version
+from monitor.cli_common import DEFAULT_CONFIG, Refused, Settings, as_of_time as _as_of_time, pass_settings
+from monitor.config import Config, ConfigError, check_listen, check_names
 from monitor.filters import UnknownValue, resolve, suggestion
 from monitor.projections.sources import source_states
 from monitor.progress import Progress
@@ -46,108 +46,7 @@ from monitor.views import changes as query_changes
 from monitor.vocabulary import INCIDENT_STATUSES, KINDS
 from monitor.service.access import MIN_TOKEN, TOKEN_ENV
 from monitor.watchlist import load_watchlist
-from monitor.service import Service, ServiceError, StateLock, StateLocked, configure_logging, refusals_logged, run_service
-
-
-class Refused(click.ClickException):
-    """Bad usage or configuration: exit 2 with the reason."""
-
-    exit_code = 2
-
-
-DEFAULT_CONFIG = "sources.toml"
-
-
-@dataclass
-class Settings:
-    config_path: str | None
-    state_override: str | None
-    _config: Config | None = None
-
-    def config(self) -> Config:
-        """The validated configuration; a missing or bad file exits 2 with the reason."""
-        if self._config is None:
-            try:
-                self._config = load_config(self.config_path or DEFAULT_CONFIG)
-            except ConfigError as exc:
-                raise Refused(str(exc)) from None
-        return self._config
-
-    @property
-    def state_dir(self) -> Path:
-        """--state / MONITOR_STATE, else the config's state_dir, else ./state; refused (exit 2) when it
-        names something that is not a directory."""
-        if self.state_override:
-            path = Path(self.state_override)
-        elif self.config_path or Path(DEFAULT_CONFIG).exists():
-            path = self.config().state_path
-        else:
-            path = Path("state")
-        if path.exists() and not path.is_dir():
-            raise Refused(f"the state directory {path} is not a directory (set by --state, MONITOR_STATE or "
-                          "[monitor] state_dir): point it at the directory that holds events.db")
-        return path
-
-    @property
-    def db_path(self) -> Path:
-        return self.state_dir / daemon.EVENTS_DB
-
-    @property
-    def database(self) -> str | None:
-        """The shared log's URL (MONITOR_DATABASE, else the config's [monitor] database), or None."""
-        from monitor.store.urls import DATABASE_ENV
-
-        if os.environ.get(DATABASE_ENV, "").strip():
-            return os.environ[DATABASE_ENV].strip()
-        if self.config_path or Path(DEFAULT_CONFIG).exists():
-            return self.config().database_url
-        return None
-
-    def has_log(self) -> bool:
-        """Is there a log to read? A shared one always is (opening it says if it cannot be used)."""
-        return bool(self.database) or self.db_path.exists()
-
-    def open_store(self, *, write: bool = False, check: bool = True, purpose: str = "write to it") -> EventStore:
-        """The state's event log. Read commands open it read-only (so they work on a read-only copy)
-        and warn on stderr when its chain is broken; ``write`` opens it for appending and refuses a
-        broken chain (exit 1): nothing is added to, or vouched for on, a log that is not sound."""
-        path, database = self.db_path, self.database
-        if not database and not path.exists():
-            raise Refused(f"no event log at {path} (run `monitor poll` first, or pass --state)")
-        if write:
-            store = daemon.open_store(self.state_dir, database=database)
-        else:
-            store, behind = daemon.open_reader(self.state_dir, database)
-            if behind:
-                click.echo(f"warning: projections {', '.join(behind)} are behind the log and this state is "
-                           "read-only, so what follows may be out of date (`monitor replay` rebuilds them from "
-                           "the log)", err=True)
-        if check:
-            try:
-                self.check_chain(store, refuse=write, purpose=purpose)
-            except BaseException:
-                store.close()
-                raise
-        return store
-
-    @staticmethod
-    def check_chain(store: EventStore, *, refuse: bool, purpose: str) -> None:
-        report = store.verify()
-        if report.ok:
-            return
-        problem = f"the event log fails verification at seq {report.bad_seq} ({report.problem})"
-        if refuse:
-            raise ChainBroken(f"{problem}: refusing to {purpose}; see `monitor verify`, and restore the last "
-                              "good backup")
-        click.echo(f"warning: {problem}; what follows comes from a log that is not sound (see `monitor verify`)",
-                   err=True)
-
-    def refuse_broken_chain(self, purpose: str) -> None:
-        """Before a command that will append (run, poll): an existing log must verify."""
-        if self.has_log():
-            store, _ = daemon.open_reader(self.state_dir, self.database)
-            with store:
-                self.check_chain(store, refuse=True, purpose=purpose)
+from monitor.service import ServiceError, StateLock, StateLocked, configure_logging, refusals_logged, run_service
 
 
 class MonitorGroup(click.Group):
@@ -191,9 +90,6 @@ def _db_path_of(ctx: click.Context) -> Path | str:
         return daemon.EVENTS_DB
 
 
-pass_settings = click.make_pass_decorator(Settings)
-
-
 @click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", envvar="MONITOR_CONFIG", metavar="FILE",
               help="sources.toml to use [env MONITOR_CONFIG; default ./sources.toml].")
@@ -204,7 +100,7 @@ pass_settings = click.make_pass_decorator(Settings)
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, state_dir: str | None) -> None:
     """Regulatory change monitor for export controls on AI chips and cloud computing."""
-    ctx.obj = Settings(config_path, state_dir)
+    ctx.obj = Settings(config_path, state_dir, open_writer=daemon.open_store, open_reader=daemon.open_reader)
 
 
 def main() -> None:
@@ -252,8 +148,8 @@ def poll(settings: Settings, only: tuple[str, ...], force: bool, as_json: bool, 
     digests: list = []
     with _state_lock(settings, "poll"):
         settings.refuse_broken_chain("poll into it")
-        reports = daemon.poll(config, settings.state_dir, only=only or None, force=force, log_format=log_format,
-                              digests=digests)
+        reports = daemon.poll(config, settings.state_dir, only=only or None, force=force, clock=settings.clock,
+                              log_format=log_format, digests=digests)
     for r in reports:
         if as_json:
             click.echo(json.dumps(asdict(r), ensure_ascii=False))
@@ -300,8 +196,8 @@ def run(settings: Settings, listen: str | None, log_format: str, log_level: str)
     with _state_lock(settings, "run"):
         settings.refuse_broken_chain("start the daemon on it")
         try:
-            run_service(Service(config, settings.state_dir, listen=listen, anchor_key=key, log_format=log_format,
-                                console_token=token))
+            run_service(daemon.make_service(config, settings.state_dir, listen=listen, clock=settings.clock,
+                                            anchor_key=key, log_format=log_format, console_token=token))
         except ServiceError as exc:
             raise Refused(str(exc)) from None
 
@@ -513,7 +409,7 @@ def anchor(settings: Settings, out: Path) -> None:
         raise Refused(f"--out: the directory {out.parent} does not exist")
     key = _anchor_key()
     with settings.open_store(write=True, purpose="anchor it") as store:
-        head = anchor_head(store, out, key, to_iso(system_clock()))
+        head = anchor_head(store, out, key, to_iso(settings.clock()))
     click.echo(f"anchored seq {head.seq} hash {head.hash} in {out}{' (signed)' if key else ''}")
 
 
@@ -570,7 +466,7 @@ def demo(ctx: click.Context, demo_state: Path | None) -> None:
         ctx.parent.get_parameter_source("state_dir") is click.core.ParameterSource.COMMANDLINE
     if demo_state is None and settings is not None and settings.state_override and from_command_line:
         demo_state = Path(settings.state_override)
-    ctx.exit(run_demo(demo_state))
+    ctx.exit(daemon.run_demo(demo_state))
 
 
 def _reclassify(settings: Settings, as_json: bool) -> None:
@@ -782,7 +678,7 @@ def alerts_retry(settings: Settings, ids: tuple[str, ...]) -> None:
     """Queue dead (or the named) alerts again; the next relay pass sends them."""
     with settings.open_store(write=True, purpose="queue alerts again") as store:
         try:
-            found = requeue(store, ids, to_iso(system_clock()))
+            found = requeue(store, ids, to_iso(settings.clock()))
         except NotRetryable as exc:
             raise Refused(f"--id: {exc}") from None
     click.echo(f"queued again: {len(found)} alerts")
@@ -894,16 +790,6 @@ def _since(store: EventStore, since: str | None) -> int:
 def _anchor_key() -> bytes | None:
     key = os.environ.get("MONITOR_ANCHOR_KEY")
     return key.encode() if key else None
-
-
-def _as_of_time(text: str) -> str:
-    try:
-        if len(text.strip()) == 10:  # a bare date: everything recorded during that day (UTC)
-            day = datetime.fromisoformat(text.strip()).date()
-            return to_iso(datetime.combine(day, time.max, tzinfo=timezone.utc))
-        return to_iso(parse_iso(text))
-    except ValueError:
-        raise Refused(f"--as-of: not an ISO date or datetime: {text!r}") from None
 
 
 # -- the audit report ------------------------------------------------------------------------------
@@ -1045,7 +931,7 @@ def deadlines(settings: Settings, as_json: bool) -> None:
     from monitor.views.console import deadline_rows
 
     with settings.open_store() as store:
-        rows = deadline_rows(store.conn, system_clock().date())
+        rows = deadline_rows(store.conn, settings.clock().date())
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
@@ -1055,4 +941,5 @@ def deadlines(settings: Settings, as_json: bool) -> None:
             for r in rows], empty="no upcoming deadline")
 
 
-from monitor import cli_screening  # noqa: E402,F401  (registers `entities` and `screen` on this group)
+cli.add_command(cli_screening.entities)
+cli.add_command(cli_screening.screen)

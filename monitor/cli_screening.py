@@ -1,5 +1,5 @@
 """`monitor entities` and `monitor screen`: the screening lists as they stood, and one name checked
-on demand. Registered on the command group by monitor.cli (same contract: exit 0 ok, 1 a check
+on demand. Added to the command group by monitor.cli (same contract: exit 0 ok, 1 a check
 failed — here, a name matched —, 2 bad usage or configuration)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from monitor.cli import DEFAULT_CONFIG, Refused, Settings, _as_of_time, cli, pass_settings
+from monitor.cli_common import DEFAULT_CONFIG, Refused, Settings, as_of_time, pass_settings
 from monitor.config import Config
 from monitor.detect.screening import LIST_NAMES, party
 from monitor.detect.watchlist import Entry, Screener, match_form
@@ -63,7 +63,7 @@ def _rows(conn: sqlite3.Connection, *, list_code, country, name, added_since):
         yield shown
 
 
-@cli.command()
+@click.command()
 @click.option("--list", "list_code", metavar="L", help="Only this list (its code: EL, MEU, UVL, DPL, SDN, ...).")
 @click.option("--country", metavar="CC", help="Only parties with an address in this country (ISO alpha-2).")
 @click.option("--name", metavar="TEXT", help="Only parties whose name or an alternate name contains TEXT.")
@@ -84,7 +84,7 @@ def entities(settings: Settings, list_code, country, name, added_since, as_of, a
             rows = list(_rows(store.conn, list_code=_list(store.conn, list_code), country=country, name=name,
                               added_since=added_since))
         else:
-            until = store.seq_at(_as_of_time(as_of))
+            until = store.seq_at(as_of_time(as_of))
             with tempfile.TemporaryDirectory(prefix="monitor-entities-") as tmp:
                 path = Path(tmp) / "screening.db"
                 replay_log(store, [Screening()], until=until, out=path)
@@ -104,7 +104,7 @@ def entities(settings: Settings, list_code, country, name, added_since, as_of, a
                        f"{row['name'][:90]}")
 
 
-@cli.command()
+@click.command()
 @click.argument("name")
 @click.option("--country", metavar="CC", help="The party's country (ISO alpha-2): a listed party elsewhere must match exactly.")
 @click.option("--name-zh", metavar="TEXT", help="The party's Chinese name too (Traditional or Simplified).")

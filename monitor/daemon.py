@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from monitor.alerts.relay import DigestReport, Relay, Target
+from monitor.alerts.routes import AlertQueue
 from monitor.alerts.targets import apprise_targets, printed_targets
 from monitor.clock import Clock, system_clock
 from monitor.collectors.http import Fetcher, HostLimit
@@ -76,6 +77,12 @@ def make_detector(config: Config) -> Detector:
     return Detector(Catalog.load(config.rules), Gazetteer.load(config.regions, config.companies), topics)
 
 
+def make_alerts(config: Config, detector: Detector) -> AlertQueue:
+    """The configured routes, naming places and companies as the detector's gazetteer does: one
+    queue for the poll cycle and the reminders alike."""
+    return AlertQueue(config.alerts, detector.gazetteer.name, detector.gazetteer.breadth)
+
+
 async def poll_once(config: Config, state_dir: Path, *, only: Sequence[str] | None = None, force: bool = False,
                     clock: Clock = system_clock, log_format: str = "text",
                     digests: list[DigestReport] | None = None) -> list[SourceReport]:
@@ -86,9 +93,10 @@ async def poll_once(config: Config, state_dir: Path, *, only: Sequence[str] | No
     detector = make_detector(config)
     with open_store(state_dir, clock=clock, database=config.database_url) as store:
         async with make_fetcher(config) as fetcher:
-            poller = Poller(config, store, fetcher, clock, detector=detector)
+            alerts = make_alerts(config, detector)
+            poller = Poller(config, store, fetcher, clock, detector=detector, alerts=alerts)
             reports = await poller.cycle(only, force=force)
-        remind(store, clock().date(), config.monitor.reminder_days, poller.alerts, clock())
+        remind(store, clock().date(), config.monitor.reminder_days, alerts, clock())
         sent = make_relay(config, store, clock, log_format=log_format).run_once()
         if digests is not None:
             digests.extend(sent)
@@ -108,3 +116,30 @@ def make_relay(config: Config, store: EventStore, clock: Clock = system_clock, *
 
 def poll(config: Config, state_dir: Path, **options) -> list[SourceReport]:
     return asyncio.run(poll_once(config, state_dir, **options))
+
+
+# `monitor run` and `monitor demo` load their modules (the scheduler, the HTTP server and console,
+# the recorded sources) only when they are the command: the other commands never need them.
+
+
+def make_service(config: Config, state_dir: Path, **options):
+    """`monitor run`: the service on the state directory, with the parts it runs with made here
+    (the service knows what it needs, not how each part is built)."""
+    from monitor.service.runner import Service, Wiring
+
+    wiring = Wiring(open_store=open_store, make_detector=make_detector, make_fetcher=make_fetcher,
+                    make_alerts=make_alerts, relay_targets=relay_targets, start_http=_start_http)
+    return Service(config, state_dir, wiring=wiring, **options)
+
+
+def _start_http(listen: str, service):
+    from monitor.service.http import StatusServer
+
+    return StatusServer.start(listen, service)
+
+
+def run_demo(state_dir: Path | None = None, **options) -> int:
+    """`monitor demo`: the real pipeline (this module's store and poll cycle) on recorded sources."""
+    from monitor.demo import Pipeline, run_demo
+
+    return run_demo(state_dir, Pipeline(open_store=open_store, poll=poll), **options)

@@ -62,8 +62,7 @@ class Poller:
         self.watchlist = watchlist if watchlist is not None else load_watchlist(config)
         self.rng = rng or random.Random()
         self.detector = detector
-        self.alerts = alerts if alerts is not None else (
-            AlertQueue(config.alerts, detector.gazetteer.name, detector.gazetteer.breadth) if detector else None)
+        self.alerts = alerts  # given by the composition root (daemon.make_alerts); None: no alerts queued
 
     async def cycle(self, only: Sequence[str] | None = None, *, force: bool = False) -> list[SourceReport]:
         self.store.refresh()  # a shared log: what the other replicas appended, into our projections

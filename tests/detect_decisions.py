@@ -20,17 +20,19 @@ import gzip
 import hashlib
 import json
 import random
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
 
 from monitor.detect.catalog import Catalog
 from monitor.detect.changes import Detector, SourceInfo
-from monitor.detect.evaluation import SOURCES, as_event, load_corpus
 from monitor.detect.gazetteer import Gazetteer
 from monitor.events import ITEM_REVISED, NewEvent
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.append(str(ROOT / "bench"))
+from evaluation import SOURCES, as_event, load_corpus  # noqa: E402  (bench/evaluation.py: tooling, outside the package)
 CORPORA = (ROOT / "tests" / "corpus" / "items.jsonl", ROOT / "bench" / "incidents" / "extra_items.jsonl")
 OFFICIAL_PREFIXES = ("fr-", "mofcom", "whitehouse", "bis-press")
 

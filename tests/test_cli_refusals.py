@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli import cli
-from monitor.demo import run_demo
+from monitor.daemon import run_demo
 
 SECRET = "pw-S3CRET-42"
 

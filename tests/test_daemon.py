@@ -318,13 +318,13 @@ def test_a_failing_store_makes_jobs_fail_loudly_health_503_and_recovers_in_proce
     """A disk that refuses writes cannot be produced by a loopback server: the store's append is
     made to fail for a while, in process, and the daemon must say so and carry on."""
     from monitor.config import load_config
-    from monitor.service import Service
+    from monitor.daemon import make_service
     from monitor.store import EventStore
 
     http_server.route("/news.rss", body=rss(ITEMS), content_type="application/rss+xml")
     config = load_config(write_config(tmp_path, http_server, json_sink.url))
     port = free_port()
-    service = Service(config, tmp_path / "state", listen=f"127.0.0.1:{port}")
+    service = make_service(config, tmp_path / "state", listen=f"127.0.0.1:{port}")
     real_append = EventStore.append
     broken = {"on": True}
 
@@ -368,13 +368,13 @@ def test_the_daily_anchor_is_signed_verifiable_and_scheduled_after_a_restart(tmp
     from datetime import timedelta
 
     from monitor.config import load_config
-    from monitor.service import Service
+    from monitor.daemon import make_service
 
     http_server.route("/news.rss", body=rss(ITEMS), content_type="application/rss+xml")
     config = load_config(write_config(tmp_path, http_server, json_sink.url))
     anchors = tmp_path / "elsewhere"
     monkeypatch.setenv("MONITOR_ANCHOR_DIR", str(anchors))
-    service = Service(config, tmp_path / "state", anchor_key=b"k3y", first_anchor_after=timedelta(seconds=1))
+    service = make_service(config, tmp_path / "state", anchor_key=b"k3y", first_anchor_after=timedelta(seconds=1))
     run_in_process(service, lambda: wait_for(lambda: list(anchors.glob("anchor-*.json")), 20, "an anchor"))
     [anchor] = anchors.glob("anchor-*.json")
     assert json.loads(anchor.read_text())["signature"]
@@ -384,7 +384,7 @@ def test_the_daily_anchor_is_signed_verifiable_and_scheduled_after_a_restart(tmp
     assert checked.returncode == 0 and "matches anchor" in checked.stdout
 
     # Today's anchor exists: a restarted daemon does not write another now, but keeps the daily job.
-    restarted = Service(config, tmp_path / "state", anchor_key=b"k3y", first_anchor_after=timedelta(0))
+    restarted = make_service(config, tmp_path / "state", anchor_key=b"k3y", first_anchor_after=timedelta(0))
     jobs = {}
     run_in_process(restarted, lambda: wait_for(lambda: restarted.status.last_cycle_at, 20, "a poll") and jobs.update(
         anchor=restarted.scheduler.get_job("anchor").next_run_time))

@@ -4,12 +4,15 @@ The thresholds are the product's targets; a change to a pattern that costs accur
 `python bench/detect_quality.py --errors` lists what it gets wrong.
 """
 
+import sys
 from pathlib import Path
 
 from monitor.detect.catalog import Catalog
 from monitor.detect.changes import Detector
-from monitor.detect.evaluation import evaluate, load_corpus
 from monitor.detect.gazetteer import Gazetteer
+
+sys.path.append(str(Path(__file__).resolve().parents[1] / "bench"))
+from evaluation import evaluate, load_corpus  # noqa: E402  (bench/evaluation.py: tooling, outside the package)
 
 CORPUS = Path(__file__).parent / "corpus" / "items.jsonl"
 

@@ -22,7 +22,7 @@ from monitor.collectors.feed import parse_feed
 from monitor.collectors.html_list import parse_html_list
 from monitor.collectors.parsing import ParseError
 from monitor.config import validate_config
-from monitor.daemon import make_detector, open_store
+from monitor.daemon import make_alerts, make_detector, open_store
 from monitor.polling import Poller
 
 URL = "https://source.example/list?key=S3CRET"
@@ -53,7 +53,8 @@ def record(source_id: str, result) -> set[str]:
     outcome = PollOutcome(source.id, redact_url(URL), status=200)  # as collect() makes it
     _take(outcome, result)
     with tempfile.TemporaryDirectory() as state, open_store(state) as store:
-        report = Poller(CONFIG, store, fetcher=None, clock=system_clock, detector=DETECTOR).record(source, outcome)
+        report = Poller(CONFIG, store, fetcher=None, clock=system_clock, detector=DETECTOR,
+                        alerts=make_alerts(CONFIG, DETECTOR)).record(source, outcome)
         assert report.recorded
         keys = {key for (key,) in store.conn.execute("SELECT key FROM items")}
         raw = b"".join(row[0].encode() for row in store.conn.execute("SELECT data FROM events"))

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from monitor.cli import cli
 from monitor.collectors.screen import entry_problem, safe_line, screen
 from monitor.config import load_config
-from monitor.daemon import make_detector, make_fetcher, open_store
+from monitor.daemon import make_alerts, make_detector, make_fetcher, open_store
 from monitor.observation import Observation
 from monitor.polling import Poller
 from test_poll import cycle, events, feed_source, write_config
@@ -162,8 +162,9 @@ def test_a_poll_that_cannot_be_recorded_is_recorded_as_an_internal_failure(http_
     async def once():
         with open_store(config.state_path) as store:
             async with make_fetcher(config) as fetcher:
-                poller = Poller(config, store, fetcher, system_clock,
-                                detector=_BrokenDetector(make_detector(config)))
+                detector = make_detector(config)
+                poller = Poller(config, store, fetcher, system_clock, detector=_BrokenDetector(detector),
+                                alerts=make_alerts(config, detector))
                 return await poller.cycle()
 
     (report,) = asyncio.run(once())

@@ -9,7 +9,6 @@ a page (its silent clamp). Collectors never touch the database: the outcome is p
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 from urllib.parse import parse_qsl, urlsplit
@@ -67,7 +66,7 @@ def source_url(template: str, year: int) -> str:
 async def collect(source, fetcher: Fetcher, memory: SourceMemory, *, year: int) -> PollOutcome:
     url = source_url(source.url, year)
     outcome = PollOutcome(source.id, redact_url(url))
-    began = time.monotonic()
+    began = fetcher.clock()  # the fetcher's monotonic clock: a poll is timed as its requests are
     try:
         await KINDS[source.kind].collect(source, url, fetcher, memory, outcome)
     except FetchError as exc:  # its message already carries the API's own error text
@@ -82,7 +81,7 @@ async def collect(source, fetcher: Fetcher, memory: SourceMemory, *, year: int) 
         outcome.fail(ParseError.reason, f"no entry could be used ({outcome.skipped} skipped; {why})", outcome.status)
     if outcome.message is not None:  # it may quote the body: one printable line, whatever was sent
         outcome.message = safe_line(outcome.message)
-    outcome.duration = time.monotonic() - began
+    outcome.duration = fetcher.clock() - began
     return outcome
 
 

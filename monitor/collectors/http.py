@@ -415,6 +415,11 @@ class Fetcher:
             event_hooks={"request": [_only_http]},
         )
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The monotonic clock (seconds) requests are spaced and timed by."""
+        return self._clock
+
     async def __aenter__(self) -> Fetcher:
         return self
 

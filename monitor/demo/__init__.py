@@ -2,7 +2,7 @@
 
 Recorded sources (Federal Register API responses and a bilingual news feed, in ``data/``) are served
 on 127.0.0.1 by ``DemoServer``; the demo writes a ``sources.toml`` pointing at them into the state
-directory, loads it like any configuration, and runs the real poll cycle (``daemon.poll_once``)
+directory, loads it like any configuration, and runs the real poll cycle (``daemon.poll``, given)
 twice: the first poll records everything, the second finds the sources unchanged (304) except one
 Federal Register document that has been revised since. Then it prints the changes detected, the
 digests the two alert routes sent (grouped by region and by company; without an apprise
@@ -15,7 +15,6 @@ apprise configuration from the environment is ignored, so no notification is sen
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import json
@@ -23,14 +22,14 @@ import os
 import re
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import click
 
-from monitor.config import APPRISE_CONFIG_ENV, ConfigError, load_config
-from monitor.daemon import open_store, poll_once
-from monitor.store import EVENTS_DB
+from monitor.config import APPRISE_CONFIG_ENV, Config, ConfigError, load_config
+from monitor.store import EVENTS_DB, EventStore
 from monitor.demo.server import (
     FR_DOCUMENT,
     FR_PUBLIC_INSPECTION,
@@ -44,7 +43,7 @@ from monitor.events import ALERT_DELIVERED, ALERT_FAILED, ITEM_REVISED
 from monitor.store import verify
 from monitor.views import changes as query_changes
 
-__all__ = ["run_demo", "DemoServer", "SOURCES_FILE"]
+__all__ = ["run_demo", "DemoServer", "Pipeline", "SOURCES_FILE"]
 
 SOURCES_FILE = "sources.toml"
 REGION_TAG, COMPANY_TAG = "compliance", "company-watch"
@@ -55,7 +54,15 @@ RULE = "─" * 100
 Echo = Callable[..., Any]
 
 
-def run_demo(state_dir: Path | None = None, *, echo: Echo = click.echo) -> int:
+@dataclass(frozen=True)
+class Pipeline:
+    """What the demo runs, given by the composition root (``monitor/daemon.py``): the real parts."""
+
+    open_store: Callable[[Path], EventStore]  # a state directory's log, with its projections
+    poll: Callable[[Config, Path], list]  # one whole poll cycle (collect, detect, record, remind, relay)
+
+
+def run_demo(state_dir: Path | None, pipeline: Pipeline, *, echo: Echo = click.echo) -> int:
     """Run the demo; the exit code: 0 when every source was read and the chain verifies, 1 when
     not, 2 when ``state_dir`` already holds an event log (the demo never mixes into a real one)."""
     began = time.monotonic()
@@ -92,7 +99,7 @@ def run_demo(state_dir: Path | None = None, *, echo: Echo = click.echo) -> int:
                                   f"Federal Register has revised {REVISED_DOCUMENT}")):
             if number == 2:
                 server.revise()
-            poll = _poll(config, state)
+            poll = _poll(pipeline, config, state)
             polls.append(poll)
             _heading(echo, f"Poll {number}: {story}")
             for report in poll["reports"]:
@@ -103,7 +110,7 @@ def run_demo(state_dir: Path | None = None, *, echo: Echo = click.echo) -> int:
                 for field, change in revision.data["changed"].items():
                     echo(f"    {field}: {change['before']!r} -> {change['after']!r}")
 
-        with open_store(state) as store:
+        with pipeline.open_store(state) as store:
             _print_changes(echo, store, polls)
             _print_digests(echo, config, polls)
             report = verify(store.conn)
@@ -208,14 +215,14 @@ companies = [{watched}]
 # --- polling --------------------------------------------------------------------------------------
 
 
-def _poll(config, state: Path) -> dict[str, Any]:
+def _poll(pipeline: Pipeline, config, state: Path) -> dict[str, Any]:
     """One real poll cycle; the digests the relay printed, each with the route and group it was for."""
-    with open_store(state) as store:
+    with pipeline.open_store(state) as store:
         before = store.head().seq
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):  # stdout_targets print the digests: collect them in order
-        reports = asyncio.run(poll_once(config, state))
-    with open_store(state) as store:
+        reports = pipeline.poll(config, state)
+    with pipeline.open_store(state) as store:
         after = store.head().seq
         sent = [e.data for e in store.read(since=before, types=[ALERT_DELIVERED, ALERT_FAILED])]
         revisions = list(store.read(since=before, types=[ITEM_REVISED]))

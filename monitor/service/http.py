@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from monitor.clock import to_iso
-from monitor.daemon import open_store
 from monitor.store import EVENTS_DB
 from monitor.detect.classify import KINDS
 from monitor.alerts.retry import NotRetryable, requeue
@@ -418,7 +417,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not re.fullmatch(r"alr-[0-9a-f]{6,32}", alert_id):
             raise BadRequest("id: not an alert id (alr-…)")
         try:
-            with open_store(self.server.service.state_dir) as store:
+            with self.server.service.wiring.open_store(self.server.service.state_dir) as store:
                 report = verify(store.conn)
                 if not report.ok:
                     message = (f"Not retried: the event log fails verification at seq {report.bad_seq} "

@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
 
 from apscheduler.events import (
     EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent,
@@ -51,11 +51,17 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created
 from monitor.alerts.relay import Gate, Relay
 from monitor.clock import Clock, parse_iso, system_clock, to_iso
 from monitor.config import Config
-from monitor.daemon import make_detector, make_fetcher, open_store, relay_targets
 from monitor.polling import Poller
 from monitor.reminders import remind
 from monitor.service.narrate import narrate
 from monitor.store import anchor_head
+
+if TYPE_CHECKING:  # the parts' types only: the parts themselves are given (Wiring)
+    from monitor.alerts.relay import Target
+    from monitor.alerts.routes import AlertQueue
+    from monitor.collectors.http import Fetcher
+    from monitor.detect.changes import Detector
+    from monitor.store import EventStore
 
 log = logging.getLogger("monitor")
 
@@ -84,11 +90,26 @@ class Status:
     store_error: str | None = None  # the last failure to append, until an append succeeds again
 
 
+@dataclass(frozen=True)
+class Wiring:
+    """The parts the service is made of, given by the composition root (``monitor/daemon.py``), the
+    one module that knows how each is built."""
+
+    open_store: Callable[..., EventStore]  # (state_dir, clock=, database=): the log with its projections
+    make_detector: Callable[[Config], Detector]
+    make_fetcher: Callable[[Config], Fetcher]
+    make_alerts: Callable[[Config, Detector], AlertQueue]  # the routes: polls and reminders queue through it
+    relay_targets: Callable[[Config, str], Callable[[str], Sequence[Target]]]  # (config, log format)
+    start_http: Callable[[str, "Service"], Any]  # (listen, service): the status and console server, started
+
+
 class Service:
-    def __init__(self, config: Config, state_dir: Path, *, listen: str | None = None, clock: Clock = system_clock,
-                 anchor_key: bytes | None = None, first_anchor_after: timedelta = FIRST_ANCHOR_AFTER,
-                 log_format: str = "text", console_token: str | None = None):
+    def __init__(self, config: Config, state_dir: Path, *, wiring: Wiring, listen: str | None = None,
+                 clock: Clock = system_clock, anchor_key: bytes | None = None,
+                 first_anchor_after: timedelta = FIRST_ANCHOR_AFTER, log_format: str = "text",
+                 console_token: str | None = None):
         self.config, self.state_dir, self.listen, self.clock = config, Path(state_dir), listen, clock
+        self.wiring = wiring
         self.console_token = console_token  # MONITOR_CONSOLE_TOKEN: the console off loopback, and retries
         self.database = config.database_url  # None: the log is <state_dir>/events.db
         self.replica = os.environ.get("MONITOR_REPLICA", "").strip() or f"{socket.gethostname()}:{os.getpid()}"
@@ -135,7 +156,7 @@ class Service:
         loop = self._loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
-        self.store = open_store(self.state_dir, clock=self.clock, database=self.database)
+        self.store = self.wiring.open_store(self.state_dir, clock=self.clock, database=self.database)
         server = None
         try:
             if self.database:
@@ -144,11 +165,13 @@ class Service:
                 self.leases = Leases(self.database, self.replica, self.config.monitor.lease)
                 self.leases.register([s.id for s in self.enabled_sources()])
             self._narrated = self.store.head().seq  # narrate what happens from now on
-            self.targets = relay_targets(self.config, self.log_format)
-            self.detector = make_detector(self.config)  # also the vocabulary the endpoints check filters against
+            self.targets = self.wiring.relay_targets(self.config, self.log_format)
+            self.detector = self.wiring.make_detector(self.config)  # also the vocabulary the endpoints check filters against
+            self.alerts = self.wiring.make_alerts(self.config, self.detector)
             server = self._start_http()
-            async with make_fetcher(self.config) as fetcher:
-                self.poller = Poller(self.config, self.store, fetcher, self.clock, detector=self.detector)
+            async with self.wiring.make_fetcher(self.config) as fetcher:
+                self.poller = Poller(self.config, self.store, fetcher, self.clock, detector=self.detector,
+                                     alerts=self.alerts)
                 self.scheduler = self._schedule()
                 self.scheduler.start()
                 self.status.scheduler_running = True
@@ -210,7 +233,7 @@ class Service:
         scheduler.add_listener(self._on_job_event,
                                EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         scheduler.add_listener(self._on_job_submitted, EVENT_JOB_SUBMITTED)
-        now = datetime.now(timezone.utc)
+        now = _scheduler_now()
         if self.leases is not None:
             scheduler.add_job(self._tracked, IntervalTrigger(seconds=CLAIM_EVERY), args=[self._claim], id="claim",
                               name="claim due sources", next_run_time=now, misfire_grace_time=60)
@@ -279,7 +302,7 @@ class Service:
                 except Exception as exc:  # noqa: BLE001 (the lease then expires: another replica polls it)
                     log.error("could not hand back %s: %s", source_id, exc)
             if not self.status.stopping and self.scheduler.running:
-                    self.scheduler.modify_job("claim", next_run_time=datetime.now(timezone.utc))
+                    self.scheduler.modify_job("claim", next_run_time=_scheduler_now())
 
     def holdings(self) -> dict | None:
         """Which replica this is and who holds what now (None without a shared log)."""
@@ -317,7 +340,7 @@ class Service:
         if self.leases is not None and not self.leases.hold("relay"):
             return  # another replica runs the relay
         still_ours = (lambda: True) if self.leases is None else (lambda: self.leases.hold("relay"))
-        with open_store(self.state_dir, clock=self.clock, database=self.database) as store:
+        with self.wiring.open_store(self.state_dir, clock=self.clock, database=self.database) as store:
             Relay(store, self.config.alerts, self.targets, self.clock, gate=self.gate) \
                 .run_once(lambda: self.status.stopping, still_ours)
 
@@ -325,7 +348,7 @@ class Service:
         if self.leases is not None and not self.leases.hold("reminders"):
             return  # another replica sends the reminders
         now = self.clock()
-        if remind(self.store, now.date(), self.config.monitor.reminder_days, self.poller.alerts, now):
+        if remind(self.store, now.date(), self.config.monitor.reminder_days, self.alerts, now):
             self._wake_relay()
 
     async def _anchor(self) -> None:
@@ -351,7 +374,7 @@ class Service:
         if self._relay_busy:
             self._relay_again = True  # the pass under way (or about to start) goes round once more
         elif not self.status.stopping:
-            self.scheduler.modify_job("relay", next_run_time=datetime.now(timezone.utc))
+            self.scheduler.modify_job("relay", next_run_time=_scheduler_now())
 
     def _bring_forward(self, job_id: str, when: datetime) -> None:
         job = self.scheduler.get_job(job_id)
@@ -403,10 +426,8 @@ class Service:
     def _start_http(self):
         if not self.listen:
             return None
-        from monitor.service.http import StatusServer
-
         try:
-            return StatusServer.start(self.listen, self)
+            return self.wiring.start_http(self.listen, self)
         except OSError as exc:
             raise ServiceError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from None
 
@@ -441,6 +462,13 @@ class _LeaseCollector:
 
     def describe(self):
         return []
+
+
+def _scheduler_now() -> datetime:
+    """Now, for a run time handed to APScheduler: on the system clock, which the scheduler fires by,
+    not on the service's clock (``Service.clock``, injected: what events and status are stamped
+    with), which may be a test's clock or fixed; a run time on it could be missed or never come."""
+    return system_clock()
 
 
 def _grace(interval_seconds: float) -> int:

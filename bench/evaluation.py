@@ -1,5 +1,7 @@
 """Measure the detector against a labelled corpus: per-field precision and recall, kind and rule
-accuracy. Used by `bench/detect_quality.py` and by the test that keeps the detector honest.
+accuracy. Used by `bench/detect_quality.py`, `bench/detect.py` and the tests that keep the detector
+honest (tests/test_detect_quality.py, tests/detect_decisions.py). Tooling, not the product: it reads
+files, so it lives here, outside the pure `monitor/detect` (which does no I/O).
 
 A corpus record is one JSON object: ``{"id", "source", "item": {title, url, summary, language,
 published, fields}, "expected": {"kind", "rule", "countries", "companies"}}``; ``kind`` null means
