@@ -18,7 +18,7 @@ import click
 
 from monitor.clock import Clock, parse_iso, system_clock, to_iso
 from monitor.config import Config, ConfigError, load_config
-from monitor.store import EVENTS_DB, ChainBroken, EventStore
+from monitor.store import EVENTS_DB, ChainBroken, EventStore, StoreNotBegun
 
 class Refused(click.ClickException):
     """Bad usage or configuration: exit 2 with the reason."""
@@ -122,7 +122,10 @@ class Settings:
     def refuse_broken_chain(self, purpose: str) -> None:
         """Before a command that will append (run, poll): an existing log must verify."""
         if self.has_log():
-            store, _ = self.open_reader(self.state_dir, self.database)
+            try:
+                store, _ = self.open_reader(self.state_dir, self.database)
+            except StoreNotBegun:
+                return  # a first poll killed before it committed: nothing was written to vouch for
             with store:
                 self.check_chain(store, refuse=True, purpose=purpose)
 

@@ -120,6 +120,24 @@ def test_a_broken_chain_is_refused_by_writers_and_warned_about_by_readers(tmp_pa
 # -- misplaced, missing, read-only, locked ---------------------------------------------------------
 
 
+def test_a_log_whose_first_poll_was_killed_before_it_committed_is_begun_by_the_next_poll(tmp_path, config):
+    # What a SIGKILL leaves between opening a new events.db and committing its schema: a database
+    # file with its header (WAL mode is set on connect) and no table. It is not corrupt, and not a
+    # foreign file: readers say there is nothing yet, and the next poll begins the log.
+    from monitor.store.schema import connect
+
+    state = tmp_path / "state"
+    state.mkdir()
+    connect(state / "events.db").close()
+    result = monitor(state, "events", config=config)
+    assert result.returncode == 2 and "holds nothing yet" in one_line(result)
+    result = monitor(state, "poll", config=config)
+    assert result.returncode == 0, result.stderr
+    assert monitor(state, "verify", config=config).returncode == 0
+    with sqlite3.connect(state / "events.db") as conn:
+        assert conn.execute("SELECT count(*) FROM events WHERE type = 'ItemDiscovered'").fetchone()[0] == len(ITEMS)
+
+
 @pytest.mark.parametrize("command", [["verify"], ["events"], ["poll"], ["run"], ["sources"]])
 def test_state_pointing_at_a_file_is_exit_2_in_one_line(tmp_path, config, command):
     a_file = tmp_path / "not-a-dir"

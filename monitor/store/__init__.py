@@ -1,6 +1,6 @@
 """The event store: the append-only, hash-chained log and its integrity checks."""
 
-from monitor.store.errors import ChainBroken, StoreCorrupt, StoreError, StoreUnavailable
+from monitor.store.errors import ChainBroken, StoreCorrupt, StoreError, StoreNotBegun, StoreUnavailable
 from monitor.store.integrity import (
     Anchor, anchor_head, AnchorError, AnchorKeyMissing, VerifyReport, Witness, parse_witness, read_anchor, verify, write_anchor,
 )
@@ -24,6 +24,7 @@ __all__ = [
     "read_anchor",
     "StoreCorrupt",
     "StoreError",
+    "StoreNotBegun",
     "StoreUnavailable",
     "verify",
     "write_anchor",

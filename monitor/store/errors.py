@@ -34,6 +34,11 @@ class StoreUnavailable(StoreError):
     exit_code = 2
 
 
+class StoreNotBegun(StoreUnavailable):
+    """The log's file exists but holds nothing yet: the first poll was stopped before it committed.
+    A writer begins it afresh; a reader has nothing to read, as if there were no file."""
+
+
 class ChainBroken(StoreError):
     """The hash chain fails verification: commands that would append to it, or vouch for it, refuse."""
 

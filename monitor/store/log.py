@@ -20,7 +20,7 @@ import sqlite_utils
 from monitor.clock import Clock, system_clock, to_iso
 from monitor.events import UPCASTERS, Event, NewEvent, Upcasters, dumps
 from monitor.store import chain, schema
-from monitor.store.errors import ChainBroken, StoreCorrupt, describe
+from monitor.store.errors import ChainBroken, StoreCorrupt, StoreNotBegun, describe
 
 
 class ConcurrencyError(Exception):
@@ -85,7 +85,11 @@ class EventStore:
         self._projections = projections
         try:
             if readonly:
-                if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone():
+                tables = {name for (name,) in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if not tables:
+                    raise StoreNotBegun(f"{self.path}: the event log holds nothing yet (the first poll was stopped "
+                                        "before it recorded anything): run `monitor poll`")
+                if "events" not in tables:
                     raise StoreCorrupt(f"{self.path}: not an event log of this monitor (it has no events table)")
             else:
                 with self.transaction():
