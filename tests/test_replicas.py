@@ -229,9 +229,10 @@ DESKS = ("desk-1", "desk-2", "desk-3")  # one route each: a digest per desk in e
 # Longer than a send's read timeout (targets.SEND_TIMEOUT, 4 s): a live holder blocked on the held
 # digest keeps its lease, so the only way to lose the relay here is to die.
 RELAY_LEASE = 8  # seconds
+SHORT_LEASE, SLOW_SINK = 2, 3.0  # seconds: a digest outlasts the lease, not a send's timeout
 
 
-def write_relay_config(tmp_path: Path, feeds, sink) -> Path:
+def write_relay_config(tmp_path: Path, feeds, sink, *, lease: int = RELAY_LEASE) -> Path:
     """Three feeds with export-control news, and three routes to the one json:// sink: several
     digests are due together. The digest window gathers what the first polls find into one pass."""
     from test_daemon import ITEMS, LATER, rss
@@ -245,7 +246,7 @@ def write_relay_config(tmp_path: Path, feeds, sink) -> Path:
                       'every = "2s"\n' for n in range(3))
     routes = "".join(f'[[alerts.routes]]\ntag = "{desk}"\ngroup_by = "region"\n' for desk in DESKS)
     path = tmp_path / "sources.toml"
-    path.write_text(f'[monitor]\nlease = "{RELAY_LEASE}s"\nbackoff_base = "1s"\nbackoff_cap = "2s"\n{sources}'
+    path.write_text(f'[monitor]\nlease = "{lease}s"\nbackoff_base = "1s"\nbackoff_cap = "2s"\n{sources}'
                     '[alerts]\napprise_config = "apprise.yml"\ndigest_window = "3s"\nhigh_bypasses_window = false\n'
                     f'relay_every = "1s"\nretry_base = "1s"\nretry_cap = "2s"\n{routes}', encoding="utf-8")
     return path
@@ -349,3 +350,40 @@ def test_sigkill_of_the_relay_holder_mid_pass_repeats_at_most_the_digest_in_flig
     assert {a for a, n in seen.items() if n > 1} == in_flight
     assert max(seen.values()) == 2
     assert len(requests) == len({tuple(sorted(ids)) for ids in sent}) + 1  # one digest repeated, once
+
+
+def test_a_relay_pass_longer_than_the_lease_keeps_it_and_sends_each_digest_once(
+        tmp_path, http_server, pg_url, postgres_server, replicas):
+    """Every digest takes the sink longer to answer than the relay's lease lasts (but less than a
+    send's timeout): the holder keeps the lease renewed while its pass runs, so no other replica
+    takes the relay over mid-pass and sends the same digests again."""
+    from test_daemon import alert_ids
+
+    with LoopbackServer() as sink:
+        sink.route("/hook", status=200, body="ok", delay=SLOW_SINK)
+        config = write_relay_config(tmp_path, http_server, sink, lease=SHORT_LEASE)
+        replicas.extend(Replica(f"p{i}", config, pg_url) for i in range(2))
+        logs = lambda: "\n".join(f"--- {r.name}\n{r.log()[-2500:]}" for r in replicas)  # noqa: E731
+
+        def outbox() -> tuple[set, list]:
+            with psycopg.connect(pg_url) as conn:
+                queued = {json.loads(d)["alert_id"] for (d,) in conn.execute(
+                    "SELECT data FROM events WHERE type = 'AlertQueued'")}
+                delivered = [a for (d,) in conn.execute("SELECT data FROM events WHERE type = 'AlertDelivered'")
+                             for a in json.loads(d)["alert_ids"]]
+            return queued, delivered
+
+        wait_for(lambda: (o := outbox())[0] and o[0] <= set(o[1]), 180, f"every queued alert delivered\n{logs()}")
+        [holder] = {_relay_holder(r) for r in replicas}
+        [keeper] = [r for r in replicas if r.name == holder]
+        passes = _relay_passes(keeper)
+        wait_for(lambda: _relay_passes(keeper) >= passes + 3, 120, f"three more relay passes\n{logs()}")
+        queued, delivered = outbox()
+        requests = sink.requests_for("/hook")
+        for replica in replicas:
+            assert replica.stop() == 0, replica.log()[-3000:]
+
+    sent = [alert for r in requests for alert in alert_ids([json.loads(r.body)])]
+    assert len(requests) >= 3  # a pass of several digests, each longer than the lease
+    assert sorted(sent) == sorted(set(sent)) == sorted(queued), "a digest sent twice"
+    assert len(delivered) == len(set(delivered)) == len(queued)
