@@ -26,7 +26,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from monitor.store.postgres import create_schema, grant
+from monitor.store.postgres import prepare
 
 APP_ROLE = "monitor_app"
 
@@ -76,7 +76,7 @@ class PostgresServer:
                                          for user, pw in self.passwords.items()))
         self.passfile.chmod(0o600)
         os.environ["PGPASSFILE"] = str(self.passfile)
-        with self.admin("postgres") as conn:
+        with self.admin("postgres") as conn:  # (made here for the databases without a schema too)
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
                 sql.Identifier(APP_ROLE), sql.Literal(self.passwords[APP_ROLE])))
         self._names = itertools.count(1)
@@ -95,15 +95,16 @@ class PostgresServer:
         return psycopg.connect(self.url(database, "postgres"), autocommit=True)
 
     def new_database(self, *, schema: bool = True) -> str:
-        """A fresh database; with ``schema``, the log's tables made by the owner and granted to the app role."""
+        """A fresh database; with ``schema``, prepared by its owner as an operator does (``prepare``,
+        what `python -m monitor.store.postgres setup` runs): the log's tables, and the app role's grants."""
         name = f"t{next(self._names)}"
         with self.admin("postgres") as conn:
             conn.execute(f"CREATE DATABASE {name}")
         with self.admin(name) as conn:
-            conn.execute(f"GRANT CONNECT ON DATABASE {name} TO {APP_ROLE}")
             if schema:
-                create_schema(conn)
-                grant(conn, APP_ROLE)
+                prepare(conn, APP_ROLE, self.passwords[APP_ROLE])
+            else:
+                conn.execute(f"GRANT CONNECT ON DATABASE {name} TO {APP_ROLE}")
         return name
 
     def stop(self) -> None:

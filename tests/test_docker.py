@@ -454,7 +454,7 @@ def test_compose_service(compose):
 
 def test_compose_shared_profile_is_postgresql_and_two_replicas_with_no_password_written(compose):
     shared = {name: service for name, service in compose["services"].items() if service.get("profiles")}
-    assert set(shared) == {"postgres", "replica-a", "replica-b"}
+    assert set(shared) == {"postgres", "db-setup", "replica-a", "replica-b"}
     assert all(service["profiles"] == ["shared"] for service in shared.values())
     replicas = [shared["replica-a"], shared["replica-b"]]
     assert len({r["environment"]["MONITOR_REPLICA"] for r in replicas}) == 2
@@ -465,10 +465,43 @@ def test_compose_shared_profile_is_postgresql_and_two_replicas_with_no_password_
     for replica in replicas:
         env = replica["environment"]
         assert env["MONITOR_DATABASE"].startswith("postgresql://") and ":" not in env["MONITOR_DATABASE"][13:].split("@")[0]
-        assert env["PGPASSWORD"] == "${MONITOR_PG_PASSWORD:-}"
         assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert replica["read_only"] is True
     assert shared["postgres"]["environment"]["POSTGRES_PASSWORD"] == "${MONITOR_PG_PASSWORD:-}"
+
+
+def test_compose_replicas_connect_as_a_role_the_owner_made_without_update_or_delete(compose):
+    """The owner (POSTGRES_USER) is only db-setup's: that one-shot makes the role the replicas
+    connect as, with its own password; a replica has neither the owner's name nor its password.
+    (tests/test_postgres.py runs this very wiring against a real server.)"""
+    from monitor.store.postgres import APP_GRANTS, APP_PASSWORD_ENV
+
+    services = compose["services"]
+    owner = services["postgres"]["environment"]["POSTGRES_USER"]
+    setup = services["db-setup"]
+    assert setup["entrypoint"] == ["python", "-m", "monitor.store.postgres"] and setup["command"][0] == "setup"
+    role = setup["command"][1]
+    assert role != owner
+    assert setup["restart"] == "no"  # a one-shot: unless-stopped would run it again and again
+    assert "env_file" not in setup  # the two passwords, nothing else of .env
+    assert setup["environment"] == {"MONITOR_DATABASE": f"postgresql://{owner}@postgres:5432/monitor",
+                                    "PGPASSWORD": "${MONITOR_PG_PASSWORD:-}",
+                                    APP_PASSWORD_ENV: "${%s:-}" % APP_PASSWORD_ENV}
+    assert setup["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert setup["read_only"] is True and setup["cap_drop"] == ["ALL"]
+    for name in ("replica-a", "replica-b"):
+        replica = services[name]
+        env = replica["environment"]
+        assert env["MONITOR_DATABASE"] == f"postgresql://{role}@postgres:5432/monitor"
+        assert env["PGPASSWORD"] == "${%s:-}" % APP_PASSWORD_ENV
+        assert env["MONITOR_PG_PASSWORD"] == ""  # blanks the owner's, which env_file (.env) would pass in
+        assert replica["depends_on"]["db-setup"]["condition"] == "service_completed_successfully"
+    grants = dict(re.fullmatch(r"GRANT (.+) ON (\w+) TO \{role\};", line).group(2, 1)
+                  for line in APP_GRANTS.strip().splitlines())
+    assert grants == {"events": "SELECT, INSERT", "leases": "SELECT, INSERT, UPDATE"}
+    helped = subprocess.run([sys.executable, "-m", "monitor.store.postgres", "setup", "--help"], capture_output=True,
+                            text=True, timeout=60)
+    assert helped.returncode == 0 and APP_PASSWORD_ENV in helped.stdout
 
 
 def test_compose_restart_policy_backs_off_and_survives_a_reboot(compose):

@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+import yaml
 
 from monitor.store import EventStore
 from monitor.store.urls import shown_url
-from test_daemon import ITEMS, LATER, rss, write_config
+from test_daemon import ITEMS, LATER, rss, wait_for, write_config
 
 
 def monitor(config, *args, database=None, env=None):
@@ -146,3 +151,108 @@ def test_the_log_is_append_only_in_the_database_itself(pg_url, postgres_server, 
     with sqlite3.connect(tmp_path / "events.db") as mirror:  # and the mirror has SQLite's triggers
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             mirror.execute("DELETE FROM events")
+
+
+COMPOSE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
+
+
+def _compose_env(service: dict, dotenv: dict[str, str]) -> dict[str, str]:
+    """A service's `environment`, with ${VAR:-} taken from ``dotenv`` as compose reads .env."""
+    def value(text) -> str:
+        match = re.fullmatch(r"\$\{(\w+):-\}", str(text))
+        return dotenv.get(match.group(1), "") if match else str(text)
+    return {name: value(text) for name, text in service["environment"].items()}
+
+
+def _here(url: str, server, database: str, user: str) -> str:
+    """The compose URL pointed at the test's server and database, as ``user`` (still no password)."""
+    parts = urlsplit(url)
+    assert parts.password is None
+    return urlunsplit((parts.scheme, f"{user}@127.0.0.1:{server.port}", f"/{database}", "", ""))
+
+
+def test_the_compose_setup_makes_a_role_that_polls_and_appends_but_cannot_edit_the_log(
+        postgres_server, http_server, json_sink, tmp_path):
+    """What the compose `shared` profile does, run against a real server: db-setup's command, as the
+    owner, makes the replicas' role; a replica connecting as that role (its URL and PGPASSWORD as
+    in replica-a) polls, appends, takes leases and delivers, and the database refuses it any UPDATE,
+    DELETE or TRUNCATE of the log."""
+    from test_replicas import Replica
+
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    setup, replica = services["db-setup"], services["replica-a"]
+    compose_role = setup["command"][-1]
+    assert urlsplit(replica["environment"]["MONITOR_DATABASE"]).username == compose_role  # the role it made
+    assert urlsplit(setup["environment"]["MONITOR_DATABASE"]).username == services["postgres"]["environment"][
+        "POSTGRES_USER"]  # made by the owner
+    # Roles belong to the whole server: a name of this test's own, so the session's app role is untouched.
+    role = f"{compose_role}_{tmp_path.name[-12:].replace('-', '_')}"
+    database = postgres_server.new_database(schema=False)
+    dotenv = {"MONITOR_PG_PASSWORD": postgres_server.passwords["postgres"],
+              "MONITOR_PG_APP_PASSWORD": "app-" + secrets.token_urlsafe(12)}
+    no_passfile = tmp_path / "empty-pgpass"  # the passwords come from the environment, as in the containers
+    no_passfile.write_text("")
+    no_passfile.chmod(0o600)
+
+    def run_setup(password: str | None = dotenv["MONITOR_PG_APP_PASSWORD"], as_role: str = role):
+        env = _compose_env(setup, {**dotenv, "MONITOR_PG_APP_PASSWORD": password or ""})
+        env["MONITOR_DATABASE"] = _here(env["MONITOR_DATABASE"], postgres_server, database, "postgres")
+        command = [sys.executable if part == "python" else part for part in setup["entrypoint"]]
+        return subprocess.run([*command, *setup["command"][:-1], as_role], capture_output=True, text=True,
+                              env={**os.environ, **env, "PGPASSFILE": str(no_passfile)}, timeout=120)
+
+    done = run_setup()
+    assert done.returncode == 0, done.stderr
+    assert f"role {role} made" in done.stdout and "tables made" in done.stdout
+    assert dotenv["MONITOR_PG_APP_PASSWORD"] not in done.stdout + done.stderr
+    again = run_setup()  # at every `up`: nothing made twice
+    assert again.returncode == 0 and "already there" in again.stdout and f"role {role} updated" in again.stdout
+
+    # A replica as that role, with replica-a's environment: it polls, appends, holds leases, delivers.
+    http_server.route("/news.rss", body=rss(ITEMS), content_type="application/rss+xml")
+    config = write_config(tmp_path, http_server, json_sink.url)
+    env = _compose_env(replica, dotenv)
+    url = _here(env["MONITOR_DATABASE"], postgres_server, database, role)
+    assert env["MONITOR_PG_PASSWORD"] == ""  # the owner's password does not reach a replica
+    daemon = Replica("ra", config, url, extra_env={"PGPASSWORD": env["PGPASSWORD"], "PGPASSFILE": str(no_passfile),
+                                                    "MONITOR_PG_PASSWORD": env["MONITOR_PG_PASSWORD"]})
+    try:
+        app = psycopg.connect(url, password=dotenv["MONITOR_PG_APP_PASSWORD"], autocommit=True)
+
+        def delivered():
+            return app.execute("SELECT count(*) FROM events WHERE type = 'AlertDelivered'").fetchone()[0]
+        wait_for(delivered, 120, f"a digest delivered by the replica\n{daemon.log()[-3000:]}")
+        assert json_sink.received
+        assert app.execute("SELECT count(*) FROM leases WHERE holder = 'ra'").fetchone()[0] >= 1  # the relay's
+    finally:
+        assert daemon.stop() == 0, daemon.log()[-3000:]
+    assert "Traceback" not in daemon.log()
+    (polled,) = app.execute("SELECT count(*) FROM events WHERE type = 'SourcePolled'").fetchone()
+    assert polled >= 2
+
+    # The database itself refuses that role every edit of the log (not only the triggers).
+    for statement in ("UPDATE events SET data = '{}' WHERE seq = 1", "DELETE FROM events WHERE seq = 1",
+                      "TRUNCATE events", "ALTER TABLE events DISABLE TRIGGER ALL", "DELETE FROM leases"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            app.execute(statement)
+    app.close()
+
+    # A grant given by hand does not survive the next setup; a new password replaces the old one.
+    with postgres_server.admin(database) as owner:
+        owner.execute(f'GRANT UPDATE, DELETE ON events TO "{role}"')
+    rotated = "new-" + secrets.token_urlsafe(12)
+    assert run_setup(rotated).returncode == 0
+    with psycopg.connect(url, password=rotated) as app:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            app.execute("DELETE FROM events WHERE seq = 1")
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(url, password=dotenv["MONITOR_PG_APP_PASSWORD"]).close()
+
+    # Refusals: one line, exit 2, no traceback, no password.
+    missing = run_setup(None, as_role=f"{role}_new")
+    assert missing.returncode == 2 and "MONITOR_PG_APP_PASSWORD" in missing.stderr
+    owner_as_app = run_setup(as_role="postgres")
+    assert owner_as_app.returncode == 2 and "must not be the owner" in owner_as_app.stderr
+    for refused in (missing, owner_as_app):
+        assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
+        assert postgres_server.passwords["postgres"] not in refused.stderr + refused.stdout

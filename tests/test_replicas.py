@@ -1,6 +1,8 @@
 """Several `monitor run` replicas on one PostgreSQL log, as real processes: the sources are shared
 out by leases, each is polled once per interval (counted at the server), and a replica killed
-with SIGKILL has its work taken over; the relay sends each digest once across replicas.
+with SIGKILL has its work taken over; the relay sends each digest once across replicas, keeps its
+lease through a pass longer than the lease, and a relay holder killed mid-pass costs at most the
+one digest it was sending (sent again by the next holder).
 
 Nothing here asserts how fast anything is: only the order of events (a source's polls are at least
 its interval apart; a dead replica's source is polled again only after its lease expired; a
@@ -24,6 +26,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from servers import LoopbackServer
 from test_daemon import Endpoints, free_port, wait_for
 
 SOURCES = 300
@@ -222,3 +225,173 @@ def test_two_replicas_send_each_digest_once(tmp_path, http_server, json_sink, pg
     assert len(sent) == len(set(sent)) == len(queued)  # each alert in one delivered digest
     assert len(json_sink.received) == len(delivered)  # and each digest posted once
     assert relays and relays[0] in ("q0", "q1")
+
+
+DESKS = ("desk-1", "desk-2", "desk-3")  # one route each: a digest per desk in every relay pass
+# Longer than a send's read timeout (targets.SEND_TIMEOUT, 4 s): a live holder blocked on the held
+# digest keeps its lease, so the only way to lose the relay here is to die.
+RELAY_LEASE = 8  # seconds
+SHORT_LEASE, SLOW_SINK = 2, 3.0  # seconds: a digest outlasts the lease, not a send's timeout
+
+
+def write_relay_config(tmp_path: Path, feeds, sink, *, lease: int = RELAY_LEASE) -> Path:
+    """Three feeds with export-control news, and three routes to the one json:// sink: several
+    digests are due together. The digest window gathers what the first polls find into one pass."""
+    from test_daemon import ITEMS, LATER, rss
+
+    for n, items in enumerate([ITEMS[:1], ITEMS[1:2], [ITEMS[2], LATER]]):
+        feeds.route(f"/f{n}.rss", body=rss(items), content_type="application/rss+xml", etag=f"v{n}")
+    (tmp_path / "apprise.yml").write_text(
+        f'version: 1\nurls:\n  - "json://127.0.0.1:{sink.port}/hook":\n'
+        + "".join(f"      - tag: {desk}\n" for desk in DESKS), encoding="utf-8")
+    sources = "".join(f'[[sources]]\nid = "f{n}"\nkind = "feed"\nurl = "{feeds.url_for(f"/f{n}.rss")}"\n'
+                      'every = "2s"\n' for n in range(3))
+    routes = "".join(f'[[alerts.routes]]\ntag = "{desk}"\ngroup_by = "region"\n' for desk in DESKS)
+    path = tmp_path / "sources.toml"
+    path.write_text(f'[monitor]\nlease = "{lease}s"\nbackoff_base = "1s"\nbackoff_cap = "2s"\n{sources}'
+                    '[alerts]\napprise_config = "apprise.yml"\ndigest_window = "3s"\nhigh_bypasses_window = false\n'
+                    f'relay_every = "1s"\nretry_base = "1s"\nretry_cap = "2s"\n{routes}', encoding="utf-8")
+    return path
+
+
+def _relay_holder(replica: Replica) -> str | None:
+    """Who holds the relay lease, as this replica's /healthz tells it."""
+    try:
+        leases = replica.health()["replica"]["leases"]
+    except OSError:  # not listening (yet)
+        return None
+    return next((lease["replica"] for lease in leases if lease["lease"] == "relay"), None)
+
+
+def _relay_passes(replica: Replica) -> float:
+    return sum(v for (name, labels), v in Endpoints(replica.port).metrics().items()
+               if name == "monitor_job_runs_total" and dict(labels) == {"job": "relay", "outcome": "ok"})
+
+
+def _three_more_relay_passes(replicas: list[Replica], logs) -> None:
+    """Wait until every replica ran its relay job three more times: whichever of them held the
+    relay meanwhile had passes in which nothing more was due, so nothing more may be sent."""
+    before = [_relay_passes(r) for r in replicas]
+    wait_for(lambda: all(_relay_passes(r) >= n + 3 for r, n in zip(replicas, before)), 120,
+             f"three more relay passes\n{logs()}")
+
+
+def test_sigkill_of_the_relay_holder_mid_pass_repeats_at_most_the_digest_in_flight(
+        tmp_path, http_server, pg_url, postgres_server, replicas):
+    """Three replicas; the relay's holder is killed in a pass, while the sink holds the second digest
+    unanswered (so a send is certainly in flight; three routes make several digests due). Another
+    replica takes the relay over once the dead one's lease expired, and every alert reaches the
+    sink; the only repeat is the digest that was in flight (the window the README documents), sent
+    again by the new holder."""
+    from test_daemon import alert_ids
+
+    with LoopbackServer() as sink:
+        # The first digest is answered; the second is read and never answered (until its sender
+        # has gone); every later one is answered at once.
+        sink.route_sequence("/hook", [{"status": 200, "body": "ok"}, {"fault": "timeout", "hold": 300},
+                                      {"status": 200, "body": "ok"}])
+        config = write_relay_config(tmp_path, http_server, sink)
+        replicas.extend(Replica(f"k{i}", config, pg_url) for i in range(3))
+        logs = lambda: "\n".join(f"--- {r.name}\n{r.log()[-2500:]}" for r in replicas)  # noqa: E731
+
+        # Who sends: the relay lease's holder, as /healthz and /metrics of every replica say. It
+        # takes the lease at its first relay pass, before any digest is due, and renews it every
+        # pass, so it is the sender of what follows while it lives.
+        wait_for(lambda: len({_relay_holder(r) for r in replicas}) == 1 and _relay_holder(replicas[0]), 120,
+                 f"every replica naming the one relay holder\n{logs()}")
+        [victim] = [r for r in replicas if r.name == _relay_holder(replicas[0])]
+        held_by = {dict(labels)["replica"] for (name, labels), value in Endpoints(victim.port).metrics().items()
+                   if name == "monitor_lease_held" and dict(labels)["lease"] == "relay" and value == 1}
+        assert held_by == {victim.name}
+        with postgres_server.admin(pg_url.rsplit("/", 1)[1]) as admin:
+            lease = "SELECT holder, expires_at, taken_at FROM leases WHERE name = 'relay'"
+            # The second digest reaches the sink, which holds it: kill its sender now (well inside
+            # the send's 4 s read timeout, so the send is certainly still in flight).
+            wait_for(lambda: len(sink.requests_for("/hook")) >= 2, 120, f"a second digest at the sink\n{logs()}")
+            assert admin.execute(lease).fetchone()[0] == victim.name
+            victim.kill()
+            assert len(sink.requests_for("/hook")) == 2, "the held digest is still the last one sent"
+            _, died_holding_until, _ = admin.execute(lease).fetchone()
+
+            survivors = [r for r in replicas if r is not victim]
+            wait_for(lambda: {_relay_holder(r) for r in survivors} - {None, victim.name}, 120,
+                     f"another replica holding the relay\n{logs()}")
+            holder, _, taken_at = admin.execute(lease).fetchone()
+        assert holder in {r.name for r in survivors}
+        # Taken over only once the dead holder's lease had expired (never two holders at once),
+        # and by the first relay pass after that: within one lease period of the expiry.
+        assert died_holding_until <= taken_at, (died_holding_until, taken_at)
+        assert (taken_at - died_holding_until).total_seconds() < RELAY_LEASE, (died_holding_until, taken_at)
+
+        def outbox() -> tuple[set, list]:
+            with psycopg.connect(pg_url) as conn:
+                queued = {json.loads(d)["alert_id"] for (d,) in conn.execute(
+                    "SELECT data FROM events WHERE type = 'AlertQueued'")}
+                delivered = [a for (d,) in conn.execute("SELECT data FROM events WHERE type = 'AlertDelivered'")
+                             for a in json.loads(d)["alert_ids"]]
+            return queued, delivered
+
+        def all_delivered():
+            queued, delivered = outbox()
+            return queued and queued <= set(delivered)
+
+        wait_for(all_delivered, 120, f"every queued alert delivered\n{logs()}")
+        _three_more_relay_passes(survivors, logs)
+        queued, delivered = outbox()
+        requests = sink.requests_for("/hook")
+        for replica in survivors:
+            assert replica.stop() == 0, replica.log()[-3000:]
+
+    assert len(delivered) == len(set(delivered)) == len(queued)  # each alert recorded delivered once
+    bodies = [json.loads(r.body) for r in requests]
+    sent = [alert_ids([body]) for body in bodies]
+    in_flight = set(sent[1])
+    assert in_flight and all(sent), sent  # the digest held at the kill named its alerts
+    # Every alert reached the sink in a digest it answered (all but the one held at the kill) ...
+    answered = [ids for n, ids in enumerate(sent) if n != 1]
+    assert set(queued) == {a for ids in answered for a in ids}
+    # ... and what reached it twice is exactly the digest in flight at the kill, sent again once.
+    seen = defaultdict(int)
+    for ids in sent:
+        for alert in ids:
+            seen[alert] += 1
+    assert {a for a, n in seen.items() if n > 1} == in_flight
+    assert max(seen.values()) == 2
+    # They went out again together, in one digest of the new holder (with whatever else had fallen
+    # due on that route meanwhile).
+    again = [set(ids) for ids in sent[2:] if in_flight & set(ids)]
+    assert len(again) == 1 and in_flight <= again[0], (in_flight, again)
+
+
+def test_a_relay_pass_longer_than_the_lease_keeps_it_and_sends_each_digest_once(
+        tmp_path, http_server, pg_url, postgres_server, replicas):
+    """Every digest takes the sink longer to answer than the relay's lease lasts (but less than a
+    send's timeout): the holder keeps the lease renewed while its pass runs, so no other replica
+    takes the relay over mid-pass and sends the same digests again."""
+    from test_daemon import alert_ids
+
+    with LoopbackServer() as sink:
+        sink.route("/hook", status=200, body="ok", delay=SLOW_SINK)
+        config = write_relay_config(tmp_path, http_server, sink, lease=SHORT_LEASE)
+        replicas.extend(Replica(f"p{i}", config, pg_url) for i in range(2))
+        logs = lambda: "\n".join(f"--- {r.name}\n{r.log()[-2500:]}" for r in replicas)  # noqa: E731
+
+        def outbox() -> tuple[set, list]:
+            with psycopg.connect(pg_url) as conn:
+                queued = {json.loads(d)["alert_id"] for (d,) in conn.execute(
+                    "SELECT data FROM events WHERE type = 'AlertQueued'")}
+                delivered = [a for (d,) in conn.execute("SELECT data FROM events WHERE type = 'AlertDelivered'")
+                             for a in json.loads(d)["alert_ids"]]
+            return queued, delivered
+
+        wait_for(lambda: (o := outbox())[0] and o[0] <= set(o[1]), 180, f"every queued alert delivered\n{logs()}")
+        _three_more_relay_passes(replicas, logs)
+        queued, delivered = outbox()
+        requests = sink.requests_for("/hook")
+        for replica in replicas:
+            assert replica.stop() == 0, replica.log()[-3000:]
+
+    sent = [alert for r in requests for alert in alert_ids([json.loads(r.body)])]
+    assert len(requests) >= 3  # a pass of several digests, each longer than the lease
+    assert sorted(sent) == sorted(set(sent)) == sorted(queued), "a digest sent twice"
+    assert len(delivered) == len(set(delivered)) == len(queued)

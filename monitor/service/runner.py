@@ -28,6 +28,7 @@ in flight, and the process exits 0 well within 10 seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -340,7 +341,8 @@ class Service:
         if self.leases is not None and not self.leases.hold("relay"):
             return  # another replica runs the relay
         still_ours = (lambda: True) if self.leases is None else (lambda: self.leases.hold("relay"))
-        with self.wiring.open_store(self.state_dir, clock=self.clock, database=self.database) as store:
+        kept = contextlib.nullcontext() if self.leases is None else self.leases.kept("relay")  # a pass may outlast it
+        with kept, self.wiring.open_store(self.state_dir, clock=self.clock, database=self.database) as store:
             Relay(store, self.config.alerts, self.targets, self.clock, gate=self.gate) \
                 .run_once(lambda: self.status.stopping, still_ours)
 

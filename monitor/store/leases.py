@@ -14,17 +14,22 @@ was never recorded is then done again: the only repeat).
 
 The relay and the reminders are singletons: ``hold`` takes or renews a named lease, and the
 relay asks before each digest, so at most the one digest being sent when its holder died is sent
-again by the next holder (its outcome was never recorded).
+again by the next holder (its outcome was never recorded). While a relay pass runs, ``kept``
+renews its lease from a thread of its own: a pass, even one digest, may take longer than a lease
+period (slow targets, several of them), and a lease that ran out under a live holder would let
+the next one send the same digests again.
 """
 
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import psycopg
 
+from monitor.store.errors import StoreError
 from monitor.store.postgres import connect, translate
 
 SOURCE = "source:"
@@ -35,7 +40,10 @@ class Leases:
         self.url, self.replica = url, replica
         self.seconds = period.total_seconds()
         self.period = f"{max(1, int(period.total_seconds()))} seconds"
-        self._lock = threading.Lock()  # the loop, the relay thread and the HTTP threads share the connection
+        # The loop, the relay thread, the renewals and the HTTP threads share the connection (an RLock:
+        # a renewal and ``release`` check their stop signal and run their statement under it as one).
+        self._lock = threading.RLock()
+        self._keeping: set[threading.Event] = set()  # the stop signals of the renewals ``kept`` runs
         self.conn = connect(url)
 
     def _run(self, sql: str, params: Sequence = ()) -> list[tuple]:
@@ -86,9 +94,40 @@ class Leases:
             "WHERE leases.holder = excluded.holder OR leases.expires_at IS NULL OR leases.expires_at < now() "
             "RETURNING 1", (name, self.replica, self.period)))
 
+    @contextmanager
+    def kept(self, name: str) -> Iterator[None]:
+        """Renew the named lease every third of a period while the body runs (the caller holds it).
+        Only a replica that dies, or cannot reach the database, lets it run out; if another
+        replica has it meanwhile, the renewals stop, and the caller's next ``hold`` says so."""
+        stop = threading.Event()
+        self._keeping.add(stop)
+
+        def renew() -> None:
+            while not stop.wait(self.seconds / 3):
+                try:
+                    with self._lock:
+                        if stop.is_set() or not self.hold(name):
+                            return
+                except StoreError:  # the database is failing: the lease runs out, another replica takes over
+                    pass
+
+        thread = threading.Thread(target=renew, name=f"lease {name}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            self._keeping.discard(stop)
+            thread.join(timeout=self.seconds)
+
     def release(self) -> None:
-        """Let go of everything (a clean stop): the others take it over at once, not after expiry."""
-        self._run("UPDATE leases SET holder = NULL, expires_at = NULL WHERE holder = %s", (self.replica,))
+        """Let go of everything (a clean stop): the others take it over at once, not after expiry.
+        A renewal still running (a relay pass abandoned at the stop deadline) stops first, or it
+        would take the relay back."""
+        with self._lock:
+            for stop in list(self._keeping):
+                stop.set()
+            self._run("UPDATE leases SET holder = NULL, expires_at = NULL WHERE holder = %s", (self.replica,))
 
     def held(self) -> list[dict]:
         """Every lease held now, by whom and until when (for /healthz and /metrics)."""

@@ -87,6 +87,10 @@ GRANT SELECT, INSERT ON events TO {role};
 GRANT SELECT, INSERT, UPDATE ON leases TO {role};
 """
 
+# The one-shot setup (``python -m monitor.store.postgres setup ROLE``) reads the replicas' role's
+# password here, and the owner's URL in MONITOR_DATABASE, as the replicas do theirs.
+APP_PASSWORD_ENV = "MONITOR_PG_APP_PASSWORD"
+
 _COLUMNS = schema.EVENT_COLUMNS
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
 
@@ -135,9 +139,41 @@ def create_schema(conn: psycopg.Connection) -> bool:
 
 
 def grant(conn: psycopg.Connection, role: str) -> None:
-    """Give ``role`` what the monitor needs and nothing more (run by the schema's owner)."""
+    """Give ``role`` what the monitor needs and nothing more (run by the schema's owner): whatever
+    it held on the tables before is revoked first, so an UPDATE granted by hand does not survive."""
     ident = psycopg.sql.Identifier(role).as_string(conn)
-    conn.execute(APP_GRANTS.format(role=ident))
+    with conn.transaction():
+        conn.execute(f"REVOKE ALL ON events, leases FROM {ident}")
+        conn.execute(APP_GRANTS.format(role=ident))
+
+
+def prepare(conn: psycopg.Connection, role: str, password: str | None) -> tuple[bool, bool]:
+    """The one-time setup of a shared log, run as the database's owner: the log's tables (unless
+    they exist), the login role the replicas connect as (made, or its password set anew, when
+    ``password`` is given; else it must exist), CONNECT on this database and ``grant``.
+    Idempotent: run it again to change the role's password. (tables created, role created)
+
+    The password is sent as a SCRAM verifier computed here (libpq's PQencryptPasswordConn), so
+    the server, its statement log included, never sees it in the clear.
+    """
+    owner, database = conn.execute("SELECT current_user, current_database()").fetchone()
+    if role == owner:
+        raise StoreUnavailable(f"the replicas' role must not be the owner {owner!r}: the owner may edit what it owns")
+    ident = psycopg.sql.Identifier(role).as_string(conn)
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
+    if not exists and not password:
+        raise StoreUnavailable(f"there is no role {role!r}, and no password to make it with (set {APP_PASSWORD_ENV})")
+    created = create_schema(conn)
+    with conn.transaction():
+        if password:
+            verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
+            statement = "ALTER ROLE" if exists else "CREATE ROLE"
+            # NOSUPERUSER ... NOBYPASSRLS: nothing beyond the grants below, whoever made the role before.
+            conn.execute(f"{statement} {ident} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                         f"NOBYPASSRLS PASSWORD {psycopg.sql.Literal(verifier).as_string(conn)}")
+        conn.execute(f"GRANT CONNECT ON DATABASE {psycopg.sql.Identifier(database).as_string(conn)} TO {ident}")
+        grant(conn, role)
+    return created, not exists
 
 
 def _db(method):
@@ -387,5 +423,53 @@ class PostgresEventStore:
         self.close()
 
 
-__all__ = ["APP_GRANTS", "ChainBroken", "PostgresEventStore", "connect", "create_schema", "grant", "is_postgres_url",
-           "shown_url", "translate", "url_password"]
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m monitor.store.postgres setup ROLE``: ``prepare`` the database MONITOR_DATABASE
+    names (as its owner) for replicas connecting as ROLE. One line out; exit 0, 2 (usage,
+    configuration, or the database cannot be used or refused), 1 (the database failed otherwise).
+    Not a `monitor` command (the command line is a fixed contract, and this is no replica's work):
+    the database owner's step, once per database; the compose `shared` profile runs it."""
+    import argparse
+    import os
+    import sys
+
+    from monitor.store.urls import DATABASE_ENV
+
+    parser = argparse.ArgumentParser(prog="python -m monitor.store.postgres",
+                                     description="Prepare a PostgreSQL database for monitor replicas, as its owner.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    about = (f"As the owner (its URL in {DATABASE_ENV}): the log's tables, the login role ROLE (made, or its "
+             f"password set, from {APP_PASSWORD_ENV}) and ROLE's grants: SELECT, INSERT on events; SELECT, "
+             "INSERT, UPDATE on leases.")
+    setup = commands.add_parser("setup", help=about, description=about)
+    setup.add_argument("role", metavar="ROLE", help="the role the replicas connect as")
+    args = parser.parse_args(argv)
+    url = os.environ.get(DATABASE_ENV, "")
+    if not is_postgres_url(url):
+        print(f"error: {DATABASE_ENV} must name the database (postgresql://owner@host/db)", file=sys.stderr)
+        return 2
+    try:
+        conn = connect(url)
+        try:
+            created, made_role = prepare(conn, args.role, os.environ.get(APP_PASSWORD_ENV) or None)
+        except psycopg.Error as exc:
+            raise translate(exc, url) from None
+        finally:
+            conn.close()
+    except StoreError as exc:
+        where = shown_url(url)
+        text = str(exc)
+        print(f"error: {text if text.startswith(where) else f'{where}: {text}'}", file=sys.stderr)
+        return exc.exit_code
+    tables = "made" if created else "already there"
+    print(f"{shown_url(url)}: the log's tables {tables}; role {args.role} {'made' if made_role else 'updated'}: "
+          "SELECT, INSERT on events; SELECT, INSERT, UPDATE on leases")
+    return 0
+
+
+__all__ = ["APP_GRANTS", "APP_PASSWORD_ENV", "ChainBroken", "PostgresEventStore", "connect", "create_schema", "grant",
+           "is_postgres_url", "main", "prepare", "shown_url", "translate", "url_password"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
