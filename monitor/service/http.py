@@ -417,7 +417,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not re.fullmatch(r"alr-[0-9a-f]{6,32}", alert_id):
             raise BadRequest("id: not an alert id (alr-…)")
         try:
-            with self.server.service.wiring.open_store(self.server.service.state_dir) as store:
+            service = self.server.service
+            with service.wiring.open_store(service.state_dir, clock=service.clock, database=service.database) as store:
                 report = verify(store.conn)
                 if not report.ok:
                     message = (f"Not retried: the event log fails verification at seq {report.bad_seq} "
