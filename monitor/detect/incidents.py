@@ -413,6 +413,8 @@ class IncidentFold:
             incident.regions |= other.regions
             incident.countries |= other.countries
             incident.companies |= other.companies
+            # "keys": those of the merged incident the fold was given (a poll reads only the keys its
+            # batch asks about); every other key still finds the survivor through ``merged_into``.
             events.append(self._event(INCIDENTS_MERGED, incident, change, {
                 "merged": other.id, "keys": sorted(other.keys), "by": by}))
         new_keys = keys - incident.keys
@@ -472,6 +474,7 @@ def wanted_keys(changes: Iterable[Mapping[str, Any]], today: str) -> tuple[set[s
     for change in changes:
         own, cited = change_keys(change)
         keys.update(own, cited)
+        keys.add(own[0].partition("#")[0])  # a further event's item: the primary thread it must not join
         if change.get("rule"):
             keys.add(f"rule:{change['rule']}")
         try:

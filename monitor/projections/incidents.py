@@ -168,10 +168,16 @@ def incident_states(conn: sqlite3.Connection, keys: Iterable[str], windows: Sequ
     whose latest item falls in one of the date windows (candidates by subject)."""
     ids: set[str] = set()
     keys = list(keys)
+    # Only the keys the batch asks about: the fold looks changes up by their own keys, and a thread
+    # of a long-running rule holds thousands (reading them all for every batch made a poll's cost
+    # grow with the size of the incidents it touched).
+    known: dict[str, set[str]] = {}
     for start in range(0, len(keys), 500):
         chunk = keys[start:start + 500]
-        ids.update(row[0] for row in conn.execute(
-            f"SELECT incident FROM incident_keys WHERE key IN ({','.join('?' * len(chunk))})", chunk))
+        for key, incident in conn.execute(
+                f"SELECT key, incident FROM incident_keys WHERE key IN ({','.join('?' * len(chunk))})", chunk):
+            ids.add(incident)
+            known.setdefault(incident, set()).add(key)
     for low, high in windows:
         ids.update(row[0] for row in conn.execute(
             "SELECT id FROM incidents WHERE last_date BETWEEN ? AND ?", (low, high)))
@@ -186,7 +192,7 @@ def incident_states(conn: sqlite3.Connection, keys: Iterable[str], windows: Sequ
             if target not in ids:
                 ids.add(target)
                 pending.add(target)
-    return _states(conn, sorted(ids))
+    return _states(conn, sorted(ids), known)
 
 
 def incident_state(conn: sqlite3.Connection, incident: str) -> Incident | None:
@@ -194,14 +200,18 @@ def incident_state(conn: sqlite3.Connection, incident: str) -> Incident | None:
     return found[0] if found else None
 
 
-def _states(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Incident]:
+def _states(conn: sqlite3.Connection, ids: Sequence[str], known: dict[str, set[str]] | None = None) -> list[Incident]:
+    """The incidents with their keys: all of them, or those of ``known`` (incident -> keys)."""
     out = []
     for start in range(0, len(ids), 500):
         chunk = list(ids[start:start + 500])
         marks = ",".join("?" * len(chunk))
         keys: dict[str, set[str]] = {}
-        for key, incident in conn.execute(f"SELECT key, incident FROM incident_keys WHERE incident IN ({marks})", chunk):
-            keys.setdefault(incident, set()).add(key)
+        if known is not None:
+            keys = {incident: set(known.get(incident, ())) for incident in chunk}
+        else:
+            for key, incident in conn.execute(f"SELECT key, incident FROM incident_keys WHERE incident IN ({marks})", chunk):
+                keys.setdefault(incident, set()).add(key)
         for row in conn.execute(
                 f"SELECT id, title, rule, family, status, stage, opened_at, last_date, regions, countries, companies, "
                 f"severity, merged_into, official, words FROM incidents WHERE id IN ({marks})", chunk):
