@@ -356,6 +356,38 @@ def test_off_loopback_the_token_opens_by_bearer_or_login_and_retry_needs_it_and_
         running.close()
 
 
+def test_a_console_retry_on_a_shared_log_goes_to_the_shared_log(demo_state, browser, postgres_server, tmp_path):
+    # The console of a replica writes the AlertRequeued event to PostgreSQL, where every replica
+    # reads it, not to its local mirror of the log.
+    source = copy_state(demo_state, "to-migrate")
+    shared = postgres_server.url(postgres_server.new_database(schema=False), "postgres")
+    done = monitor("--config", str(source / "sources.toml"), "--state", str(source), "migrate", "--to", shared)
+    assert done.returncode == 0, done.stdout + done.stderr
+    replica = tmp_path / "replica" / "state"
+    replica.mkdir(parents=True)
+    shutil.copy(source / "sources.toml", replica / "sources.toml")
+    running = Console(replica, "0.0.0.0", env={"MONITOR_CONSOLE_TOKEN": TOKEN, "MONITOR_DATABASE": shared})
+    try:
+        page = browser.new_page()
+        page.goto(running.url + "/alerts?status=dead")
+        page.fill("#token", TOKEN)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: url.endswith("/alerts?status=dead"))
+        row = page.locator("#alerts tbody tr")
+        assert row.count() == 1
+        alert_id = row.get_attribute("data-alert")
+        row.locator("button", has_text="Retry").click()
+        page.wait_for_url(lambda url: url.endswith("/alerts?status=queued"))
+        page.context.clear_cookies()
+    finally:
+        running.close()
+    elsewhere = tmp_path / "elsewhere"
+    requeued = monitor("--config", str(replica / "sources.toml"), "--state", str(elsewhere), "events", "--type",
+                       "AlertRequeued", "--json", env={"MONITOR_DATABASE": shared})
+    assert requeued.returncode == 0, requeued.stderr
+    assert [json.loads(line)["data"]["alert_ids"] for line in requeued.stdout.splitlines()] == [[alert_id]]
+
+
 # --- the audit report ---------------------------------------------------------------------------------
 
 
