@@ -534,7 +534,7 @@ def test_config_rule_replaces_the_shipped_rule_of_the_same_id():
         "id": "us-ai-diffusion", "title": "AI Diffusion (local entry)", "kind": "new_rule",
         "identifiers": {"fr_documents": ["2025-10000"]}, "keywords": ["diffusion framework"],
     })
-    catalog = Catalog.load([override])
+    catalog = Catalog.load([override.model_dump()])
     rule = catalog.rules["us-ai-diffusion"]
     assert rule.title == "AI Diffusion (local entry)"
     assert rule.identifiers["citations"] == ()
@@ -552,7 +552,7 @@ def test_config_rule_is_added():
         "keywords": ["Chip Security Act", "location verification + export*"],
         "companies": ["nvidia"], "dates": {"introduced": dt.date(2025, 5, 15)},
     })
-    catalog = Catalog.load([addition])
+    catalog = Catalog.load([addition.model_dump()])
     rule = catalog.rules["us-chip-security-act"]
     assert rule.dates == {"introduced": "2025-05-15"}
     assert rule.keywords == ("Chip Security Act", "location verification + export*")
@@ -568,7 +568,7 @@ def test_config_rule_is_added():
 
 def test_config_rule_without_defaults():
     only = RuleConfig.model_validate({"id": "x-rule", "title": "X", "identifiers": {"rins": ["0694-AJ90"]}})
-    catalog = Catalog.load([only], defaults=False)
+    catalog = Catalog.load([only.model_dump()], defaults=False)
     assert list(catalog.rules) == ["x-rule"]
     assert rule_of(catalog, item("x", rins=["0694-AJ90"])) == "x-rule"
 
@@ -583,7 +583,7 @@ def test_config_rule_without_defaults():
 def test_a_bad_identifier_is_refused_naming_the_rule_and_key(identifiers, message):
     bad = RuleConfig.model_validate({"id": "bad-rule", "title": "Bad", "identifiers": identifiers})
     with pytest.raises(CatalogError) as error:
-        Catalog.load([bad])
+        Catalog.load([bad.model_dump()])
     assert message in str(error.value)
 
 
@@ -594,6 +594,65 @@ def test_catalog_toml_with_an_unknown_key_is_refused():
         rules_from_toml('[[rules]]\nid = "a"\ntitle = "A"\ncolour = "red"\n', label="x.toml")
     rules = rules_from_toml('[[rules]]\nid = "a"\ntitle = "A"\ntitle_zh = "甲"\nkeywords = [["b", "c|d"], "e"]\n')
     assert rules[0].title_zh == "甲" and rules[0].keywords == ("b + c|d", "e")
+
+
+def _shipped_entries() -> list[dict]:
+    import importlib.resources
+    import tomllib
+
+    text = importlib.resources.files("monitor").joinpath("data", "catalog.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)["rules"]
+
+
+@pytest.mark.parametrize("entry", _shipped_entries(), ids=lambda entry: entry["id"])
+def test_every_shipped_rule_passes_the_configuration_schema_unchanged(entry):
+    """The catalog loads its data without the configuration's schema; the shipped data is held
+    to that schema here, and reading an entry through it (as a sources.toml rule is read, then
+    handed over as plain data) gives the very same rule."""
+    from monitor.detect.catalog import rule_from_data
+
+    entry = dict(entry)
+    title_zh = entry.pop("title_zh", None)
+    plain = rule_from_data({**entry, "title_zh": title_zh})
+    entry["keywords"] = [" + ".join(k) if isinstance(k, list) else k for k in entry.get("keywords", [])]
+    through_config = rule_from_data({**RuleConfig.model_validate(entry).model_dump(), "title_zh": title_zh})
+    assert plain == through_config
+
+
+def test_the_catalog_does_not_import_the_configuration():
+    import subprocess
+    import sys
+
+    code = ("import sys, monitor.detect.catalog as c; c.Catalog.load(); "
+            "print(sorted(m for m in sys.modules if m == 'pydantic' or m.startswith('monitor.config')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"title": "A"}, "id: required"),
+    ({"id": "a", "title": "  "}, "title: required"),
+    ({"id": "a", "title": "A", "keywords": "chips"}, "keywords: expected an array"),
+    ({"id": "a", "title": "A", "topics": ["HBM", 3]}, "topics.1: expected a non-empty string"),
+    ({"id": "a", "title": "A", "identifiers": {"rins": "0694-AJ90"}}, "identifiers.rins: expected an array"),
+    ({"id": "a", "title": "A", "identifiers": {"isbn": ["1"]}}, "identifiers.isbn: unknown key"),
+    ({"id": "a", "title": "A", "dates": {"published": "15 Jan 2025"}}, "dates.published: expected a date"),
+])
+def test_rule_data_of_the_wrong_shape_is_one_clear_error(entry, message):
+    from monitor.detect.catalog import rule_from_data
+
+    with pytest.raises(CatalogError, match=message):
+        rule_from_data(entry)
+
+
+def test_plain_rule_data_reads_iso_dates_and_keyword_arrays():
+    from monitor.detect.catalog import rule_from_data
+
+    rule = rule_from_data({"id": "a", "title": "A", "dates": {"published": "2025-01-15", "effective": dt.date(2025, 5, 15)},
+                           "keywords": [["b", "c|d"], "e"], "identifiers": {"rins": ["0694-AJ90"]}})
+    assert rule.dates == {"published": "2025-01-15", "effective": "2025-05-15"}
+    assert rule.keywords == ("b + c|d", "e") and rule.identifiers["rins"] == ("0694-AJ90",)
+    assert rule.identifiers["citations"] == ()
 
 
 def test_link_results_are_plain_data(catalog):
