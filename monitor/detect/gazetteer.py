@@ -167,7 +167,10 @@ class _Scanner:
         self._infos = [self.keys[k] for k in self._patterns]
         # ahocorasick_rs takes no empty pattern; an empty key (never made: aliases are stripped
         # and checked) could match nothing anyway.
-        self._automaton = ahocorasick_rs.AhoCorasick(self._patterns) if self._patterns else None
+        # a DFA: the fastest of the library's automata to search (a fifth faster here than the
+        # default), at a build cost paid once per gazetteer
+        self._automaton = ahocorasick_rs.AhoCorasick(
+            self._patterns, implementation=ahocorasick_rs.Implementation.DFA) if self._patterns else None
 
     def scan(self, low: str, norm: str) -> list[tuple[int, int, tuple]]:
         """(start, end, targets) of the occurrences, unsorted; ``low`` is the lower-cased ``norm``."""

@@ -94,17 +94,26 @@ ISSUERS_EN = {
 }
 _ZH_ISSUER = "(?:" + "|".join(map(re.escape, sorted(ISSUERS_ZH, key=len, reverse=True))) + ")"
 _EN_ISSUER = "(?:" + "|".join(map(re.escape, sorted(ISSUERS_EN, key=len, reverse=True))) + ")"
+_ANN_ZH_NUMBER = r"(?P<year>\d{4})\s*年\s*第\s*(?P<number>\d{1,4})\s*号"
 _ANN_ZH = re.compile(
     rf"(?:(?P<issuers>{_ZH_ISSUER}(?:[\s、,/和与及]*{_ZH_ISSUER})*)\s*(?:联合)?(?:公告)?\s*[(\[【〔]?\s*)?"
-    r"(?P<year>\d{4})\s*年\s*第\s*(?P<number>\d{1,4})\s*号"
+    + _ANN_ZH_NUMBER
+)
+_ANN_EN_NUMBER = (
+    r"announcement\s*(?:"
+    r"no\.?\s*(?P<n1>\d{1,4})\s*(?:of\s*(?:the\s+year\s*)?|\[\s*|\(\s*|,\s*)(?P<y1>(?:19|20)\d{2})"
+    r"|[\[(]?\s*(?P<y2>(?:19|20)\d{2})\s*[\])]?\s*no\.?\s*(?P<n2>\d{1,4}))"
 )
 _ANN_EN = re.compile(
     rf"(?:(?P<issuers>{_EN_ISSUER}(?:\s*(?:,|and|&|/)\s*{_EN_ISSUER})*)(?:'s)?\s*(?:joint\s+)?)?"
-    r"announcement\s*(?:"
-    r"no\.?\s*(?P<n1>\d{1,4})\s*(?:of\s*(?:the\s+year\s*)?|\[\s*|\(\s*|,\s*)(?P<y1>(?:19|20)\d{2})"
-    r"|[\[(]?\s*(?P<y2>(?:19|20)\d{2})\s*[\])]?\s*no\.?\s*(?P<n2>\d{1,4}))",
+    + _ANN_EN_NUMBER,
     re.IGNORECASE | re.ASCII,
 )
+# Each of the two patterns opens with an optional issuer, so the engine tries it at every position
+# of the text; every match holds a match of its number part, which starts with a digit or a word
+# (fast to find). A text without the number part has no match: the whole pattern is not tried.
+_ANN_ZH_GATE = re.compile(_ANN_ZH_NUMBER)
+_ANN_EN_GATE = re.compile(_ANN_EN_NUMBER, re.IGNORECASE | re.ASCII)
 ISSUER_ANYWHERE = re.compile(f"{_ZH_ISSUER}|(?<![A-Za-z]){_EN_ISSUER}(?![A-Za-z])", re.IGNORECASE)
 
 _FR_URL_DOC = re.compile(r"/((?:[A-Z]\d-)?\d{4}-\d{5})(?=[/._]|$)", re.ASCII)
@@ -156,7 +165,7 @@ def announcements(norm: str) -> list[tuple[int, int, str | None, int, int]]:
     """(year, number, lead issuer or None, start, end) of every announcement number in ``norm``
     (normalised text). start/end cover the issuer too when it is named."""
     out = []
-    if "年" in norm and "第" in norm:
+    if "年" in norm and "第" in norm and _ANN_ZH_GATE.search(norm) is not None:
         for match in _ANN_ZH.finditer(norm):
             issuers = match.group("issuers")
             start = match.start() if issuers else match.start("year")
@@ -164,7 +173,7 @@ def announcements(norm: str) -> list[tuple[int, int, str | None, int, int]]:
                 continue  # a decree: 商务部令2024年第1号
             lead = ISSUERS_ZH[_ZH_LEAD.match(issuers).group()] if issuers else None
             out.append((int(match.group("year")), int(match.group("number")), lead, start, match.end()))
-    if "nnouncement" in norm or "NNOUNCEMENT" in norm:
+    if ("nnouncement" in norm or "NNOUNCEMENT" in norm) and _ANN_EN_GATE.search(norm) is not None:
         for match in _ANN_EN.finditer(norm):
             issuers = match.group("issuers")
             lead = ISSUERS_EN[_EN_LEAD.match(issuers).group().lower()] if issuers else None
