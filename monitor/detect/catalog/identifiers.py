@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from urllib.parse import urlsplit
 
 from monitor.detect.catalog.records import Evidence
@@ -75,6 +75,25 @@ _CAPITAL_IDS = re.compile(
     r")",
     re.ASCII,
 )
+_DASHES = ("-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015", "\u2212")  # _DASH's characters
+
+
+def _may_hold_digit_id(text: str) -> bool:
+    """False when ``_DIGIT_IDS`` cannot match ``text``: each of its matches has a digit right
+    before a dash (documents, RINs, dockets) or is a citation, which holds "FR" or "Fed.". The
+    regex engine pays for every digit of the text (a 2 KB text has seventy); this looks at the
+    dashes only, which ``str.find`` finds at memory speed."""
+    if "FR" in text or "Fed." in text:
+        return True
+    for dash in _DASHES:
+        at = text.find(dash, 1)
+        while at != -1:
+            if "0" <= text[at - 1] <= "9":
+                return True
+            at = text.find(dash, at + 1)
+    return False
+
+
 _ID_NAMES = {"doc": "fr_document", "cit": "citation", "rin": "rin", "dkt": "docket", "bill": "bill"}
 
 
@@ -114,6 +133,28 @@ _ANN_EN = re.compile(
 # (fast to find). A text without the number part has no match: the whole pattern is not tried.
 _ANN_ZH_GATE = re.compile(_ANN_ZH_NUMBER)
 _ANN_EN_GATE = re.compile(_ANN_EN_NUMBER, re.IGNORECASE | re.ASCII)
+# Every character the optional issuer part of _ANN_ZH can consume (besides whitespace, \s).
+_ANN_ZH_PREFIX_CHARS = frozenset("".join(ISSUERS_ZH) + "、,/和与及" + "联合公告" + "([【〔")
+
+
+def _zh_announcement_matches(norm: str) -> Iterator[re.Match[str]]:
+    """``_ANN_ZH.finditer(norm)``, without trying the pattern at every position: a match ends
+    with a number part (``_ANN_ZH_GATE``) and starts no earlier than the run of issuer-part
+    characters right before it, so each search starts there. (The pattern has no lookbehind or
+    anchor: a search from a position finds what ``finditer`` finds from there.)"""
+    pos = 0
+    while True:
+        number = _ANN_ZH_GATE.search(norm, pos)
+        if number is None:
+            return
+        start = number.start()
+        while start > pos and (norm[start - 1] in _ANN_ZH_PREFIX_CHARS or norm[start - 1].isspace()):
+            start -= 1
+        match = _ANN_ZH.search(norm, start)
+        if match is None:  # cannot happen: the pattern matches where its number part does
+            return
+        yield match
+        pos = match.end()
 ISSUER_ANYWHERE = re.compile(f"{_ZH_ISSUER}|(?<![A-Za-z]){_EN_ISSUER}(?![A-Za-z])", re.IGNORECASE)
 
 _FR_URL_DOC = re.compile(r"/((?:[A-Z]\d-)?\d{4}-\d{5})(?=[/._]|$)", re.ASCII)
@@ -165,8 +206,8 @@ def announcements(norm: str) -> list[tuple[int, int, str | None, int, int]]:
     """(year, number, lead issuer or None, start, end) of every announcement number in ``norm``
     (normalised text). start/end cover the issuer too when it is named."""
     out = []
-    if "年" in norm and "第" in norm and _ANN_ZH_GATE.search(norm) is not None:
-        for match in _ANN_ZH.finditer(norm):
+    if "年" in norm and "第" in norm:
+        for match in _zh_announcement_matches(norm):
             issuers = match.group("issuers")
             start = match.start() if issuers else match.start("year")
             if not issuers and norm[:start].rstrip().endswith("令"):
@@ -249,7 +290,7 @@ def scan(item: Mapping[str, Any], texts: Texts) -> list[Found]:
 
     for (where, norm), (_w, original) in zip(texts.normalized, texts.original):
         hits: list[tuple[int, int, str, str | None, tuple[int, int] | None]] = []
-        for pattern in (_DIGIT_IDS, _CAPITAL_IDS):
+        for pattern in ((_DIGIT_IDS, _CAPITAL_IDS) if _may_hold_digit_id(norm) else (_CAPITAL_IDS,)):
             for match in pattern.finditer(norm):
                 name = _ID_NAMES[match.lastgroup]  # type: ignore[index]
                 hits.append((*match.span(), name, identifier_key(name, match.group()), None))
