@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+import ahocorasick_rs
+
 from monitor.detect.catalog.records import CatalogError, Evidence, Rule
 from monitor.detect.catalog.texts import Texts
 from monitor.detect.text import CJK, normalize
@@ -141,6 +143,14 @@ class KeywordIndex:
                         self._gate_words.setdefault(alternative.word, []).append(ref)
                     else:
                         self._gate_needles.append((alternative.needle, CJK.search(alternative.needle) is None, ref))
+        # the needles of Chinese text, all found in one automaton pass (not one substring search
+        # each over the whole text); the needle automaton's pattern i is self._needles[i]
+        self._needles = sorted({needle for needle, _plain, _ref in self._gate_needles})
+        self._needle_refs: list[list[tuple[int, int]]] = [[] for _ in self._needles]
+        for needle, _plain, ref in self._gate_needles:
+            self._needle_refs[self._needles.index(needle)].append(ref)
+        self._needle_automaton = ahocorasick_rs.AhoCorasick(
+            self._needles, implementation=ahocorasick_rs.Implementation.DFA) if self._needles else None
 
     def matches(self, texts: Texts, only: Iterable[str] | None = None
                 ) -> dict[str, tuple[list[int], tuple[Evidence, ...]]]:
@@ -154,9 +164,17 @@ class KeywordIndex:
         entries: set[tuple[int, int]] = set()
         for word in self._gate_words.keys() & texts.words:
             entries.update(self._gate_words[word])
-        for needle, needle_plain, ref in self._gate_needles:
-            if (needle_plain or not plain) and ref not in entries and needle in joined:
-                entries.add(ref)
+        if plain or self._needle_automaton is None:
+            for needle, needle_plain, ref in self._gate_needles:
+                if (needle_plain or not plain) and ref not in entries and needle in joined:
+                    entries.add(ref)
+        else:
+            try:
+                hits = self._needle_automaton.find_matches_as_indexes(joined, overlapping=True)
+            except UnicodeEncodeError:  # a lone surrogate cannot cross into Rust: search one by one
+                hits = [(index, 0, 0) for index, needle in enumerate(self._needles) if needle in joined]
+            for index in {index for index, _start, _end in hits}:
+                entries.update(self._needle_refs[index])
         if not entries:
             return {}
         wanted = None if only is None else {self._position[rid] for rid in only if rid in self._position}
