@@ -154,7 +154,7 @@ class Catalog:
         except ValueError:
             return None
         named = set(countries)
-        text = normalize(f"{item.get('title') or ''}\n{item.get('summary') or ''}")
+        text: str | None = None  # normalised when a rule passes the cheap tests (most calls: none does)
         best: tuple[tuple[int, int], str, list[str]] | None = None
         for rule in self.rules.values():
             if not rule.topics or not rule.dates or rule.jurisdiction not in named:
@@ -164,6 +164,8 @@ class Catalog:
             days = self._days[rule.id]
             if not (days[0] - timedelta(days=7) <= when <= days[-1] + timedelta(days=14)):
                 continue
+            if text is None:
+                text = normalize(f"{item.get('title') or ''}\n{item.get('summary') or ''}")
             hits = [m.group(0) for m in self._topic_starts.finditer(self._topic_pattern(rule), text)]
             if hits:
                 score = (len({h.lower() for h in hits}), -min(abs((when - d).days) for d in days))
