@@ -322,6 +322,9 @@ def _issuer(value: Any) -> str | None:
 
 def _document_in_url(url: str) -> str | None:
     """The FR document number in a federalregister.gov or govinfo.gov URL."""
+    lowered = url.lower()
+    if not any(h in lowered for h in _FR_HOSTS):
+        return None  # the host, lower-cased, is part of the URL lower-cased: not one of ours (fast)
     try:
         parts = urlsplit(url)
     except ValueError:
