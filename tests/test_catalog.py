@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from monitor.collectors.federal_register import parse_federal_register
 from monitor.collectors.feed import parse_feed
 from monitor.collectors.html_list import parse_html_list
 from monitor.config import CHANGE_KINDS, RuleConfig
 from monitor.detect.catalog import Catalog, CatalogError, Evidence, Link, identifier_key
+from monitor.detect.catalog import identifiers as _identifiers
+from monitor.detect.catalog.texts import Texts
 from monitor.observation import Observation
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -660,3 +663,57 @@ def test_link_results_are_plain_data(catalog):
     assert link == Link("us-ai-diffusion", "identifier",
                         (Evidence("identifier", "citation", "90 FR 4544", "title", 4, 14),))
     json.dumps([e.__dict__ for e in link.evidence])  # serialisable for the event log
+
+
+# --- the shortcuts of the scan change nothing (issue 16) -----------------------------------------
+
+_ID_PIECES = st.sampled_from(list("0123456789 -\u2010\u2011\u2012\u2013\u2014\u2015\u2212.ABCEHRSZaFr") + [
+    "FR", "Fed.", "Fed. Reg.", "2025-00636", "0694-AJ90", "250107-0007", "H.R. 8315", "BIS-2025-0001",
+    "C1-2025-00636", "90 FR 4544", "x2025-00636", "１２３４－"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_ID_PIECES, max_size=30).map("".join))
+def test_the_digit_identifier_gate_never_hides_a_match(text):
+    if _identifiers._DIGIT_IDS.search(text) is not None:
+        assert _identifiers._may_hold_digit_id(text)
+
+
+_ANN_PIECES = st.sampled_from(["商务部", "海关总署", "国家发展改革委", "商务部令", "公告", "联合", "、", "和", "与", " ",
+                               "(", "[", "【", "〔", "2024", "2023", "年", "第", "46", "23", "号", "号公告",
+                               "发布", "关于", "令", "x", "MOFCOM", "\u3000"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_ANN_PIECES, max_size=30).map("".join))
+def test_chinese_announcement_numbers_are_found_as_by_finditer(text):
+    found = [(m.span(), m.group()) for m in _identifiers._zh_announcement_matches(text)]
+    assert found == [(m.span(), m.group()) for m in _identifiers._ANN_ZH.finditer(text)]
+
+
+_NEEDLE_PIECES = st.sampled_from(["镓", "锗", "、", "镓、锗", "实体清单", "两用物项", "美光", "云服务", "人工智能扩散",
+                                  "ai扩散", "晶圆代工", "芯片", " ", "the ", "AI Diffusion", "Micron", "x", "\ud800"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_NEEDLE_PIECES, max_size=20).map("".join), st.lists(_NEEDLE_PIECES, max_size=20).map("".join))
+def test_the_keyword_needle_automaton_equals_one_search_per_needle(title, summary):
+    catalog = Catalog.load()
+    one_by_one = Catalog.load()
+    one_by_one._keywords._needle_automaton = None  # the substring search per needle, as before
+    item = {"title": title, "summary": summary}
+    assert catalog._keywords.matches(Texts(item)) == one_by_one._keywords.matches(Texts(item))
+    assert catalog.analyse(item) == one_by_one.analyse(item)
+
+
+@pytest.mark.parametrize("url, number", [
+    ("https://www.federalregister.gov/documents/2025/01/15/2025-00636/framework", "2025-00636"),
+    ("HTTPS://WWW.FEDERALREGISTER.GOV/d/2025-00636", "2025-00636"),
+    ("https://www.govinfo.gov/content/pkg/FR-2025-01-15/pdf/2025-00636.pdf", "2025-00636"),
+    ("https://example.com/federalregister.gov/2025-00636", None),
+    ("https://evilfederalregister.gov/d/2025-00636", None),
+    ("https://news.example/2025-00636", None),
+    ("http://[::1", None),
+])
+def test_document_numbers_in_urls(url, number):
+    assert _identifiers._document_in_url(url) == number
