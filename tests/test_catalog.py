@@ -717,3 +717,13 @@ def test_the_keyword_needle_automaton_equals_one_search_per_needle(title, summar
 ])
 def test_document_numbers_in_urls(url, number):
     assert _identifiers._document_in_url(url) == number
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_ID_PIECES | st.sampled_from(["H.R. 12", "S. 1705", "H.J.Res. 7", "S.Con.Res.9", "HR 1", "H ", "S",
+                                               "US ", "Res", ".", "IS-", "BIS", "C1"]), max_size=30).map("".join))
+def test_without_a_digit_before_a_dash_only_bills_are_searched_and_found_alike(text):
+    if not _identifiers._may_hold_digit_id(text):
+        assert _identifiers._DIGIT_IDS.search(text) is None
+        assert [(m.span(), m.lastgroup) for m in _identifiers._BILL_IDS.finditer(text)] == \
+            [(m.span(), m.lastgroup) for m in _identifiers._CAPITAL_IDS.finditer(text)]

@@ -66,23 +66,30 @@ _DIGIT_IDS = re.compile(
     r")",
     re.ASCII,
 )
+_BILL_ID = (
+    r"(?<!\.[HS])(?P<bill>(?:(?<=H)(?:\.?\s?R|\.?\s?J\.?\s?Res|\.?\s?Con\.?\s?Res|\.?\s?Res)"
+    r"|(?<=S)(?:\.?\s?J\.?\s?Res|\.?\s?Con\.?\s?Res|\.?\s?Res|(?=\.)))\.?\s?\d{1,5})(?!\d)"
+)
 _CAPITAL_IDS = re.compile(
     r"[BCEHRSZ](?<![A-Za-z0-9][BCEHRSZ])(?:"
     rf"(?<![-.][A-Z])(?P<doc>\d{_DASH}\d{{4}}{_DASH}\d{{5}}){_END}"  # C1-2025-00636 (a correction)
     rf"|(?<![-.]B)(?P<dkt>IS-\d{{4}}-\d{{4,}}){_END}"  # BIS-2025-0001 (regulations.gov)
-    r"|(?<!\.[HS])(?P<bill>(?:(?<=H)(?:\.?\s?R|\.?\s?J\.?\s?Res|\.?\s?Con\.?\s?Res|\.?\s?Res)"
-    r"|(?<=S)(?:\.?\s?J\.?\s?Res|\.?\s?Con\.?\s?Res|\.?\s?Res|(?=\.)))\.?\s?\d{1,5})(?!\d)"
+    rf"|{_BILL_ID}"
     r")",
     re.ASCII,
 )
+# _CAPITAL_IDS on a text where no digit is followed by a dash: its documents and dockets need one,
+# so only bills can match, and a bill starts with H or S (a third of the capitals tried).
+_BILL_IDS = re.compile(rf"[HS](?<![A-Za-z0-9][HS])(?:{_BILL_ID})", re.ASCII)
 _DASHES = ("-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015", "\u2212")  # _DASH's characters
 
 
 def _may_hold_digit_id(text: str) -> bool:
-    """False when ``_DIGIT_IDS`` cannot match ``text``: each of its matches has a digit right
-    before a dash (documents, RINs, dockets) or is a citation, which holds "FR" or "Fed.". The
-    regex engine pays for every digit of the text (a 2 KB text has seventy); this looks at the
-    dashes only, which ``str.find`` finds at memory speed."""
+    """False when ``_DIGIT_IDS`` cannot match ``text``, nor ``_CAPITAL_IDS`` but for bills: each
+    of their other matches has a digit right before a dash (documents, RINs, dockets) or is a
+    citation, which holds "FR" or "Fed.". The regex engine pays for every digit of the text (a
+    2 KB text has seventy); this looks at the dashes only, which ``str.find`` finds at memory
+    speed."""
     if "FR" in text or "Fed." in text:
         return True
     for dash in _DASHES:
@@ -290,7 +297,7 @@ def scan(item: Mapping[str, Any], texts: Texts) -> list[Found]:
 
     for (where, norm), (_w, original) in zip(texts.normalized, texts.original):
         hits: list[tuple[int, int, str, str | None, tuple[int, int] | None]] = []
-        for pattern in ((_DIGIT_IDS, _CAPITAL_IDS) if _may_hold_digit_id(norm) else (_CAPITAL_IDS,)):
+        for pattern in ((_DIGIT_IDS, _CAPITAL_IDS) if _may_hold_digit_id(norm) else (_BILL_IDS,)):
             for match in pattern.finditer(norm):
                 name = _ID_NAMES[match.lastgroup]  # type: ignore[index]
                 hits.append((*match.span(), name, identifier_key(name, match.group()), None))
