@@ -50,6 +50,9 @@ KINDS: tuple[str, ...] = ("country", "region", "company")
 # A Latin alias must not touch another Latin letter or digit on its Latin sides.
 _WORD = "0-9A-Za-z\u00aa\u00b5\u00ba\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
 _WORD_CHAR = re.compile(f"[{_WORD}]")
+# the same characters as a set: a membership test is several times cheaper than a regex match, and
+# the scan tests the characters around every occurrence (all of them lie below U+0250)
+_WORD_CHARS = frozenset(ch for ch in map(chr, range(0x250)) if _WORD_CHAR.match(ch))
 _COUNTRY_CODE = re.compile(r"[A-Z]{2}")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
@@ -196,9 +199,9 @@ class _Scanner:
             if start == done:
                 continue
             info = infos[index]
-            if info.word_start and start and _WORD_CHAR.match(low, start - 1):
+            if info.word_start and start and low[start - 1] in _WORD_CHARS:
                 continue
-            if info.word_end and end < size and _WORD_CHAR.match(low, end):
+            if info.word_end and end < size and low[end] in _WORD_CHARS:
                 continue
             guard = info.guard
             if guard is not None:
