@@ -106,15 +106,19 @@ class Starts:
     """Where each of several patterns may start in a text, found in one pass for all of them."""
 
     def __init__(self, patterns: Iterable[re.Pattern[str]]):
-        self._slot: dict[re.Pattern[str], int] = {}
+        # slots by the pattern's id: hashing a compiled pattern hashes its whole compiled code (µs
+        # for the big ones), on every search; the patterns are kept, so their ids stay theirs
+        self._slot: dict[int, int] = {}
+        self._patterns: list[re.Pattern[str]] = []
         slots_of: dict[str, set[int]] = {}
         for pattern in patterns:
-            if pattern in self._slot:
+            if id(pattern) in self._slot:
                 continue
             starts = literal_starts(pattern)
             if starts is None:
                 continue  # searched whole
-            slot = self._slot[pattern] = len(self._slot)
+            slot = self._slot[id(pattern)] = len(self._slot)
+            self._patterns.append(pattern)
             for literal in starts:
                 slots_of.setdefault(literal, set()).add(slot)
         self._literals = sorted(slots_of)
@@ -143,7 +147,7 @@ class Starts:
 
     def search(self, pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
         """``pattern.search(text)``, tried only where a match can start."""
-        slot = self._slot.get(pattern)
+        slot = self._slot.get(id(pattern))
         if slot is None or self._automaton is None:
             return pattern.search(text)
         match = pattern.match
@@ -157,7 +161,7 @@ class Starts:
         """``pattern.finditer(text)``, tried only where a match can start: each match is the first
         at or after the end of the one before (a pattern here never matches the empty string: its
         every start is a literal)."""
-        slot = self._slot.get(pattern)
+        slot = self._slot.get(id(pattern))
         if slot is None or self._automaton is None:
             yield from pattern.finditer(text)
             return
