@@ -727,3 +727,9 @@ def test_without_a_digit_before_a_dash_only_bills_are_searched_and_found_alike(t
         assert _identifiers._DIGIT_IDS.search(text) is None
         assert [(m.span(), m.lastgroup) for m in _identifiers._BILL_IDS.finditer(text)] == \
             [(m.span(), m.lastgroup) for m in _identifiers._CAPITAL_IDS.finditer(text)]
+
+
+@pytest.mark.parametrize("text, start", [("商务部令 2024", 5), ("令\u3000\t2024", 3), ("2024", 0), ("命令x 2024", 4),
+                                         ("  2024", 2), ("令", 1)])
+def test_a_decree_is_told_as_before(text, start):
+    assert _identifiers._after_decree(text, start) == text[:start].rstrip().endswith("令")

@@ -205,6 +205,14 @@ def _bill_key(chamber: str, number: str) -> str:
     return f"{_BILL_PREFIXES[letters]} {int(number)}"
 
 
+def _after_decree(norm: str, start: int) -> bool:
+    """``norm[:start].rstrip().endswith("令")``, without copying the text before ``start``."""
+    at = start
+    while at > 0 and norm[at - 1].isspace():
+        at -= 1
+    return at > 0 and norm[at - 1] == "令"
+
+
 def announcement_key(issuer: str | None, year: int, number: int) -> str:
     return f"{issuer or ''}:{year}-{number}"
 
@@ -217,7 +225,7 @@ def announcements(norm: str) -> list[tuple[int, int, str | None, int, int]]:
         for match in _zh_announcement_matches(norm):
             issuers = match.group("issuers")
             start = match.start() if issuers else match.start("year")
-            if not issuers and norm[:start].rstrip().endswith("令"):
+            if not issuers and _after_decree(norm, start):
                 continue  # a decree: 商务部令2024年第1号
             lead = ISSUERS_ZH[_ZH_LEAD.match(issuers).group()] if issuers else None
             out.append((int(match.group("year")), int(match.group("number")), lead, start, match.end()))
