@@ -222,7 +222,10 @@ def announcements(norm: str) -> list[tuple[int, int, str | None, int, int]]:
     (normalised text). start/end cover the issuer too when it is named."""
     out = []
     if "年" in norm and "第" in norm:
-        for match in _zh_announcement_matches(norm):
+        # Windowed, each number costs a few µs more and the rest of the text less: it pays off
+        # unless numbers are dense (a list of notices). Both find the same.
+        dense = norm.count("年") * 50 > len(norm)
+        for match in (_ANN_ZH.finditer(norm) if dense else _zh_announcement_matches(norm)):
             issuers = match.group("issuers")
             start = match.start() if issuers else match.start("year")
             if not issuers and _after_decree(norm, start):
