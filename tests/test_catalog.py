@@ -733,3 +733,12 @@ def test_without_a_digit_before_a_dash_only_bills_are_searched_and_found_alike(t
                                          ("  2024", 2), ("令", 1)])
 def test_a_decree_is_told_as_before(text, start):
     assert _identifiers._after_decree(text, start) == text[:start].rstrip().endswith("令")
+
+
+def test_evidence_built_fast_equals_evidence():
+    from monitor.detect.catalog.records import evidence
+
+    fast, plain = evidence("identifier", "rin", "0694-AJ90", "title", 3, 12), \
+        Evidence("identifier", "rin", "0694-AJ90", "title", 3, 12)
+    assert fast == plain and hash(fast) == hash(plain) and fast.__dict__ == plain.__dict__
+    assert evidence("context", "date", "2025-01-15", "published") == Evidence("context", "date", "2025-01-15", "published")

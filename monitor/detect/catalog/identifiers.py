@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from urllib.parse import urlsplit
 
-from monitor.detect.catalog.records import Evidence
+from monitor.detect.catalog.records import Evidence, evidence
 from monitor.detect.text import normalize
 
 if TYPE_CHECKING:
@@ -274,8 +274,8 @@ def scan(item: Mapping[str, Any], texts: Texts) -> list[Found]:
         if marker in seen:
             return
         seen.add(marker)
-        evidence = Evidence("identifier", name, value, where, start, end)
-        found.append(Found(own, rank, name, key, evidence, len(found), year_number))
+        found_evidence = evidence("identifier", name, value, where, start, end)
+        found.append(Found(own, rank, name, key, found_evidence, len(found), year_number))
 
     fields = item.get("fields")
     fields = fields if isinstance(fields, Mapping) else {}

@@ -46,3 +46,18 @@ class Link:
     rule: str
     by: str  # "identifier" | "keyword"
     evidence: tuple[Evidence, ...]
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def evidence(kind: str, name: str, value: str, field: str, start: int | None = None,
+             end: int | None = None) -> Evidence:
+    """``Evidence(...)``, built about three times as fast (a frozen dataclass sets each field
+    through ``object.__setattr__``; this sets its ``__dict__`` at once); equal to ``Evidence(...)``.
+    The scan makes one for every identifier an item mentions."""
+    made = _new(Evidence)
+    _set(made, "__dict__", {"kind": kind, "name": name, "value": value, "field": field, "start": start, "end": end})
+    return made
+
