@@ -74,7 +74,9 @@ def make_fetcher(config: Config) -> Fetcher:
 def make_detector(config: Config) -> Detector:
     """The catalog and gazetteer shipped with the package, extended by the configuration."""
     topics = compile_topics((*shipped_topics(), *config.monitor.topics))
-    return Detector(Catalog.load(config.rules), Gazetteer.load(config.regions, config.companies), topics)
+    # the catalog takes plain data: the configuration's rule entries are converted here, at the edge
+    rules = [rule.model_dump() for rule in config.rules]
+    return Detector(Catalog.load(rules), Gazetteer.load(config.regions, config.companies), topics)
 
 
 def make_alerts(config: Config, detector: Detector) -> AlertQueue:

@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from monitor.collectors.federal_register import parse_federal_register
 from monitor.collectors.feed import parse_feed
 from monitor.collectors.html_list import parse_html_list
 from monitor.config import CHANGE_KINDS, RuleConfig
 from monitor.detect.catalog import Catalog, CatalogError, Evidence, Link, identifier_key
+from monitor.detect.catalog import identifiers as _identifiers
+from monitor.detect.catalog.texts import Texts
 from monitor.observation import Observation
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -534,7 +537,7 @@ def test_config_rule_replaces_the_shipped_rule_of_the_same_id():
         "id": "us-ai-diffusion", "title": "AI Diffusion (local entry)", "kind": "new_rule",
         "identifiers": {"fr_documents": ["2025-10000"]}, "keywords": ["diffusion framework"],
     })
-    catalog = Catalog.load([override])
+    catalog = Catalog.load([override.model_dump()])
     rule = catalog.rules["us-ai-diffusion"]
     assert rule.title == "AI Diffusion (local entry)"
     assert rule.identifiers["citations"] == ()
@@ -552,7 +555,7 @@ def test_config_rule_is_added():
         "keywords": ["Chip Security Act", "location verification + export*"],
         "companies": ["nvidia"], "dates": {"introduced": dt.date(2025, 5, 15)},
     })
-    catalog = Catalog.load([addition])
+    catalog = Catalog.load([addition.model_dump()])
     rule = catalog.rules["us-chip-security-act"]
     assert rule.dates == {"introduced": "2025-05-15"}
     assert rule.keywords == ("Chip Security Act", "location verification + export*")
@@ -568,7 +571,7 @@ def test_config_rule_is_added():
 
 def test_config_rule_without_defaults():
     only = RuleConfig.model_validate({"id": "x-rule", "title": "X", "identifiers": {"rins": ["0694-AJ90"]}})
-    catalog = Catalog.load([only], defaults=False)
+    catalog = Catalog.load([only.model_dump()], defaults=False)
     assert list(catalog.rules) == ["x-rule"]
     assert rule_of(catalog, item("x", rins=["0694-AJ90"])) == "x-rule"
 
@@ -583,7 +586,7 @@ def test_config_rule_without_defaults():
 def test_a_bad_identifier_is_refused_naming_the_rule_and_key(identifiers, message):
     bad = RuleConfig.model_validate({"id": "bad-rule", "title": "Bad", "identifiers": identifiers})
     with pytest.raises(CatalogError) as error:
-        Catalog.load([bad])
+        Catalog.load([bad.model_dump()])
     assert message in str(error.value)
 
 
@@ -596,8 +599,146 @@ def test_catalog_toml_with_an_unknown_key_is_refused():
     assert rules[0].title_zh == "甲" and rules[0].keywords == ("b + c|d", "e")
 
 
+def _shipped_entries() -> list[dict]:
+    import importlib.resources
+    import tomllib
+
+    text = importlib.resources.files("monitor").joinpath("data", "catalog.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)["rules"]
+
+
+@pytest.mark.parametrize("entry", _shipped_entries(), ids=lambda entry: entry["id"])
+def test_every_shipped_rule_passes_the_configuration_schema_unchanged(entry):
+    """The catalog loads its data without the configuration's schema; the shipped data is held
+    to that schema here, and reading an entry through it (as a sources.toml rule is read, then
+    handed over as plain data) gives the very same rule."""
+    from monitor.detect.catalog import rule_from_data
+
+    entry = dict(entry)
+    title_zh = entry.pop("title_zh", None)
+    plain = rule_from_data({**entry, "title_zh": title_zh})
+    entry["keywords"] = [" + ".join(k) if isinstance(k, list) else k for k in entry.get("keywords", [])]
+    through_config = rule_from_data({**RuleConfig.model_validate(entry).model_dump(), "title_zh": title_zh})
+    assert plain == through_config
+
+
+def test_the_catalog_does_not_import_the_configuration():
+    import subprocess
+    import sys
+
+    code = ("import sys, monitor.detect.catalog as c; c.Catalog.load(); "
+            "print(sorted(m for m in sys.modules if m == 'pydantic' or m.startswith('monitor.config')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"title": "A"}, "id: required"),
+    ({"id": "a", "title": "  "}, "title: required"),
+    ({"id": "a", "title": "A", "keywords": "chips"}, "keywords: expected an array"),
+    ({"id": "a", "title": "A", "topics": ["HBM", 3]}, "topics.1: expected a non-empty string"),
+    ({"id": "a", "title": "A", "identifiers": {"rins": "0694-AJ90"}}, "identifiers.rins: expected an array"),
+    ({"id": "a", "title": "A", "identifiers": {"isbn": ["1"]}}, "identifiers.isbn: unknown key"),
+    ({"id": "a", "title": "A", "dates": {"published": "15 Jan 2025"}}, "dates.published: expected a date"),
+])
+def test_rule_data_of_the_wrong_shape_is_one_clear_error(entry, message):
+    from monitor.detect.catalog import rule_from_data
+
+    with pytest.raises(CatalogError, match=message):
+        rule_from_data(entry)
+
+
+def test_plain_rule_data_reads_iso_dates_and_keyword_arrays():
+    from monitor.detect.catalog import rule_from_data
+
+    rule = rule_from_data({"id": "a", "title": "A", "dates": {"published": "2025-01-15", "effective": dt.date(2025, 5, 15)},
+                           "keywords": [["b", "c|d"], "e"], "identifiers": {"rins": ["0694-AJ90"]}})
+    assert rule.dates == {"published": "2025-01-15", "effective": "2025-05-15"}
+    assert rule.keywords == ("b + c|d", "e") and rule.identifiers["rins"] == ("0694-AJ90",)
+    assert rule.identifiers["citations"] == ()
+
+
 def test_link_results_are_plain_data(catalog):
     link = catalog.link(item("see 90 FR 4544"))
     assert link == Link("us-ai-diffusion", "identifier",
                         (Evidence("identifier", "citation", "90 FR 4544", "title", 4, 14),))
     json.dumps([e.__dict__ for e in link.evidence])  # serialisable for the event log
+
+
+# --- the shortcuts of the scan change nothing (issue 16) -----------------------------------------
+
+_ID_PIECES = st.sampled_from(list("0123456789 -\u2010\u2011\u2012\u2013\u2014\u2015\u2212.ABCEHRSZaFr") + [
+    "FR", "Fed.", "Fed. Reg.", "2025-00636", "0694-AJ90", "250107-0007", "H.R. 8315", "BIS-2025-0001",
+    "C1-2025-00636", "90 FR 4544", "x2025-00636", "１２３４－"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_ID_PIECES, max_size=30).map("".join))
+def test_the_digit_identifier_gate_never_hides_a_match(text):
+    if _identifiers._DIGIT_IDS.search(text) is not None:
+        assert _identifiers._may_hold_digit_id(text)
+
+
+_ANN_PIECES = st.sampled_from(["商务部", "海关总署", "国家发展改革委", "商务部令", "公告", "联合", "、", "和", "与", " ",
+                               "(", "[", "【", "〔", "2024", "2023", "年", "第", "46", "23", "号", "号公告",
+                               "发布", "关于", "令", "x", "MOFCOM", "\u3000"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_ANN_PIECES, max_size=30).map("".join))
+def test_chinese_announcement_numbers_are_found_as_by_finditer(text):
+    found = [(m.span(), m.group()) for m in _identifiers._zh_announcement_matches(text)]
+    assert found == [(m.span(), m.group()) for m in _identifiers._ANN_ZH.finditer(text)]
+
+
+_NEEDLE_PIECES = st.sampled_from(["镓", "锗", "、", "镓、锗", "实体清单", "两用物项", "美光", "云服务", "人工智能扩散",
+                                  "ai扩散", "晶圆代工", "芯片", " ", "the ", "AI Diffusion", "Micron", "x", "\ud800"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_NEEDLE_PIECES, max_size=20).map("".join), st.lists(_NEEDLE_PIECES, max_size=20).map("".join))
+def test_the_keyword_needle_automaton_equals_one_search_per_needle(title, summary):
+    catalog = Catalog.load()
+    one_by_one = Catalog.load()
+    one_by_one._keywords._needle_automaton = None  # the substring search per needle, as before
+    item = {"title": title, "summary": summary}
+    assert catalog._keywords.matches(Texts(item)) == one_by_one._keywords.matches(Texts(item))
+    assert catalog.analyse(item) == one_by_one.analyse(item)
+
+
+@pytest.mark.parametrize("url, number", [
+    ("https://www.federalregister.gov/documents/2025/01/15/2025-00636/framework", "2025-00636"),
+    ("HTTPS://WWW.FEDERALREGISTER.GOV/d/2025-00636", "2025-00636"),
+    ("https://www.govinfo.gov/content/pkg/FR-2025-01-15/pdf/2025-00636.pdf", "2025-00636"),
+    ("https://example.com/federalregister.gov/2025-00636", None),
+    ("https://evilfederalregister.gov/d/2025-00636", None),
+    ("https://news.example/2025-00636", None),
+    ("http://[::1", None),
+])
+def test_document_numbers_in_urls(url, number):
+    assert _identifiers._document_in_url(url) == number
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_ID_PIECES | st.sampled_from(["H.R. 12", "S. 1705", "H.J.Res. 7", "S.Con.Res.9", "HR 1", "H ", "S",
+                                               "US ", "Res", ".", "IS-", "BIS", "C1"]), max_size=30).map("".join))
+def test_without_a_digit_before_a_dash_only_bills_are_searched_and_found_alike(text):
+    if not _identifiers._may_hold_digit_id(text):
+        assert _identifiers._DIGIT_IDS.search(text) is None
+        assert [(m.span(), m.lastgroup) for m in _identifiers._BILL_IDS.finditer(text)] == \
+            [(m.span(), m.lastgroup) for m in _identifiers._CAPITAL_IDS.finditer(text)]
+
+
+@pytest.mark.parametrize("text, start", [("商务部令 2024", 5), ("令\u3000\t2024", 3), ("2024", 0), ("命令x 2024", 4),
+                                         ("  2024", 2), ("令", 1)])
+def test_a_decree_is_told_as_before(text, start):
+    assert _identifiers._after_decree(text, start) == text[:start].rstrip().endswith("令")
+
+
+def test_evidence_built_fast_equals_evidence():
+    from monitor.detect.catalog.records import evidence
+
+    fast, plain = evidence("identifier", "rin", "0694-AJ90", "title", 3, 12), \
+        Evidence("identifier", "rin", "0694-AJ90", "title", 3, 12)
+    assert fast == plain and hash(fast) == hash(plain) and fast.__dict__ == plain.__dict__
+    assert evidence("context", "date", "2025-01-15", "published") == Evidence("context", "date", "2025-01-15", "published")

@@ -132,3 +132,32 @@ def test_a_windowed_search_is_the_whole_search(pattern, text):
 
     found, whole = Starts([pattern]).search(pattern, text), pattern.search(text)
     assert (found and (found.span(), found.group())) == (whole and (whole.span(), whole.group()))
+
+
+# The legislation prefilter (a bill number, a word of each of the pattern's two word lists, or
+# 法案/议案) is a necessary condition of the legislation pattern: it never hides a match.
+LEGISLATION_PIECES = st.sampled_from([
+    "H.R. 8315", "HR8315", "H. R. 12", "h.r.12", "S. 1705", "S.1705", "s.", "H", "R", " ", ".", "1", "22", "\t",
+    "bill", "Bill", "legislation", " Act", "Chip Security Act", "CHIPS Act", "act", "Acts", "-", ";",
+    "introduced", "passes", "passed", "advances", "approved", "votes", "sponsored", "cleared", "markup",
+    "committee", "House", "Senate", "lawmakers", "lawmaker", "senators", "Congress", "congressman",
+    "defence bill", "defense bill", "NDAA", "法案", "议案", "İ", "the", "export", "chips"])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(LEGISLATION_PIECES, max_size=14).map("".join))
+def test_the_legislation_prefilter_never_hides_a_match(text):
+    pattern = dict(module.TEXT_KINDS)["legislation"]
+    if pattern.search(text) is not None:
+        assert module._may_be_legislation(text.lower())
+
+
+@pytest.mark.parametrize("text", [
+    "H.R. 12", "HR 8315", "S. 1705", "the bill was introduced", "the Chip Security Act passes", "legislation advances",
+    "the bill approved", "a bill votes", "the bill sponsored by", "the bill cleared", "bill markup", "bill committee",
+    "bill House", "bill Senate", "bill lawmakers", "bill Congress", "Chips Act defense bill", "the bill NDAA",
+    "lawmakers back the bill", "senators legislation", "congressman the Chips Act", "congresswoman bill",
+    "House bill", "Senate bill", "法案", "议案"])
+def test_each_alternative_of_the_legislation_pattern_passes_the_prefilter(text):
+    assert dict(module.TEXT_KINDS)["legislation"].search(text) is not None
+    assert module._may_be_legislation(text.lower())

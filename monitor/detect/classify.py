@@ -207,7 +207,7 @@ USE_TRIGGERS = True  # off only in the test that proves the triggers never chang
 # kinds are possible (testing each fragment with `in` cost more than some of the patterns).
 _FRAGMENTS = sorted({fragment for fragments in TRIGGERS.values() for fragment in fragments})
 _KINDS_OF_FRAGMENT = [frozenset(k for k, fragments in TRIGGERS.items() if fragment in fragments) for fragment in _FRAGMENTS]
-_TRIGGER_AUTOMATON = ahocorasick_rs.AhoCorasick(_FRAGMENTS)
+_TRIGGER_AUTOMATON = ahocorasick_rs.AhoCorasick(_FRAGMENTS, implementation=ahocorasick_rs.Implementation.DFA)  # fastest to search
 _ALL_KINDS = frozenset(TRIGGERS)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -223,7 +223,27 @@ def _possible_kinds(lowered: str) -> frozenset[str]:
     kinds: set[str] = set()
     for index in {index for index, _start, _end in found}:
         kinds |= _KINDS_OF_FRAGMENT[index]
+    if "legislation" in kinds and not _may_be_legislation(lowered):
+        kinds.discard("legislation")
     return frozenset(kinds)
+
+
+# The legislation pattern cannot be windowed ("[A-Z][A-Za-z-]+ Act" may start with any word) and
+# its trigger fragments ("hr", "s.", "act", "house") are in most texts, where the whole search
+# costs more than anything else in classification. Each of its alternatives needs more than one
+# fragment: a bill number (H.R. or S. and digits), or a word of each of its two word lists, or
+# 法案/议案; a text without any of these cannot match (tests/test_classify.py holds the two in step).
+_BILL_NUMBER = re.compile(r"h\.?\s?r\.?\s?\d|s\.\s?\d")
+_LEGISLATION_NOUNS = ("bill", "legislation", " act")
+_LEGISLATION_WORDS = ("introduc", "pass", "advanc", "approv", "vot", "sponsor", "cleared", "markup", "committee",
+                      "house", "senate", "lawmaker", "senator", "congress", "defen", "ndaa")
+
+
+def _may_be_legislation(lowered: str) -> bool:
+    return ("法案" in lowered or "议案" in lowered
+            or (any(noun in lowered for noun in _LEGISLATION_NOUNS)
+                and any(word in lowered for word in _LEGISLATION_WORDS))
+            or _BILL_NUMBER.search(lowered) is not None)
 
 
 # Which kinds a Federal Register rule's title (its first clause) may state besides being a rule.

@@ -50,6 +50,9 @@ KINDS: tuple[str, ...] = ("country", "region", "company")
 # A Latin alias must not touch another Latin letter or digit on its Latin sides.
 _WORD = "0-9A-Za-z\u00aa\u00b5\u00ba\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
 _WORD_CHAR = re.compile(f"[{_WORD}]")
+# the same characters as a set: a membership test is several times cheaper than a regex match, and
+# the scan tests the characters around every occurrence (all of them lie below U+0250)
+_WORD_CHARS = frozenset(ch for ch in map(chr, range(0x250)) if _WORD_CHAR.match(ch))
 _COUNTRY_CODE = re.compile(r"[A-Z]{2}")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
@@ -167,7 +170,10 @@ class _Scanner:
         self._infos = [self.keys[k] for k in self._patterns]
         # ahocorasick_rs takes no empty pattern; an empty key (never made: aliases are stripped
         # and checked) could match nothing anyway.
-        self._automaton = ahocorasick_rs.AhoCorasick(self._patterns) if self._patterns else None
+        # a DFA: the fastest of the library's automata to search (a fifth faster here than the
+        # default), at a build cost paid once per gazetteer
+        self._automaton = ahocorasick_rs.AhoCorasick(
+            self._patterns, implementation=ahocorasick_rs.Implementation.DFA) if self._patterns else None
 
     def scan(self, low: str, norm: str) -> list[tuple[int, int, tuple]]:
         """(start, end, targets) of the occurrences, unsorted; ``low`` is the lower-cased ``norm``."""
@@ -193,9 +199,9 @@ class _Scanner:
             if start == done:
                 continue
             info = infos[index]
-            if info.word_start and start and _WORD_CHAR.match(low, start - 1):
+            if info.word_start and start and low[start - 1] in _WORD_CHARS:
                 continue
-            if info.word_end and end < size and _WORD_CHAR.match(low, end):
+            if info.word_end and end < size and low[end] in _WORD_CHARS:
                 continue
             guard = info.guard
             if guard is not None:

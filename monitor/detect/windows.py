@@ -37,6 +37,7 @@ _MAX_CLASS = 8  # a class of at most this many characters is a branch per charac
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # the non-ASCII characters that match an ASCII letter case-insensitively, to that letter
 _FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+_FOLDED = ("\u0130", "\u0131", "\u017f", "\u212a")
 
 
 def literal_starts(pattern: re.Pattern[str]) -> frozenset[str] | None:
@@ -105,39 +106,48 @@ class Starts:
     """Where each of several patterns may start in a text, found in one pass for all of them."""
 
     def __init__(self, patterns: Iterable[re.Pattern[str]]):
-        self._slot: dict[re.Pattern[str], int] = {}
+        # slots by the pattern's id: hashing a compiled pattern hashes its whole compiled code (µs
+        # for the big ones), on every search; the patterns are kept, so their ids stay theirs
+        self._slot: dict[int, int] = {}
+        self._patterns: list[re.Pattern[str]] = []
         slots_of: dict[str, set[int]] = {}
         for pattern in patterns:
-            if pattern in self._slot:
+            if id(pattern) in self._slot:
                 continue
             starts = literal_starts(pattern)
             if starts is None:
                 continue  # searched whole
-            slot = self._slot[pattern] = len(self._slot)
+            slot = self._slot[id(pattern)] = len(self._slot)
+            self._patterns.append(pattern)
             for literal in starts:
                 slots_of.setdefault(literal, set()).add(slot)
         self._literals = sorted(slots_of)
-        self._slots = [tuple(sorted(slots_of[literal])) for literal in self._literals]
-        self._automaton = ahocorasick_rs.AhoCorasick(self._literals) if self._literals else None
+        # slot -> the indexes of its literals (a query intersects them with the literals found)
+        literals_of: dict[int, set[int]] = {}
+        for index, literal in enumerate(self._literals):
+            for slot in slots_of[literal]:
+                literals_of.setdefault(slot, set()).add(index)
+        self._literals_of = {slot: frozenset(indexes) for slot, indexes in literals_of.items()}
+        # a DFA: the fastest of the library's automata to search, for a few hundred literals
+        self._automaton = ahocorasick_rs.AhoCorasick(
+            self._literals, implementation=ahocorasick_rs.Implementation.DFA) if self._literals else None
         # the places of the last few texts (an item's title and lead are searched by a dozen patterns)
         self.places = functools.lru_cache(maxsize=16)(self._places)
 
-    def _places(self, text: str) -> dict[int, list[int]]:
-        """slot -> the offsets where one of its literals starts, ascending."""
-        low = lower_same_length(text).translate(_FOLD)
+    def _places(self, text: str) -> _Places:
+        """Where each slot's literals start in ``text`` (worked out per slot when asked)."""
+        low = lower_same_length(text)
+        if not low.isascii() and any(c in low for c in _FOLDED):
+            low = low.translate(_FOLD)  # slow on non-ASCII text: only when there is one to fold
         try:
             hits = self._automaton.find_matches_as_indexes(low, overlapping=True)
         except UnicodeEncodeError:  # a lone surrogate cannot cross into Rust; no literal holds one
             hits = self._automaton.find_matches_as_indexes(_SURROGATE.sub("\ufffd", low), overlapping=True)
-        found: dict[int, set[int]] = {}
-        for index, start, _end in hits:
-            for slot in self._slots[index]:
-                found.setdefault(slot, set()).add(start)
-        return {slot: sorted(offsets) for slot, offsets in found.items()}
+        return _Places(hits, self._literals_of)
 
     def search(self, pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
         """``pattern.search(text)``, tried only where a match can start."""
-        slot = self._slot.get(pattern)
+        slot = self._slot.get(id(pattern))
         if slot is None or self._automaton is None:
             return pattern.search(text)
         match = pattern.match
@@ -151,7 +161,7 @@ class Starts:
         """``pattern.finditer(text)``, tried only where a match can start: each match is the first
         at or after the end of the one before (a pattern here never matches the empty string: its
         every start is a literal)."""
-        slot = self._slot.get(pattern)
+        slot = self._slot.get(id(pattern))
         if slot is None or self._automaton is None:
             yield from pattern.finditer(text)
             return
@@ -163,3 +173,38 @@ class Starts:
                 if found is not None:
                     end = found.end()
                     yield found
+
+
+class _Places:
+    """The literals found in one text, by literal; ``get(slot)``: the offsets where one of the
+    slot's literals starts, ascending, worked out on first asking (a text is searched for a few
+    of the many patterns, so most slots are never asked for)."""
+
+    __slots__ = ("_by_literal", "_literals_of", "_offsets")
+
+    def __init__(self, hits: list[tuple[int, int, int]], literals_of: dict[int, frozenset[int]]):
+        by_literal: dict[int, list[int]] = {}
+        for index, start, _end in hits:
+            starts = by_literal.get(index)
+            if starts is None:
+                by_literal[index] = [start]
+            else:
+                starts.append(start)
+        self._by_literal = by_literal
+        self._literals_of = literals_of
+        self._offsets: dict[int, list[int]] = {}
+
+    def get(self, slot: int, default: list[int] | tuple[()] = ()) -> list[int] | tuple[()]:
+        offsets = self._offsets.get(slot)
+        if offsets is None:
+            found = self._literals_of.get(slot, frozenset()).intersection(self._by_literal)
+            if len(found) == 1:
+                offsets = sorted(set(self._by_literal[next(iter(found))]))
+            else:
+                unique: set[int] = set()
+                for index in found:
+                    unique.update(self._by_literal[index])
+                offsets = sorted(unique)
+            self._offsets[slot] = offsets
+        return offsets if offsets else default
+

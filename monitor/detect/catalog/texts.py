@@ -1,0 +1,66 @@
+"""An item's title and summary as the catalog reads them: normalised once (the detector's
+``ItemText``), lowered, joined, split into words, and the issuers they name, each made on
+first use."""
+
+from __future__ import annotations
+
+import string
+from typing import Any, Mapping
+
+from monitor.detect.catalog.identifiers import ISSUER_ANYWHERE, ISSUERS_EN, ISSUERS_ZH
+from monitor.detect.text import ItemText
+
+__all__ = ["Texts"]
+
+# ASCII punctuation (and "?", which stands for every non-ASCII character) to spaces, on bytes.
+_PUNCTUATION_TO_SPACE = bytes.maketrans(string.punctuation.encode(), b" " * len(string.punctuation))
+
+
+class Texts:
+    """An item's title and summary, normalised once (same length: offsets are the original's):
+    the detector's ``ItemText``, shared with the gazetteer and the classifier, when it has one."""
+
+    __slots__ = ("text", "original", "normalized", "_lowered", "_joined", "_words", "_issuers")
+
+    def __init__(self, item: Mapping[str, Any], text: ItemText | None = None):
+        self.text = text if text is not None else ItemText.of(item)
+        self.original: list[tuple[str, str]] = list(self.text.original.items())
+        self.normalized: list[tuple[str, str]] = list(self.text.normalized.items())
+        self._lowered: list[str] | None = None
+        self._joined: str | None = None
+        self._words: set[bytes] | None = None
+        self._issuers: set[str] | None = None
+
+    @property
+    def lowered(self) -> list[str]:
+        """The normalised texts, lowercased (same order and offsets as ``normalized``)."""
+        if self._lowered is None:
+            self._lowered = [self.text.lowered(name) for name, _text in self.normalized]
+        return self._lowered
+
+    @property
+    def joined(self) -> str:
+        if self._joined is None:
+            self._joined = "\n".join(self.lowered)
+        return self._joined
+
+    @property
+    def words(self) -> set[bytes]:
+        """The [a-z0-9]+ words of the lowered texts (as bytes: ASCII, one byte per character)."""
+        if self._words is None:
+            # encode(..., "replace") makes every non-ASCII character one "?", then a separator
+            data = self.joined.encode("ascii", "replace").translate(_PUNCTUATION_TO_SPACE)
+            self._words = set(data.split())
+        return self._words
+
+    def issuers(self) -> set[str]:
+        """Canonical issuers named anywhere in the title or summary."""
+        if self._issuers is None:
+            found: set[str] = set()
+            for _name, text in self.normalized:
+                for match in ISSUER_ANYWHERE.finditer(text):
+                    name = match.group()
+                    found.add(ISSUERS_ZH.get(name) or ISSUERS_EN[name.lower()])
+            self._issuers = found
+        return self._issuers
+
