@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from urllib.parse import urlsplit
 
+from monitor.detect.catalog.issuers import EN_ISSUER, ZH_ISSUER, ISSUER_ANYWHERE, ISSUERS_EN, ISSUERS_ZH
 from monitor.detect.catalog.records import Evidence, evidence
 from monitor.detect.text import normalize
 
@@ -104,25 +105,9 @@ def _may_hold_digit_id(text: str) -> bool:
 _ID_NAMES = {"doc": "fr_document", "cit": "citation", "rin": "rin", "dkt": "docket", "bill": "bill"}
 
 
-# Chinese issuers (Simplified: text is normalised first) and English names, to canonical names.
-ISSUERS_ZH = {
-    "商务部": "商务部", "海关总署": "海关总署", "国家发展改革委": "国家发展改革委",
-    "国家发展和改革委员会": "国家发展改革委", "工业和信息化部": "工业和信息化部", "财政部": "财政部",
-    "国务院关税税则委员会": "国务院关税税则委员会", "国家国防科技工业局": "国家国防科技工业局",
-    "国家原子能机构": "国家原子能机构", "国家密码管理局": "国家密码管理局",
-    "国家市场监督管理总局": "国家市场监督管理总局", "国家互联网信息办公室": "国家互联网信息办公室",
-    "网络安全审查办公室": "网络安全审查办公室", "外交部": "外交部", "公安部": "公安部",
-}
-ISSUERS_EN = {
-    "mofcom": "商务部", "ministry of commerce": "商务部", "gacc": "海关总署",
-    "general administration of customs": "海关总署", "china customs": "海关总署",
-    "cac": "国家互联网信息办公室", "cyberspace administration of china": "国家互联网信息办公室",
-}
-_ZH_ISSUER = "(?:" + "|".join(map(re.escape, sorted(ISSUERS_ZH, key=len, reverse=True))) + ")"
-_EN_ISSUER = "(?:" + "|".join(map(re.escape, sorted(ISSUERS_EN, key=len, reverse=True))) + ")"
 _ANN_ZH_NUMBER = r"(?P<year>\d{4})\s*年\s*第\s*(?P<number>\d{1,4})\s*号"
 _ANN_ZH = re.compile(
-    rf"(?:(?P<issuers>{_ZH_ISSUER}(?:[\s、,/和与及]*{_ZH_ISSUER})*)\s*(?:联合)?(?:公告)?\s*[(\[【〔]?\s*)?"
+    rf"(?:(?P<issuers>{ZH_ISSUER}(?:[\s、,/和与及]*{ZH_ISSUER})*)\s*(?:联合)?(?:公告)?\s*[(\[【〔]?\s*)?"
     + _ANN_ZH_NUMBER
 )
 _ANN_EN_NUMBER = (
@@ -131,7 +116,7 @@ _ANN_EN_NUMBER = (
     r"|[\[(]?\s*(?P<y2>(?:19|20)\d{2})\s*[\])]?\s*no\.?\s*(?P<n2>\d{1,4}))"
 )
 _ANN_EN = re.compile(
-    rf"(?:(?P<issuers>{_EN_ISSUER}(?:\s*(?:,|and|&|/)\s*{_EN_ISSUER})*)(?:'s)?\s*(?:joint\s+)?)?"
+    rf"(?:(?P<issuers>{EN_ISSUER}(?:\s*(?:,|and|&|/)\s*{EN_ISSUER})*)(?:'s)?\s*(?:joint\s+)?)?"
     + _ANN_EN_NUMBER,
     re.IGNORECASE | re.ASCII,
 )
@@ -162,7 +147,6 @@ def _zh_announcement_matches(norm: str) -> Iterator[re.Match[str]]:
             return
         yield match
         pos = match.end()
-ISSUER_ANYWHERE = re.compile(f"{_ZH_ISSUER}|(?<![A-Za-z]){_EN_ISSUER}(?![A-Za-z])", re.IGNORECASE)
 
 _FR_URL_DOC = re.compile(r"/((?:[A-Z]\d-)?\d{4}-\d{5})(?=[/._]|$)", re.ASCII)
 _FR_HOSTS = ("federalregister.gov", "govinfo.gov")
@@ -242,8 +226,8 @@ def announcements(norm: str) -> list[tuple[int, int, str | None, int, int]]:
     return out
 
 
-_ZH_LEAD = re.compile(_ZH_ISSUER)
-_EN_LEAD = re.compile(_EN_ISSUER, re.IGNORECASE)
+_ZH_LEAD = re.compile(ZH_ISSUER)
+_EN_LEAD = re.compile(EN_ISSUER, re.IGNORECASE)
 
 
 # --- the scan of one item ------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 import string
 from typing import Any, Mapping
 
-from monitor.detect.catalog.identifiers import ISSUER_ANYWHERE, ISSUERS_EN, ISSUERS_ZH
+from monitor.detect.catalog.issuers import ISSUER_ANYWHERE, ISSUERS_EN, ISSUERS_ZH
 from monitor.detect.text import ItemText
 
 __all__ = ["Texts"]
