@@ -115,6 +115,7 @@ class Service:
         self._relay_busy = False  # from the relay job's submission to its end
         self._relay_again = False
         self._narrated = 0
+        self._due_again: set[str] = set()  # jobs whose run came due while the previous one was running
         self._closed = False  # the store is closed: nothing reads or writes it any more
         self.gate = Gate()  # closed at the stop: no relay outcome is recorded after it
         self.abandoned = False  # a send was still in flight at the stop deadline
@@ -367,6 +368,14 @@ class Service:
                    EVENT_JOB_MAX_INSTANCES: "skipped"}[event.code]
         if event.job_id == "relay" and event.code != EVENT_JOB_MAX_INSTANCES:
             self._relay_busy = False  # also when a missed run never reached the job itself
+        if event.code == EVENT_JOB_MAX_INSTANCES:
+            self._due_again.add(event.job_id)
+        elif event.code in (EVENT_JOB_EXECUTED, EVENT_JOB_ERROR) and event.job_id in self._due_again:
+            # A run that came due while this one was going is made now, once, rather than dropped
+            # until the next interval: a slow poll must not cost its source a whole round.
+            self._due_again.discard(event.job_id)
+            if not self.status.stopping and self.scheduler.running:
+                self._bring_forward(event.job_id, datetime.now(timezone.utc))
         exception = getattr(event, "exception", None)
         if isinstance(exception, asyncio.CancelledError):
             outcome = "cancelled"
@@ -380,8 +389,8 @@ class Service:
             log.warning("job %s missed its run at %s (the process was busy or suspended)", event.job_id,
                         to_iso(event.scheduled_run_time), extra={"fields": fields})
         elif outcome == "skipped":
-            log.warning("job %s skipped a run: the previous one is still running", event.job_id,
-                        extra={"fields": fields})
+            log.warning("job %s skipped a run: the previous one is still running (it runs again when that one "
+                        "ends)", event.job_id, extra={"fields": fields})
 
     # -- log lines ----------------------------------------------------------------------------------
 
