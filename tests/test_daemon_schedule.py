@@ -178,7 +178,7 @@ from pathlib import Path
 from monitor.config import load_config
 from monitor.daemon import relay_targets
 import monitor.cli, monitor.service.runner, monitor.service.http
-loaded = {"after import": "apprise" in sys.modules}
+loaded = {"after import": "apprise" in sys.modules, "icalendar": "icalendar" in sys.modules}
 config = load_config(Path(sys.argv[1]))
 targets = relay_targets(config)
 loaded["after the targets"] = "apprise" in sys.modules
@@ -188,7 +188,8 @@ print(json.dumps(loaded))
 
 def test_apprise_is_imported_only_when_an_apprise_configuration_is_used(tmp_path, http_server):
     """Importing apprise loads every plugin it has (megabytes): a daemon that prints its digests
-    never needs it, and one with an apprise configuration loads it to read that configuration."""
+    never needs it, and one with an apprise configuration loads it to read that configuration.
+    icalendar waits for the first calendar (/deadlines.ics is tested in test_endpoints.py)."""
     url = http_server.url_for("/news.rss")
     plain = write_config(tmp_path, {"news": url}, "1h")
     (tmp_path / "with").mkdir()
@@ -200,5 +201,5 @@ def test_apprise_is_imported_only_when_an_apprise_configuration_is_used(tmp_path
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout.splitlines()[-1])
 
-    assert loaded(plain) == {"after import": False, "after the targets": False}
-    assert loaded(configured) == {"after import": False, "after the targets": True}
+    assert loaded(plain) == {"after import": False, "after the targets": False, "icalendar": False}
+    assert loaded(configured) == {"after import": False, "after the targets": True, "icalendar": False}

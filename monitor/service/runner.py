@@ -17,7 +17,9 @@ no one (at most ``MAX_IN_FLIGHT`` at a time), polls each and hands it back with 
 the relay and the reminders run only on the replica holding their lease.
 
 Every job runs one instance at a time, coalesces missed runs, and may run late by up to its own
-interval. Errors, missed and skipped runs are logged and counted (``monitor_job_runs_total``).
+interval; a run that comes due while the previous one is still going is skipped at its time and
+made when that one ends. Errors, missed and skipped runs are logged and counted
+(``monitor_job_runs_total``).
 
 Shutdown (SIGTERM, SIGINT): the scheduler is paused, running polls get a moment to record what
 they fetched and are then cancelled (appends are synchronous, so a cancelled poll never leaves a
