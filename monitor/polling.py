@@ -63,6 +63,9 @@ class Poller:
         self.rng = rng or random.Random()
         self.detector = detector
         self.alerts = alerts  # given by the composition root (daemon.make_alerts); None: no alerts queued
+        # The configuration's order, once: the daemon runs a cycle of one source per job, which
+        # must not cost a walk over every source (that made a round of polls O(n²)).
+        self._order = {source.id: i for i, source in enumerate(config.sources)}
 
     async def cycle(self, only: Sequence[str] | None = None, *, force: bool = False) -> list[SourceReport]:
         self.store.refresh()  # a shared log: what the other replicas appended, into our projections
@@ -71,11 +74,12 @@ class Poller:
         now = self.clock()
         reports: list[SourceReport] = []
         tasks = []
-        for source in self.config.sources:
-            if only is not None and source.id not in only:
-                continue
-            if not source.enabled and only is None:
-                continue
+        if only is None:
+            chosen = [source for source in self.config.sources if source.enabled]
+        else:
+            named = {self._order[source_id] for source_id in only if source_id in self._order}
+            chosen = [self.config.sources[i] for i in sorted(named)]
+        for source in chosen:
             state = states.get(source.id)
             retry_at = state and state["retry_at"]
             if retry_at and parse_iso(retry_at) > now and not force:
@@ -84,8 +88,7 @@ class Poller:
                 continue
             tasks.append(self._poll_one(source, state, now.year))
         reports.extend(await asyncio.gather(*tasks))
-        order = {s.id: i for i, s in enumerate(self.config.sources)}
-        return sorted(reports, key=lambda r: order.get(r.source, 0))
+        return sorted(reports, key=lambda r: self._order.get(r.source, 0))
 
     async def _poll_one(self, source, state: dict | None, year: int) -> SourceReport:
         memory = SourceMemory(

@@ -18,21 +18,18 @@ from pathlib import Path
 from typing import Callable, Sequence
 from urllib.parse import unquote
 
-import apprise
-import yaml  # apprise's own dependency, for its YAML format
-from apprise.config.base import ConfigBase
-from apprise.manager_plugins import NotificationManager
-
 from monitor.alerts.relay import Target
 from monitor.alerts.render import Message
+
+# apprise (and yaml, its dependency, for its YAML format) is imported by the functions that need
+# it, not here: importing apprise loads every one of its plugins (~5 MB in the daemon, ~60 ms),
+# and a daemon without an apprise configuration, or a command that sends nothing, never needs it.
 
 # Every socket operation of a send (connect, the SMTP greeting, each command, each HTTP read) gives
 # up after this long, whatever apprise's own default (15 s for e-mail): a stop must wait at most
 # one such timeout for a digest in flight, inside the daemon's stop budget (runner.STOP_BUDGET).
 SEND_TIMEOUT = 4.0
 
-N_MGR = NotificationManager()  # apprise's registry of service schemes (one shared instance)
-_FORMATS = {"markdown": apprise.NotifyFormat.MARKDOWN, "html": apprise.NotifyFormat.HTML, "text": apprise.NotifyFormat.TEXT}
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _STATUS = re.compile(r"error=(\d{3})|\b(?:HTTP|status)[ :=]+(\d{3})\b", re.IGNORECASE)
 
@@ -59,7 +56,7 @@ def apprise_targets(path: str | Path) -> Callable[[str], Sequence[Target]]:
     return for_tag
 
 
-def load_services(path: str | Path) -> apprise.Apprise:
+def load_services(path: str | Path) -> "apprise.Apprise":
     """The services of an apprise configuration file, its ``${NAME}`` placeholders filled from the
     environment: the file can then be kept in version control, and the passwords and tokens live
     in the environment (or the secret store that fills it). A placeholder without a value is an
@@ -78,6 +75,8 @@ def load_services(path: str | Path) -> apprise.Apprise:
     if missing:
         raise AppriseConfigError(f"{path}: the environment variable {missing[0]} is not set "
                                  f"(the configuration uses ${{{missing[0]}}})")
+    import apprise
+
     config = apprise.AppriseConfig()
     filled = "".join(_PLACEHOLDER.sub(lambda m: os.environ[m.group(1)], line) for line in used)
     problems = config_problems(filled)
@@ -95,6 +94,9 @@ def config_problems(text: str) -> list[str]:
     no list of ``urls``, a line that is no entry, and each URL apprise cannot load (an unknown
     scheme, or parameters its service refuses). Each entry is tried with apprise's own parser,
     so this check and the relay cannot disagree. No URL is quoted: they hold the secrets."""
+    import apprise
+    from apprise.config.base import ConfigBase
+
     if not any(line.strip() and line.strip()[0] not in "#;" for line in text.splitlines()):
         return ["the file names no notification service"]
     config_format = ConfigBase.detect_config_format(text)
@@ -123,6 +125,9 @@ _SCHEME = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.-]{0,31})://")
 
 
 def _yaml_problems(text: str) -> list[str]:
+    import yaml
+    from apprise.config.base import ConfigBase
+
     try:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:  # the position only: yaml's words may quote a secret
@@ -148,10 +153,12 @@ def _yaml_problems(text: str) -> list[str]:
 
 
 def _unloadable(url: str) -> str:
+    from apprise.manager_plugins import NotificationManager  # apprise's registry of service schemes
+
     scheme = _SCHEME.match(url)
     if scheme is None:
         why = "not a URL (SCHEME://...)"
-    elif scheme.group(1).lower() not in N_MGR:
+    elif scheme.group(1).lower() not in NotificationManager():
         why = f'unknown scheme "{scheme.group(1).lower()}://"'
     else:
         why = f"the {scheme.group(1).lower()}:// service refuses the URL as written"
@@ -178,6 +185,8 @@ def _url_parts(url: str) -> list[str]:
 
 
 def _target(plugin, index: int) -> Target:
+    import apprise
+
     # The privacy URL masks passwords and tokens, and still differs per recipient (url_id() does not).
     masked = plugin.url(privacy=True)
     identifier = f"{plugin.protocol}-{hashlib.sha256(masked.encode()).hexdigest()[:16]}"
@@ -192,12 +201,14 @@ def _target(plugin, index: int) -> Target:
     if isinstance(notify_format, (tuple, list)):  # e-mail declares (HTML, TEXT): its first is its own
         notify_format = notify_format[0]
     fmt = {apprise.NotifyFormat.HTML: "html", apprise.NotifyFormat.MARKDOWN: "markdown"}.get(notify_format, "text")
+    formats = {"markdown": apprise.NotifyFormat.MARKDOWN, "html": apprise.NotifyFormat.HTML,
+               "text": apprise.NotifyFormat.TEXT}
 
     def send(message: Message) -> str | None:
         single = apprise.Apprise()
         single.add(plugin)
         try:
-            result = single.notify(title=message.title, body=message.body, body_format=_FORMATS[message.format])
+            result = single.notify(title=message.title, body=message.body, body_format=formats[message.format])
         finally:
             last_sent[0] = time.monotonic()
         if result:

@@ -488,6 +488,9 @@ class Fetcher:
                 etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified")
             )
             if status == 304:
+                # Read the (empty) body to its end: a response left unread closes its connection,
+                # and every steady poll would then pay a new TCP connection (and its close).
+                await self._read(target, resp, ERROR_BODY_CAP, truncate=True)
                 elapsed = self._clock() - started
                 return Response(
                     final_url, status, response_headers, b"", elapsed, validators, not_modified=True

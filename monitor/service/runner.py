@@ -17,7 +17,9 @@ no one (at most ``MAX_IN_FLIGHT`` at a time), polls each and hands it back with 
 the relay and the reminders run only on the replica holding their lease.
 
 Every job runs one instance at a time, coalesces missed runs, and may run late by up to its own
-interval. Errors, missed and skipped runs are logged and counted (``monitor_job_runs_total``).
+interval; a run that comes due while the previous one is still going is skipped at its time and
+made when that one ends. Errors, missed and skipped runs are logged and counted
+(``monitor_job_runs_total``).
 
 Shutdown (SIGTERM, SIGINT): the scheduler is paused, running polls get a moment to record what
 they fetched and are then cancelled (appends are synchronous, so a cancelled poll never leaves a
@@ -137,6 +139,7 @@ class Service:
         self._relay_busy = False  # from the relay job's submission to its end
         self._relay_again = False
         self._narrated = 0
+        self._due_again: set[str] = set()  # jobs whose run came due while the previous one was running
         self._closed = False  # the store is closed: nothing reads or writes it any more
         self.gate = Gate()  # closed at the stop: no relay outcome is recorded after it
         self.abandoned = False  # a send was still in flight at the stop deadline
@@ -392,6 +395,14 @@ class Service:
                    EVENT_JOB_MAX_INSTANCES: "skipped"}[event.code]
         if event.job_id == "relay" and event.code != EVENT_JOB_MAX_INSTANCES:
             self._relay_busy = False  # also when a missed run never reached the job itself
+        if event.code == EVENT_JOB_MAX_INSTANCES:
+            self._due_again.add(event.job_id)
+        elif event.code in (EVENT_JOB_EXECUTED, EVENT_JOB_ERROR) and event.job_id in self._due_again:
+            # A run that came due while this one was going is made now, once, rather than dropped
+            # until the next interval: a slow poll must not cost its source a whole round.
+            self._due_again.discard(event.job_id)
+            if not self.status.stopping and self.scheduler.running:
+                self._bring_forward(event.job_id, _scheduler_now())
         exception = getattr(event, "exception", None)
         if isinstance(exception, asyncio.CancelledError):
             outcome = "cancelled"
@@ -405,8 +416,8 @@ class Service:
             log.warning("job %s missed its run at %s (the process was busy or suspended)", event.job_id,
                         to_iso(event.scheduled_run_time), extra={"fields": fields})
         elif outcome == "skipped":
-            log.warning("job %s skipped a run: the previous one is still running", event.job_id,
-                        extra={"fields": fields})
+            log.warning("job %s skipped a run: the previous one is still running (it runs again when that one "
+                        "ends)", event.job_id, extra={"fields": fields})
 
     # -- log lines ----------------------------------------------------------------------------------
 

@@ -13,8 +13,6 @@ import sqlite3
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from icalendar import Calendar, Event, vDuration
-
 from monitor.alerts.render import clean, kind_words, safe_url
 from monitor.clock import parse_iso
 from monitor.views.queries import describe_filters, upcoming_deadlines
@@ -57,7 +55,13 @@ def description(row: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _event(row: dict[str, Any], now: datetime) -> Event:
+# icalendar is imported by the two functions that build a calendar: it costs ~4 MB of memory, and
+# the daemon and most commands never write one.
+
+
+def _event(row: dict[str, Any], now: datetime) -> "icalendar.Event":
+    from icalendar import Event
+
     event = Event()
     event.add("uid", deadline_uid(row["source"], row["key"], row["deadline"]))
     event.add("dtstamp", now)
@@ -81,6 +85,8 @@ def deadlines_calendar(conn: sqlite3.Connection, *, today: date, now: datetime, 
                        company: str | None = None) -> bytes:
     """Deadlines on or after ``today`` of the changes matching the filters; ``now`` stamps the events
     (DTSTAMP, which RFC 5545 requires to be the time the calendar was made)."""
+    from icalendar import Calendar, vDuration
+
     # Every text value goes through clean(): icalendar escapes commas, semicolons and newlines, but a
     # lone carriage return would end its content line and start a property of the caller's choosing.
     filters = clean(describe_filters(region=region, company=company), 200)

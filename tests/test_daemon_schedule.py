@@ -1,0 +1,205 @@
+"""The daemon's schedule and what it loads: a slow poll does not cost its source a round, a poll
+of one source is a cycle of that source alone, a 304 leaves its connection for the next request,
+and apprise is imported only by what sends through it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from monitor.clock import system_clock
+from monitor.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+RSS = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>news</title>'
+       '<item><title>US adds SMIC to the Entity List</title><link>https://news.example/n1</link><guid>n1</guid>'
+       '</item></channel></rss>')
+
+
+def write_config(tmp_path: Path, sources: dict[str, str], every: str, apprise: str | None = None) -> Path:
+    path = tmp_path / "sources.toml"
+    lines = ['[monitor]\nstate_dir = "state"\n']
+    for source_id, url in sources.items():
+        lines.append(f'[[sources]]\nid = "{source_id}"\nkind = "feed"\nurl = "{url}"\nevery = "{every}"\n')
+    if apprise:
+        (tmp_path / "apprise.yml").write_text(f'version: 1\nurls:\n  - "{apprise}":\n      - tag: compliance\n',
+                                              encoding="utf-8")
+        lines.append('[alerts]\napprise_config = "apprise.yml"\n[[alerts.routes]]\ntag = "compliance"\n')
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def test_a_run_that_comes_due_during_a_slow_poll_is_made_when_it_ends(tmp_path, http_server):
+    """Its source's next run is an hour away; a run that comes due while the first poll is still
+    going (the server takes 4 s to answer) is skipped at its time and made as soon as the poll
+    ends, instead of being lost until the next interval."""
+    from monitor.daemon import make_service
+
+    http_server.route_sequence("/news.rss", [{"body": RSS, "content_type": "application/rss+xml", "delay": 4},
+                                             {"body": RSS, "content_type": "application/rss+xml"}])
+    config = load_config(write_config(tmp_path, {"news": http_server.url_for("/news.rss")}, "1h"))
+    service = make_service(config, tmp_path / "state")
+    seen = {}
+
+    def skipped() -> float:
+        return service.registry.get_sample_value("monitor_job_runs_total",
+                                                 {"job": "poll:news", "outcome": "skipped"}) or 0
+
+    def observe():
+        wait_for(lambda: http_server.requests_for("/news.rss"), 20, "the first poll")
+        # A run comes due now, while the first poll waits for its answer.
+        service._loop.call_soon_threadsafe(lambda: service.scheduler.modify_job(
+            "poll:news", next_run_time=datetime.now(timezone.utc)))
+        wait_for(lambda: skipped() >= 1, 20, "the run that came due to be skipped")
+        seen["second"] = wait_for(lambda: len(http_server.requests_for("/news.rss")) >= 2, 30,
+                                  "the skipped run to be made when the slow poll ended")
+        seen["next"] = service.scheduler.get_job("poll:news").next_run_time
+
+    run_in_process(service, observe)
+    assert seen["second"] and skipped() == 1
+    assert seen["next"] > datetime.now(timezone.utc)  # and then back on its hourly schedule
+    polls = service.registry.get_sample_value("monitor_job_runs_total", {"job": "poll:news", "outcome": "ok"})
+    assert polls == 2
+
+
+def run_in_process(service, observe) -> None:
+    async def main():
+        loop = asyncio.get_running_loop()
+        running = asyncio.create_task(service.run())
+        while not getattr(service, "scheduler", None) or not service.status.scheduler_running:
+            await asyncio.sleep(0.01)
+        try:
+            await loop.run_in_executor(None, observe)
+        finally:
+            service.stop()
+            await running
+
+    asyncio.run(main())
+
+
+def test_a_cycle_of_named_sources_polls_those_in_the_configurations_order(tmp_path, http_server):
+    from monitor.daemon import make_fetcher, open_store
+    from monitor.polling import Poller
+
+    names = ["c", "a", "b", "off"]
+    for name in names:
+        http_server.route(f"/{name}.rss", body=RSS, content_type="application/rss+xml")
+    path = write_config(tmp_path, {name: http_server.url_for(f"/{name}.rss") for name in names}, "1h")
+    path.write_text(path.read_text().replace('id = "off"', 'id = "off"\nenabled = false'))
+    config = load_config(path)
+
+    async def cycles():
+        with open_store(tmp_path / "state") as store:
+            async with make_fetcher(config) as fetcher:
+                poller = Poller(config, store, fetcher, system_clock)
+                return ([r.source for r in await poller.cycle(["b", "nowhere", "c"])],
+                        [r.source for r in await poller.cycle(["off"])],
+                        [r.source for r in await poller.cycle()])
+
+    named, disabled, every = asyncio.run(cycles())
+    assert named == ["c", "b"]  # the configuration's order; an unknown id is no source
+    assert disabled == ["off"]  # named, a disabled source is polled (as `monitor poll --source` does)
+    assert every == ["c", "a", "b"]
+    assert {name: len(http_server.requests_for(f"/{name}.rss")) for name in names} == {"c": 2, "a": 1, "b": 2,
+                                                                                      "off": 1}
+
+
+class _Conditional(BaseHTTPRequestHandler):
+    """200 with an ETag, 304 when it is sent back; keep-alive, and every connection counted."""
+
+    protocol_version = "HTTP/1.1"
+    connections = 0
+
+    def setup(self) -> None:
+        super().setup()
+        type(self).connections += 1
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if self.headers.get("If-None-Match") == '"v1"':
+            self.send_response(304)
+            self.send_header("ETag", '"v1"')
+            self.end_headers()
+            return
+        body = RSS.encode()
+        self.send_response(200)
+        self.send_header("ETag", '"v1"')
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_304_leaves_its_connection_for_the_next_request():
+    """An unread 304 used to close its connection, so every steady poll paid a new one."""
+    from monitor.collectors.http import Fetcher
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Conditional)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/feed.rss"
+
+    async def fetch():
+        async with Fetcher(user_agent="test") as fetcher:
+            first = await fetcher.get(url)
+            return first, [await fetcher.get(url, validators=first.validators) for _ in range(3)]
+
+    try:
+        first, answers = asyncio.run(fetch())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert first.status == 200 and [a.status for a in answers] == [304] * 3
+    assert all(a.not_modified and a.body == b"" for a in answers)
+    assert _Conditional.connections == 1
+
+
+IMPORTS = """
+import json, sys
+from pathlib import Path
+from monitor.config import load_config
+from monitor.daemon import relay_targets
+import monitor.cli, monitor.service.runner, monitor.service.http
+loaded = {"after import": "apprise" in sys.modules, "icalendar": "icalendar" in sys.modules}
+config = load_config(Path(sys.argv[1]))
+targets = relay_targets(config)
+loaded["after the targets"] = "apprise" in sys.modules
+print(json.dumps(loaded))
+"""
+
+
+def test_apprise_is_imported_only_when_an_apprise_configuration_is_used(tmp_path, http_server):
+    """Importing apprise loads every plugin it has (megabytes): a daemon that prints its digests
+    never needs it, and one with an apprise configuration loads it to read that configuration.
+    icalendar waits for the first calendar (/deadlines.ics is tested in test_endpoints.py)."""
+    url = http_server.url_for("/news.rss")
+    plain = write_config(tmp_path, {"news": url}, "1h")
+    (tmp_path / "with").mkdir()
+    configured = write_config(tmp_path / "with", {"news": url}, "1h", apprise="json://127.0.0.1:9/hook")
+
+    def loaded(config: Path) -> dict:
+        done = subprocess.run([sys.executable, "-c", IMPORTS, str(config)], capture_output=True, text=True,
+                              cwd=ROOT, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.splitlines()[-1])
+
+    assert loaded(plain) == {"after import": False, "after the targets": False, "icalendar": False}
+    assert loaded(configured) == {"after import": False, "after the targets": True, "icalendar": False}
