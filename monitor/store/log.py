@@ -285,6 +285,11 @@ class EventStore:
         """Bring the projections up to the log's head. Here they are folded inside every append,
         whoever appends, so there is nothing to do; a mirror of a shared log pulls here."""
 
+    def attach_uri(self) -> str:
+        """How another SQLite connection opens this log read-only (``ATTACH``): replay folds
+        set-based from it. (Only an SQLite log has one.)"""
+        return self.path.resolve().as_uri() + "?mode=ro"
+
     def verify(self, anchor=None, witnesses=(), progress=None):
         from monitor.store.integrity import verify
 
