@@ -22,7 +22,7 @@ from monitor.alerts.render import Message, render_digest
 from monitor.alerts.routes import ops_alert
 from monitor.clock import Clock, to_iso
 from monitor.retry import next_attempt_after
-from monitor.events import ALERT_DELIVERED, ALERT_FAILED, NewEvent, derive_event_id
+from monitor.events import ALERT_DELIVERED, ALERT_FAILED, AlertDelivered, AlertFailed, NewEvent, derive_event_id
 from monitor.projections.incidents import incident_rows
 from monitor.projections.outbox import delivered_targets, due_alerts
 from monitor.store import EventStore
@@ -167,8 +167,8 @@ class Relay:
 
     def _record(self, route, group, ids, attempt, now, digest_id, stream, base, succeeded, failures) -> DigestReport:
         if not failures:
-            self.store.append([NewEvent(ALERT_DELIVERED, stream, {**base, "targets": succeeded},
-                                        derive_event_id(stream, ALERT_DELIVERED, digest_id), occurred_at=base["at"])])
+            self.store.append([NewEvent.of(AlertDelivered(**base, targets=succeeded), stream,
+                                           derive_event_id(stream, ALERT_DELIVERED, digest_id), occurred_at=base["at"])])
             return DigestReport(route, group, len(ids), True, tuple(succeeded))
         dead = attempt >= self.config.max_attempts
         delay = next_attempt_after(failures=attempt, base=self.config.retry_base, cap=self.config.retry_cap,
@@ -179,8 +179,8 @@ class Relay:
             ops = [ops_alert(self.config.ops_tag, kind=ALERT_DEAD, key=f"dead:{digest_id}", source=None, now=now,
                              title=f"{len(ids)} alerts for {route}/{group} could not be delivered after {attempt} attempts",
                              detail=error)]
-        self.store.append([NewEvent(ALERT_FAILED, stream, {
-            **base, "delivered_targets": succeeded, "failed": failures, "error": error, "dead": dead,
-            "next_attempt_at": to_iso(now + delay),
-        }, derive_event_id(stream, ALERT_FAILED, digest_id), occurred_at=base["at"]), *ops])
+        self.store.append([NewEvent.of(AlertFailed(
+            **base, delivered_targets=succeeded, failed=failures, error=error, dead=dead,
+            next_attempt_at=to_iso(now + delay),
+        ), stream, derive_event_id(stream, ALERT_FAILED, digest_id), occurred_at=base["at"]), *ops])
         return DigestReport(route, group, len(ids), False, tuple(succeeded), error)
