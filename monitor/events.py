@@ -296,6 +296,9 @@ class SourceRecovered(Payload):
     TYPE: ClassVar[str] = SOURCE_RECOVERED
     source: str = _()
     at: str = _()
+    after_failures: int = _()
+    failing_since: str | None = _()
+    last_error: str | None = _()
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +362,13 @@ class ChangeDetected(Payload):
     public_inspection: bool = _()
     action: str | None = _()
     modality: str | None = _()
+    # a screening-list change: the list, what happened on it, its FR citation and the parties named
+    list: str = _()
+    list_action: str = _()
+    citation: str | None = _()
+    parties: list[dict[str, Any]] = _()
+    party_count: int = _()
+    match: dict[str, Any] = _()  # a watchlist match
 
 
 @payload
@@ -555,12 +565,19 @@ class WatchlistChanged(Payload):
 @dataclass(frozen=True, slots=True)
 class WatchlistMatched(Payload):
     TYPE: ClassVar[str] = WATCHLIST_MATCHED
-    ref: str = _()
-    source: str = _()
-    entity: str = _()
-    matched_name: str = _()
-    score: float = _()
+    id: str = _()
     at: str = _()
+    ref: str = _()
+    entry_name: str = _()
+    entry_country: str | None = _()
+    score: float = _()
+    entity: str = _()
+    source: str = _()
+    listed_name: str = _()
+    matched_name: str = _()
+    matched_on: str = _()
+    list: str = _()
+    countries: list[str] = _()
 
 
 @payload
@@ -568,11 +585,19 @@ class WatchlistMatched(Payload):
 class ScreeningSnapshotTaken(Payload):
     TYPE: ClassVar[str] = SCREENING_SNAPSHOT
     source: str = _()
+    at: str = _()
     content_sha256: str = _()
+    format: str = _()
     records_sha256: str = _()
     records: int = _()
-    lists: Any = _()
-    at: str = _()
+    total: int = _()
+    lists: dict[str, int] = _()
+    baseline: bool = _()
+    added: int = _()
+    removed: int = _()
+    modified: int = _()
+    renamed: int = _()
+    unchanged: int = _()
 
 
 @dataclass(frozen=True, slots=True)
@@ -580,6 +605,8 @@ class _Entity(Payload):
     source: str = _()
     key: str = _()
     at: str = _()
+    snapshot: str = _()
+    list: str = _()
     fingerprint: str = _()
 
 
@@ -587,7 +614,6 @@ class _Entity(Payload):
 @dataclass(frozen=True, slots=True)
 class ScreeningEntityAdded(_Entity):
     TYPE: ClassVar[str] = SCREENING_ENTITY_ADDED
-    list: str = _()
     record: dict[str, Any] = _()
 
 
@@ -595,11 +621,16 @@ class ScreeningEntityAdded(_Entity):
 @dataclass(frozen=True, slots=True)
 class ScreeningEntityModified(_Entity):
     TYPE: ClassVar[str] = SCREENING_ENTITY_MODIFIED
-    patch: dict[str, Any] = _()
+    changed: list[str] = _()
+    renamed_from: str | None = _()
+    name: str = _()
     countries: list[str] = _()
+    patch: dict[str, Any] = _()  # RFC 7396 merge patch of the record
 
 
 @payload
 @dataclass(frozen=True, slots=True)
 class ScreeningEntityRemoved(_Entity):
     TYPE: ClassVar[str] = SCREENING_ENTITY_REMOVED
+    name: str = _()
+    countries: list[str] = _()
