@@ -161,8 +161,7 @@ def replay(
             for projection in projections:
                 execute_script(scratch, projection.schema)
             if _attach_log(scratch, store):
-                present, last = _prefix(scratch, until)
-                _check_text(scratch, store, until)
+                present, last = _prefix(scratch, store, until)
                 count = sum(present.values())
                 in_sql = [p for p in projections if getattr(p, "replay_sql", None)]
                 _fold_in_sql(scratch, [p for p in in_sql if p.types is None or p.types & present.keys()], until)
@@ -182,33 +181,38 @@ def replay(
         return ReplayResult(last[0], last[1], last[2], count, digests, path if out else None)
 
 
-def _prefix(scratch: sqlite3.Connection, until: int) -> tuple[dict[str, int], tuple | None]:
-    """The attached log up to ``until``: how many events of each type, and its last (seq, hash,
-    recorded_at). Folds of types the prefix does not hold are skipped (each would scan the log)."""
-    # The census is kept for the folds (temp.census: type, events, last_seq): one scan for all.
-    scratch.execute(f"CREATE TEMP TABLE census AS SELECT type, count(*) AS events, max(seq) AS last_seq "
-                    f"FROM {LOG_SCHEMA}.events WHERE seq <= ? GROUP BY type", (until,))
-    present = dict(scratch.execute("SELECT type, events FROM temp.census"))
-    last = scratch.execute(f"SELECT seq, hash, recorded_at FROM {LOG_SCHEMA}.events WHERE seq <= ? "
-                           "ORDER BY seq DESC LIMIT 1", (until,)).fetchone()
-    return present, last
+def _prefix(scratch: sqlite3.Connection, store: "EventStore", until: int, step: int = 5000
+            ) -> tuple[dict[str, int], tuple | None]:
+    """The attached log up to ``until``, in one scan: how many events of each type, kept for the
+    folds as ``temp.census`` (type, events, last_seq), and its last (seq, hash, recorded_at).
 
-
-def _check_text(scratch: sqlite3.Connection, store: "EventStore", until: int, step: int = 5000) -> None:
-    """Every stored value the set-based folds read as text (type, recorded_at, data) must be UTF-8,
-    as reading the rows through the store requires: a flipped byte on disk is then named by its seq
-    (by the store's own read of that stretch), never folded into a table or silently unmatched. A
-    stretch at a time comes back as one string, so the check costs one decode, not a row's."""
+    The same scan checks that every stored value the set-based folds read as text (type,
+    recorded_at, data) is UTF-8, as reading the rows through the store requires: a flipped byte on
+    disk is then named by its seq (by the store's own read of that stretch), never folded into a
+    table or silently unmatched. A stretch's text comes back as one string a type, so the check
+    costs one decode, not a row's."""
+    census: dict[str, list[int]] = {}
     for low in range(0, until, step):
+        high = min(low + step, until)
         try:
-            scratch.execute(f"SELECT group_concat(type || recorded_at || data, char(10)) FROM {LOG_SCHEMA}.events "
-                            "WHERE seq > ? AND seq <= ?", (low, min(low + step, until))).fetchone()
+            rows = scratch.execute(
+                f"SELECT type, count(*), max(seq), group_concat(recorded_at || data, char(10)) "
+                f"FROM {LOG_SCHEMA}.events WHERE seq > ? AND seq <= ? GROUP BY type", (low, high)).fetchall()
         except sqlite3.OperationalError as exc:
             if not str(exc).lower().startswith("could not decode"):
                 raise
-            for _event in store.read(since=low, until=min(low + step, until), upcast=False):
+            for _event in store.read(since=low, until=high, upcast=False):
                 pass  # raises StoreCorrupt naming the row
             raise
+        for event_type, events, last_seq, _text in rows:
+            counted = census.setdefault(event_type, [0, 0])
+            counted[0] += events
+            counted[1] = max(counted[1], last_seq)
+    scratch.execute("CREATE TEMP TABLE census (type TEXT PRIMARY KEY, events INTEGER, last_seq INTEGER)")
+    scratch.executemany("INSERT INTO temp.census VALUES (?, ?, ?)", [(t, n, s) for t, (n, s) in census.items()])
+    last = scratch.execute(f"SELECT seq, hash, recorded_at FROM {LOG_SCHEMA}.events WHERE seq <= ? "
+                           "ORDER BY seq DESC LIMIT 1", (until,)).fetchone()
+    return {t: n for t, (n, _s) in census.items()}, last
 
 
 def _fold_in_sql(scratch: sqlite3.Connection, projections: Sequence[Projection], until: int) -> None:
