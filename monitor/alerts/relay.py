@@ -22,7 +22,7 @@ from monitor.alerts.render import Message, render_digest
 from monitor.alerts.routes import ops_alert
 from monitor.clock import Clock, to_iso
 from monitor.retry import next_attempt_after
-from monitor.events import ALERT_DELIVERED, ALERT_FAILED, NewEvent, derive_event_id
+from monitor.events import ALERT_DELIVERED, ALERT_FAILED, AlertDelivered, AlertFailed, AlertQueued, NewEvent, derive_event_id
 from monitor.projections.incidents import incident_rows
 from monitor.projections.outbox import delivered_targets, due_alerts
 from monitor.store import EventStore
@@ -84,12 +84,12 @@ class Relay:
         """Due alerts by route, oldest first: one digest per route and window, a section per group.
 
         The key is (route, group): the group when every alert is in one, else "all"."""
-        by_route: dict[str, list[tuple[str, int, dict]]] = {}
+        by_route: dict[str, list[tuple[str, int, AlertQueued]]] = {}
         for alert_id, route, _group, attempts, data in due_alerts(self.store.conn, to_iso(self.clock())):
-            by_route.setdefault(route, []).append((alert_id, attempts, data))
+            by_route.setdefault(route, []).append((alert_id, attempts, AlertQueued.decode(data)))
         digests = {}
         for route, alerts in by_route.items():
-            groups = {data.get("group") for _id, _attempts, data in alerts}
+            groups = {alert.get("group") for _id, _attempts, alert in alerts}
             digests[(route, groups.pop() if len(groups) == 1 else "all")] = alerts
         return digests
 
@@ -110,14 +110,13 @@ class Relay:
             reports.append(report)
         return reports
 
-    def _with_reports(self, alerts: list[dict]) -> list[dict]:
-        """Each incident alert with every source that has reported the incident by now, and why."""
-        ids = sorted({a["incident"] for a in alerts if a.get("cause") == "incident" and a.get("incident")})
-        if not ids:
-            return alerts
+    def _with_reports(self, alerts: list[AlertQueued]) -> list[dict]:
+        """The alerts as the digest renders them (their stored form), each incident alert with every
+        source that has reported the incident by now, and why."""
+        ids = sorted({a.incident for a in alerts if a.cause == "incident" and a.get("incident")})
         reports = {row["id"]: [{k: item[k] for k in ("source", "language", "attached_by", "kind")} for item in row["items"]]
-                   for row in incident_rows(self.store.conn, ids=ids)}
-        return [{**a, "reports": reports.get(a.get("incident"), [])} if a.get("cause") == "incident" else a
+                   for row in incident_rows(self.store.conn, ids=ids)} if ids else {}
+        return [{**a.encode(), "reports": reports.get(a.incident, [])} if a.cause == "incident" else a.encode()
                 for a in alerts]
 
     def _wait_until_ready(self, target: Target) -> bool:
@@ -127,22 +126,22 @@ class Relay:
             time.sleep(min(wait, 0.1))
         return not self.should_stop()
 
-    def _send(self, route: str, group: str, alerts: list[tuple[str, int, dict]]) -> DigestReport | None:
+    def _send(self, route: str, group: str, alerts: list[tuple[str, int, AlertQueued]]) -> DigestReport | None:
         ids = [alert_id for alert_id, _attempts, _data in alerts]
         delivered = delivered_targets(self.store.conn, ids)
         targets = list(self.targets(route))
         head = self.store.head()  # each recipient's copy of the digest witnesses the log as it stood
         succeeded, failures = [], []
         for target in targets:
-            pending = [data for alert_id, _attempts, data in alerts if (alert_id, target.id) not in delivered]
+            pending = [alert for alert_id, _attempts, alert in alerts if (alert_id, target.id) not in delivered]
             if pending:
                 if not self._wait_until_ready(target):
                     failures.append({"target": target.id, "service": target.service,
                                      "error": "not sent: the monitor was stopping"})
                     continue
                 first = pending[0]
-                message = render_digest(self._with_reports(pending), group_label=first["group_label"],
-                                        group_by=first["group_by"], group=group, fmt=target.format,
+                message = render_digest(self._with_reports(pending), group_label=first.group_label,
+                                        group_by=first.group_by, group=group, fmt=target.format,
                                         max_chars=target.max_chars, witness=(head.seq, head.hash))
                 try:
                     error = target.send(message)
@@ -167,8 +166,8 @@ class Relay:
 
     def _record(self, route, group, ids, attempt, now, digest_id, stream, base, succeeded, failures) -> DigestReport:
         if not failures:
-            self.store.append([NewEvent(ALERT_DELIVERED, stream, {**base, "targets": succeeded},
-                                        derive_event_id(stream, ALERT_DELIVERED, digest_id), occurred_at=base["at"])])
+            self.store.append([NewEvent.of(AlertDelivered(**base, targets=succeeded), stream,
+                                           derive_event_id(stream, ALERT_DELIVERED, digest_id), occurred_at=base["at"])])
             return DigestReport(route, group, len(ids), True, tuple(succeeded))
         dead = attempt >= self.config.max_attempts
         delay = next_attempt_after(failures=attempt, base=self.config.retry_base, cap=self.config.retry_cap,
@@ -179,8 +178,8 @@ class Relay:
             ops = [ops_alert(self.config.ops_tag, kind=ALERT_DEAD, key=f"dead:{digest_id}", source=None, now=now,
                              title=f"{len(ids)} alerts for {route}/{group} could not be delivered after {attempt} attempts",
                              detail=error)]
-        self.store.append([NewEvent(ALERT_FAILED, stream, {
-            **base, "delivered_targets": succeeded, "failed": failures, "error": error, "dead": dead,
-            "next_attempt_at": to_iso(now + delay),
-        }, derive_event_id(stream, ALERT_FAILED, digest_id), occurred_at=base["at"]), *ops])
+        self.store.append([NewEvent.of(AlertFailed(
+            **base, delivered_targets=succeeded, failed=failures, error=error, dead=dead,
+            next_attempt_at=to_iso(now + delay),
+        ), stream, derive_event_id(stream, ALERT_FAILED, digest_id), occurred_at=base["at"]), *ops])
         return DigestReport(route, group, len(ids), False, tuple(succeeded), error)

@@ -16,7 +16,7 @@ from monitor.clock import parse_iso, to_iso
 from monitor.vocabulary import SEVERITY_RANK, SOURCE_FAILING
 from monitor.detect.incidents import IncidentFold
 from monitor.events import (
-    ALERT_QUEUED, INCIDENT_ITEM_ATTACHED, INCIDENT_OPENED, INCIDENT_STATUS_CHANGED, NewEvent, derive_event_id,
+    ALERT_QUEUED, INCIDENT_ITEM_ATTACHED, AlertQueued, INCIDENT_OPENED, INCIDENT_STATUS_CHANGED, NewEvent, derive_event_id,
 )
 
 OTHER = "other"
@@ -134,8 +134,9 @@ def queue(
             data.update({k: reminder[k] for k in ("deadline", "date", "days_left", "days_before")})
         if incident is not None:
             data.update(incident)
-        events.append(NewEvent(ALERT_QUEUED, stream, data, derive_event_id(stream, ALERT_QUEUED, identifier),
-                               occurred_at=to_iso(now)))
+        # The typed payload refuses a key its schema does not name; it encodes to these same keys.
+        events.append(NewEvent.of(AlertQueued(**data), stream, derive_event_id(stream, ALERT_QUEUED, identifier),
+                                  occurred_at=to_iso(now)))
     return events
 
 
@@ -165,7 +166,8 @@ def ops_alert(tag: str, *, kind: str, key: str, title: str, detail: str, source:
         "companies": [], "deadlines": [], "change_id": key, "due_at": to_iso(now),
         "evidence": [{"kind": "phrase", "name": kind, "value": detail[:200], "field": "ops"}],
     }
-    return NewEvent(ALERT_QUEUED, stream, data, derive_event_id(stream, ALERT_QUEUED, identifier), occurred_at=to_iso(now))
+    return NewEvent.of(AlertQueued(**data), stream, derive_event_id(stream, ALERT_QUEUED, identifier),
+                       occurred_at=to_iso(now))
 
 
 class AlertQueue:

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
 from monitor.events import CHANGE_DETECTED, DEADLINE_REACHED, Event
-from monitor.projections.base import Statement
+from monitor.projections.base import Statement, live_and_replay
 from monitor.vocabulary import SEVERITIES
 
 
@@ -33,12 +33,13 @@ class Changes:
     CREATE INDEX IF NOT EXISTS changes_rule ON changes (rule, seq);
     CREATE INDEX IF NOT EXISTS changes_seq ON changes (seq);
     """
-    _insert = (
+    _insert, _replay = live_and_replay(
         "INSERT OR REPLACE INTO changes (id, seq, kind, severity, rule, source, key, published, recorded_at, data) "
-        "VALUES (json_extract(?1, '$.id'), ?2, json_extract(?1, '$.kind'), json_extract(?1, '$.severity'), "
-        "json_extract(?1, '$.rule'), json_extract(?1, '$.source'), json_extract(?1, '$.key'), "
-        "json_extract(?1, '$.published'), ?3, ?1)"
-    )
+        "SELECT json_extract({data}, '$.id'), {seq}, json_extract({data}, '$.kind'), "
+        "json_extract({data}, '$.severity'), json_extract({data}, '$.rule'), json_extract({data}, '$.source'), "
+        "json_extract({data}, '$.key'), json_extract({data}, '$.published'), {recorded_at}, {data} {rows}",
+        {"data": "?1", "seq": "?2", "recorded_at": "?3"}, types)
+    replay_sql = (_replay,)
 
     def apply(self, event: Event) -> Iterable[Statement]:
         yield self._insert, (event.raw_data, event.seq, event.recorded_at)
@@ -71,18 +72,21 @@ class Deadlines:
         PRIMARY KEY (source, key, kind, date, days)
     );
     """
-    _deadline = (
+    _deadline, _replay_deadlines = live_and_replay(
         "INSERT INTO deadlines (source, key, kind, date, change_id, seq) "
-        "SELECT json_extract(?1, '$.source'), json_extract(?1, '$.key'), json_extract(d.value, '$.kind'), "
-        "json_extract(d.value, '$.date'), json_extract(?1, '$.id'), ?2 FROM json_each(?1, '$.deadlines') AS d "
-        "WHERE true ON CONFLICT (source, key, kind) DO UPDATE SET date = excluded.date, "
-        "change_id = excluded.change_id, seq = excluded.seq"
-    )
-    _reminder = (
-        "INSERT OR IGNORE INTO reminders (source, key, kind, date, days, seq) VALUES (json_extract(?1, '$.source'), "
-        "json_extract(?1, '$.key'), json_extract(?1, '$.deadline'), json_extract(?1, '$.date'), "
-        "json_extract(?1, '$.days_before'), ?2)"
-    )
+        "SELECT json_extract({data}, '$.source'), json_extract({data}, '$.key'), json_extract(d.value, '$.kind'), "
+        "json_extract(d.value, '$.date'), json_extract({data}, '$.id'), {seq} {rows} "
+        "ON CONFLICT (source, key, kind) DO UPDATE SET date = excluded.date, "
+        "change_id = excluded.change_id, seq = excluded.seq",
+        {"data": "?1", "seq": "?2"}, {CHANGE_DETECTED}, live_rows="FROM json_each(?1, '$.deadlines') AS d WHERE true",
+        join=", json_each(e.data, '$.deadlines') AS d", order=", d.id")  # d.id: the array's order, as live
+    _reminder, _replay_reminders = live_and_replay(
+        "INSERT OR IGNORE INTO reminders (source, key, kind, date, days, seq) SELECT json_extract({data}, '$.source'), "
+        "json_extract({data}, '$.key'), json_extract({data}, '$.deadline'), json_extract({data}, '$.date'), "
+        "json_extract({data}, '$.days_before'), {seq} {rows}",
+        {"data": "?1", "seq": "?2"}, {DEADLINE_REACHED})
+    # The two tables are folded from different events, independently: one pass each.
+    replay_sql = (_replay_deadlines, _replay_reminders)
 
     def apply(self, event: Event) -> Iterable[Statement]:
         if event.type == CHANGE_DETECTED:

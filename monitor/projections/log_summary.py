@@ -25,6 +25,9 @@ class EventTypes:
         "INSERT INTO event_types (type, events, last_seq) VALUES (?, 1, ?) ON CONFLICT (type) DO UPDATE SET "
         "events = events + 1, last_seq = excluded.last_seq"
     )
+    # On replay: the same counts and last positions, from the census the runner takes of the
+    # log's prefix (temp.census: type, events, last_seq) in its one pass.
+    replay_sql = ("INSERT INTO event_types (type, events, last_seq) SELECT type, events, last_seq FROM temp.census",)
 
     def apply(self, event: Event) -> Iterable[Statement]:
         yield self._upsert, (event.type, event.seq)

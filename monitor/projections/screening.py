@@ -114,23 +114,25 @@ class Screening:
               "json_extract(?1, '$.matched_name'), json_extract(?1, '$.score'), json_extract(?1, '$.at'), ?1, ?2)")
 
     def apply(self, event: Event) -> Iterable[Statement]:
-        d = event.data
+        # Columns taken straight from the JSON are read by SQLite (json_extract); what needs Python
+        # reads the typed payload.
         if event.type == ENTITY_ADDED:
-            yield self._added, (event.raw_data, json.dumps(countries_of(d["record"])), event.seq)
+            yield self._added, (event.raw_data, json.dumps(countries_of(event.typed.record)), event.seq)
         elif event.type == ENTITY_MODIFIED:
-            yield self._modified, (event.raw_data, json.dumps(d.get("countries") or []), event.seq)
+            yield self._modified, (event.raw_data, json.dumps(event.typed.get("countries", [])), event.seq)
         elif event.type == ENTITY_REMOVED:
             yield self._removed, (event.raw_data, event.seq)
         elif event.type == SCREENING_SNAPSHOT:
             yield self._snapshot, (event.raw_data, event.seq)
         elif event.type == WATCHLIST_CHANGED:
-            for ref in d.get("removed") or ():
+            d = event.typed
+            for ref in d.get("removed", ()):
                 yield self._drop_entry, (ref,)
-            for entry in [*(d.get("added") or ()), *(d.get("changed") or ())]:
+            for entry in [*d.get("added", ()), *d.get("changed", ())]:
                 yield self._entry, (entry["ref"], entry["name"], entry.get("name_zh"), entry.get("country"), event.seq)
-            settings = {k: d.get(k) for k in ("lists", "ignore", "file")}
-            yield self._state, (d["sha256"], d["threshold"], json.dumps(settings, ensure_ascii=False),
-                                d["entries"], d["at"], event.seq)
+            settings = {"lists": d.get("lists"), "ignore": d.get("ignore"), "file": d.get("file")}
+            yield self._state, (d.sha256, d.threshold, json.dumps(settings, ensure_ascii=False),
+                                d.entries, d.at, event.seq)
         elif event.type == WATCHLIST_MATCHED:
             yield self._match, (event.raw_data, event.seq)
 

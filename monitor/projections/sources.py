@@ -57,13 +57,13 @@ class Sources:
     )
 
     def apply(self, event: Event) -> Iterable[Statement]:
-        d = event.data
+        d = event.typed  # SourcePolled or SourceFailed; .get: None when the poll did not record it
         if event.type == SOURCE_POLLED:
-            yield self._polled, (d["source"], d["at"], d["at"], d.get("status"), d.get("entries"), d.get("bytes"),
+            yield self._polled, (d.source, d.at, d.at, d.get("status"), d.get("entries"), d.get("bytes"),
                                  d.get("etag"), d.get("last_modified"), d.get("body_sha256"), event.seq)
         elif event.type == SOURCE_FAILED:
-            yield self._failed, (d["source"], d["at"], d.get("status"), d["at"], d.get("retry_at"),
-                                 d["reason"], d["message"], event.seq)
+            yield self._failed, (d.source, d.at, d.get("status"), d.at, d.get("retry_at"),
+                                 d.reason, d.message, event.seq)
 
 
 # --- named reads --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ projections (or the outbox rows they imply).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,13 @@ from monitor.clock import Clock, system_clock, to_iso
 from monitor.events import UPCASTERS, Event, NewEvent, Upcasters, dumps
 from monitor.store import chain, schema
 from monitor.store.errors import ChainBroken, StoreCorrupt, StoreNotBegun, describe
+
+
+# The latest version of each stream of a JSON array, by the stream's index in it.
+_STREAM_VERSIONS = (
+    "SELECT s.key, coalesce((SELECT stream_version FROM events WHERE stream = s.value "
+    "ORDER BY stream_version DESC LIMIT 1), 0) FROM json_each(?) AS s"
+)
 
 
 class ConcurrencyError(Exception):
@@ -126,8 +134,7 @@ class EventStore:
         on a mismatch ``ConcurrencyError`` is raised and nothing is written.
         """
         batch = _unique(batch)
-        for event in batch:
-            _check_header(event)
+        _check_headers(batch)
         if not batch:
             return AppendResult((), 0)
         with self.transaction() as conn:
@@ -155,9 +162,12 @@ class EventStore:
         return found
 
     def _stream_versions(self, streams: set[str]) -> dict[str, int]:
-        # One indexed seek per stream: at a million events this is ~20x faster than a single
-        # `WHERE stream IN (...) GROUP BY stream` (measured: 0.3 ms against 7 ms a batch).
-        return {stream: self.stream_version(stream) for stream in streams}
+        # One statement for the batch, one indexed seek per stream inside it: at a million events
+        # a `WHERE stream IN (...) GROUP BY stream` was ~20x slower (7 ms against 0.3 ms a batch),
+        # and a query per stream costs a Python round trip each (twice this, measured at 1M).
+        ordered = sorted(streams)
+        found = dict(self.conn.execute(_STREAM_VERSIONS, (json.dumps(ordered),)))
+        return {stream: found[index] for index, stream in enumerate(ordered)}
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -289,6 +299,11 @@ class EventStore:
         """Bring the projections up to the log's head. Here they are folded inside every append,
         whoever appends, so there is nothing to do; a mirror of a shared log pulls here."""
 
+    def attach_uri(self) -> str:
+        """How another SQLite connection opens this log read-only (``ATTACH``): replay folds
+        set-based from it. (Only an SQLite log has one.)"""
+        return self.path.resolve().as_uri() + "?mode=ro"
+
     def verify(self, anchor=None, witnesses=(), progress=None):
         from monitor.store.integrity import verify
 
@@ -342,6 +357,8 @@ def check_copied_rows(head: Head, rows: Sequence[tuple], where: str) -> None:
 
 def _unique(batch: Sequence[NewEvent]) -> list[NewEvent]:
     """The same event twice in one batch is recorded once."""
+    if len({event.event_id for event in batch}) == len(batch):
+        return list(batch)  # the common case: no repeats, nothing to filter
     seen: set[str] = set()
     out = []
     for event in batch:
@@ -349,6 +366,19 @@ def _unique(batch: Sequence[NewEvent]) -> list[NewEvent]:
             seen.add(event.event_id)
             out.append(event)
     return out
+
+
+def _check_headers(batch: Sequence[NewEvent]) -> None:
+    """Every header field non-empty text without the separators of the row bytes: for the whole
+    batch in one test (one string, one search), event by event only to name the culprit."""
+    try:
+        joined = "\x1f".join([f"{e.event_id}\x1f{e.stream}\x1f{e.type}\x1f{e.occurred_at or ''}" for e in batch])
+        if all(e.event_id and e.stream and e.type for e in batch) and chain.is_clean_header(joined):
+            return
+    except TypeError:
+        pass
+    for event in batch:
+        _check_header(event)
 
 
 def _check_header(event: NewEvent) -> None:
