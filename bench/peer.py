@@ -33,6 +33,8 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from poll import entry  # bench/poll.py, beside this script: the same entries
+
 ROOT = Path(__file__).resolve().parents[1]
 PEER_VENV = ROOT / "bench" / ".peer-venv"  # ignored by git
 PEER_PACKAGE = "changedetection.io"
@@ -44,21 +46,9 @@ ENTRIES = 50
 
 # --- the feed server (child process) ---------------------------------------------------------
 
-def item(source: int, n: int) -> str:
-    """One entry, as in bench/poll.py's feeds (~500 bytes)."""
-    return (
-        f"<item><title>Source {source} item {n}: Commerce revises export controls on advanced computing "
-        f"items</title><link>https://news.example.org/{source}/{n}</link><guid>urn:s{source}:n{n}</guid>"
-        f"<pubDate>Thu, 15 Jan 2026 {n % 24:02d}:00:00 GMT</pubDate><description>The Bureau of Industry "
-        f"and Security issued an interim final rule on &lt;b&gt;advanced computing&lt;/b&gt; "
-        f"integrated circuits; licence applications for the UAE and Saudi Arabia are under review. "
-        f"Entry {n} of source {source}.</description></item>"
-    )
-
-
 def window_feed(source: int, first: int) -> bytes:
     """The feed after `first` responses: entries first .. first+49, so each response adds one."""
-    items = "".join(item(source, n) for n in range(first + ENTRIES - 1, first - 1, -1))  # newest first
+    items = "".join(entry(source, n) for n in range(first + ENTRIES - 1, first - 1, -1))  # newest first
     return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Feed {source}</title>'
             f"<link>https://news.example.org/{source}</link><description>bench</description>"
             f"{items}</channel></rss>").encode()

@@ -50,18 +50,23 @@ for line in sys.stdin:
 """
 
 
+def entry(source: int, n: int) -> str:
+    """One entry of a bench feed (~500 bytes); bench/peer.py's feeds are made of the same."""
+    return (
+        f"<item><title>Source {source} item {n}: Commerce revises export controls on advanced computing "
+        f"items</title><link>https://news.example.org/{source}/{n}</link><guid>urn:s{source}:n{n}</guid>"
+        f"<pubDate>Thu, 15 Jan 2026 {n % 24:02d}:00:00 GMT</pubDate><description>The Bureau of Industry "
+        f"and Security issued an interim final rule on &lt;b&gt;advanced computing&lt;/b&gt; "
+        f"integrated circuits; licence applications for the UAE and Saudi Arabia are under review. "
+        f"Entry {n} of source {source}.</description></item>"
+    )
+
+
 def feed(source: int, generation: int, entries: int = 50) -> bytes:
     """An RSS feed whose 50 entries are new in every generation (~25 KB)."""
     items = []
     for n in range(generation * entries, (generation + 1) * entries):
-        items.append(
-            f"<item><title>Source {source} item {n}: Commerce revises export controls on advanced computing "
-            f"items</title><link>https://news.example.org/{source}/{n}</link><guid>urn:s{source}:n{n}</guid>"
-            f"<pubDate>Thu, 15 Jan 2026 {n % 24:02d}:00:00 GMT</pubDate><description>The Bureau of Industry "
-            f"and Security issued an interim final rule on &lt;b&gt;advanced computing&lt;/b&gt; "
-            f"integrated circuits; licence applications for the UAE and Saudi Arabia are under review. "
-            f"Entry {n} of source {source}.</description></item>"
-        )
+        items.append(entry(source, n))
     return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Feed {source}</title>'
             f"<link>https://news.example.org/{source}</link><description>bench</description>"
             f"{''.join(items)}</channel></rss>").encode()

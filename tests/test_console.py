@@ -316,6 +316,16 @@ def test_off_loopback_without_a_token_every_page_but_healthz_is_403_and_the_log_
         running.close()
 
 
+def signed_in_dead_alert(page):
+    """Sign in on the page the console showed (the alerts of status dead): (its one alert id, its row)."""
+    page.fill("#token", TOKEN)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: url.endswith("/alerts?status=dead"))
+    row = page.locator("#alerts tbody tr")
+    assert row.count() == 1
+    return row.get_attribute("data-alert"), row
+
+
 def test_off_loopback_the_token_opens_by_bearer_or_login_and_retry_needs_it_and_csrf(demo_state, browser):
     running = Console(copy_state(demo_state, "token"), "0.0.0.0", env={"MONITOR_CONSOLE_TOKEN": TOKEN})
     try:
@@ -334,12 +344,7 @@ def test_off_loopback_the_token_opens_by_bearer_or_login_and_retry_needs_it_and_
         page.fill("#token", "not-the-token-at-all")
         page.click("button[type=submit]")
         assert "not the console token" in page.locator("main").inner_text()
-        page.fill("#token", TOKEN)
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: url.endswith("/alerts?status=dead"))
-        row = page.locator("#alerts tbody tr")
-        assert row.count() == 1
-        alert_id = row.get_attribute("data-alert")
+        alert_id, row = signed_in_dead_alert(page)
         cookies = {c["name"]: c for c in browser.cookies(running.url)}
         assert TOKEN not in cookies["monitor_console"]["value"] and cookies["monitor_console"]["httpOnly"]
         shot(page, "alerts-dead-signed-in")
@@ -370,12 +375,7 @@ def test_a_console_retry_on_a_shared_log_goes_to_the_shared_log(demo_state, brow
     try:
         page = browser.new_page()
         page.goto(running.url + "/alerts?status=dead")
-        page.fill("#token", TOKEN)
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: url.endswith("/alerts?status=dead"))
-        row = page.locator("#alerts tbody tr")
-        assert row.count() == 1
-        alert_id = row.get_attribute("data-alert")
+        alert_id, row = signed_in_dead_alert(page)
         row.locator("button", has_text="Retry").click()
         page.wait_for_url(lambda url: url.endswith("/alerts?status=queued"))
         page.context.clear_cookies()

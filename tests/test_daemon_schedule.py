@@ -9,13 +9,13 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from monitor.clock import system_clock
 from monitor.config import load_config
+from test_daemon import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 RSS = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>news</title>'
@@ -34,16 +34,6 @@ def write_config(tmp_path: Path, sources: dict[str, str], every: str, apprise: s
         lines.append('[alerts]\napprise_config = "apprise.yml"\n[[alerts.routes]]\ntag = "compliance"\n')
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def test_a_run_that_comes_due_during_a_slow_poll_is_made_when_it_ends(tmp_path, http_server):

@@ -234,6 +234,16 @@ RELAY_LEASE = 8  # seconds
 SHORT_LEASE, SLOW_SINK = 2, 3.0  # seconds: a digest outlasts the lease, not a send's timeout
 
 
+def shared_outbox(pg_url: str) -> tuple[set, list]:
+    """(alerts queued, alert ids delivered, one per delivery) in the shared log."""
+    with psycopg.connect(pg_url) as conn:
+        queued = {json.loads(d)["alert_id"] for (d,) in conn.execute(
+            "SELECT data FROM events WHERE type = 'AlertQueued'")}
+        delivered = [a for (d,) in conn.execute("SELECT data FROM events WHERE type = 'AlertDelivered'")
+                     for a in json.loads(d)["alert_ids"]]
+    return queued, delivered
+
+
 def write_relay_config(tmp_path: Path, feeds, sink, *, lease: int = RELAY_LEASE) -> Path:
     """Three feeds with export-control news, and three routes to the one json:// sink: several
     digests are due together. The digest window gathers what the first polls find into one pass."""
@@ -323,13 +333,7 @@ def test_sigkill_of_the_relay_holder_mid_pass_repeats_at_most_the_digest_in_flig
         assert died_holding_until <= taken_at, (died_holding_until, taken_at)
         assert (taken_at - died_holding_until).total_seconds() < RELAY_LEASE, (died_holding_until, taken_at)
 
-        def outbox() -> tuple[set, list]:
-            with psycopg.connect(pg_url) as conn:
-                queued = {json.loads(d)["alert_id"] for (d,) in conn.execute(
-                    "SELECT data FROM events WHERE type = 'AlertQueued'")}
-                delivered = [a for (d,) in conn.execute("SELECT data FROM events WHERE type = 'AlertDelivered'")
-                             for a in json.loads(d)["alert_ids"]]
-            return queued, delivered
+        outbox = lambda: shared_outbox(pg_url)  # noqa: E731
 
         def all_delivered():
             queued, delivered = outbox()
@@ -376,13 +380,7 @@ def test_a_relay_pass_longer_than_the_lease_keeps_it_and_sends_each_digest_once(
         replicas.extend(Replica(f"p{i}", config, pg_url) for i in range(2))
         logs = lambda: "\n".join(f"--- {r.name}\n{r.log()[-2500:]}" for r in replicas)  # noqa: E731
 
-        def outbox() -> tuple[set, list]:
-            with psycopg.connect(pg_url) as conn:
-                queued = {json.loads(d)["alert_id"] for (d,) in conn.execute(
-                    "SELECT data FROM events WHERE type = 'AlertQueued'")}
-                delivered = [a for (d,) in conn.execute("SELECT data FROM events WHERE type = 'AlertDelivered'")
-                             for a in json.loads(d)["alert_ids"]]
-            return queued, delivered
+        outbox = lambda: shared_outbox(pg_url)  # noqa: E731
 
         wait_for(lambda: (o := outbox())[0] and o[0] <= set(o[1]), 180, f"every queued alert delivered\n{logs()}")
         _three_more_relay_passes(replicas, logs)
