@@ -26,6 +26,7 @@ def kind(title, summary="", **options):
     ("商务部 海关总署公告 关于对镓、锗相关物项实施出口管制的公告", "countermeasure"),
     ("BIS rescinds the AI diffusion rule", "rescission"),
     ("Lawmakers introduce bill to tighten chip export controls", "legislation"),
+    ("Committee backs H. R. 8315 to curb AI chip exports", "legislation"),  # a space after the dot
     ("U.S. proposes rule requiring cloud providers to verify foreign customers", "proposed_rule"),
     ("Biden administration delays approval of Nvidia chip exports to Saudi Arabia", "license_slowdown"),
     ("US lifts restrictions on EDA software sales to China after trade truce", "rescission"),
@@ -80,7 +81,8 @@ def test_the_prefilter_never_changes_a_decision_on_the_corpus(monkeypatch):
 words = st.sampled_from(["US", "China", "licences", "slowed", "Entity List", "rescinds", "rule", "放慢", "许可",
                          "实体清单", "撤销", "规则", "chips", "Nvidia", "proposes", "bill", "House", "correction",
                          "comment period", "extends", "export controls", "gallium", "镓", "出口管制", "approves",
-                         "sales to", "tells", "stop selling", "halts", "shipments", "H.R. 8315", "暂停实施", "公告"])
+                         "sales to", "tells", "stop selling", "halts", "shipments", "H.R. 8315", "H. R. 8315", "暂停实施",
+                         "公告"])
 
 
 @settings(max_examples=300, deadline=None)

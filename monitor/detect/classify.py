@@ -189,7 +189,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
                        "ministry of commerce", "cac", "samr", "不可靠", "管控名单", "网络安全审查", "反倾销", "反规避",
                        "反补贴", "反歧视", "反垄断", "反制", "镓", "锗", "锑", "石墨", "稀土", "超硬", "钨", "商务部",
                        "海关总署", "中方", "中国政府", "国务院", "网信办", "市场监管", "国家互联网", "北京", "两用物项"),
-    "legislation": ("h.r", "hr", "h r", "s.", "bill", "legislation", "act", "lawmaker", "senator", "congress",
+    "legislation": ("h.r", "hr", "h r", "h. r", "s.", "bill", "legislation", "act", "lawmaker", "senator", "congress",
                     "house", "senate", "法案", "议案"),
     "license_policy": ("licen", "permit", "presumption", "case-by-case", "case by case", "requir", "revok",
                        "revocation", "cancel", "suspen", "allow", "approv", "grant", "resum", "deny", "denie",
