@@ -79,7 +79,7 @@ class Detector:
         if decision is None:
             return []
         if link is None and not source.structured and decision.kind in CONTEXT_KINDS:
-            link = self.catalog.link_in_context(item, tags.countries, decision.kind)
+            link = self.catalog.link_in_context(item, tags.countries, decision.kind, text)
             rule = self.catalog.rules.get(link.rule) if link else None
             if rule is not None:
                 # the same matches; only the rule's regions are added (the text is not tagged again)

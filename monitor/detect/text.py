@@ -29,7 +29,7 @@ from typing import Any, Mapping
 
 import opencc
 
-__all__ = ["CJK", "ItemText", "lower_same_length", "normalize"]
+__all__ = ["CJK", "ItemText", "lower_same_length", "normalize", "normalized_cut"]
 
 # CJK unified ideographs (URO, extensions A-H) and compatibility ideographs.
 CJK = re.compile(
@@ -160,15 +160,43 @@ class ItemText:
         return low
 
     def prefix(self, name: str, size: int) -> tuple[str, str]:
-        """The first ``size`` characters of a text, original and normalised. ``normalize`` of a
-        prefix is the prefix of ``normalize`` when the text is ASCII (it is then the identity);
-        otherwise OpenCC's phrase tables may read the cut differently, so the prefix is normalised
-        on its own, as before."""
+        """The first ``size`` characters of a text, original and normalised (``normalize`` of the
+        prefix, which differs from the prefix of ``normalize`` only where OpenCC's phrase tables
+        read the cut differently: ``normalized_cut``)."""
         original = self.original[name]
         if len(original) <= size:
             return original, self.normalized[name]
-        cut = original[:size]
-        return cut, (self.normalized[name][:size] if original.isascii() else normalize(cut))
+        return original[:size], normalized_cut(original, self.normalized[name], size)
+
+
+def _is_cjk(ch: str) -> bool:
+    return _CJK_MATCH(ch) is not None
+
+
+_CJK_MATCH = CJK.match
+
+
+def normalized_cut(original: str, normalized: str, size: int) -> str:
+    """``normalize(original[:size])``, given ``normalized == normalize(original)``.
+
+    NFKC is per character, and OpenCC's t2s dictionaries hold only CJK ideographs, on both sides,
+    each entry as long as its conversion (tests/test_text.py reads the shipped dictionaries to
+    hold this): so no conversion reads across a character that is not an ideograph, and
+    ``normalize(a + c + b) == normalize(a) + c' + normalize(b)`` for such a ``c``. The cut
+    changes only the run of ideographs it falls in, which is converted again on its own (a few
+    characters; normalising the whole prefix again cost a third of the text's normalisation).
+    Whether a character is an ideograph is read on ``normalized``: the conversion maps ideographs
+    to ideographs and leaves every other character as NFKC made it."""
+    if size <= 0:
+        return ""
+    if size >= len(original):
+        return normalized
+    if original.isascii() or not (_is_cjk(normalized[size - 1]) and _is_cjk(normalized[size])):
+        return normalized[:size]
+    start = size - 1
+    while start > 0 and _is_cjk(normalized[start - 1]):
+        start -= 1
+    return normalized[:start] + normalize(original[start:size])
 
 
 def lower_same_length(text: str) -> str:

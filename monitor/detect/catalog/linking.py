@@ -142,7 +142,8 @@ class Catalog:
                                               _neg(self._recency[rid]), rid))
         return Link(best, "keyword", satisfied[best][1])
 
-    def link_in_context(self, item: Mapping[str, Any], countries: Iterable[str], kind: str) -> Link | None:
+    def link_in_context(self, item: Mapping[str, Any], countries: Iterable[str], kind: str,
+                        text: ItemText | None = None) -> Link | None:
         """The rule a news item is about when it names none: a rule of a country the item names,
         whose dates the item's own date falls among (a week before the first to two weeks after
         the last), and one of whose topics the item names; most topics named wins, then the rule
@@ -154,7 +155,7 @@ class Catalog:
         except ValueError:
             return None
         named = set(countries)
-        text: str | None = None  # normalised when a rule passes the cheap tests (most calls: none does)
+        joined: str | None = None  # made when a rule passes the cheap tests (most calls: none does)
         best: tuple[tuple[int, int], str, list[str]] | None = None
         for rule in self.rules.values():
             if not rule.topics or not rule.dates or rule.jurisdiction not in named:
@@ -164,9 +165,9 @@ class Catalog:
             days = self._days[rule.id]
             if not (days[0] - timedelta(days=7) <= when <= days[-1] + timedelta(days=14)):
                 continue
-            if text is None:
-                text = normalize(f"{item.get('title') or ''}\n{item.get('summary') or ''}")
-            hits = [m.group(0) for m in self._topic_starts.finditer(self._topic_pattern(rule), text)]
+            if joined is None:
+                joined = _joined(item, text)
+            hits = [m.group(0) for m in self._topic_starts.finditer(self._topic_pattern(rule), joined)]
             if hits:
                 score = (len({h.lower() for h in hits}), -min(abs((when - d).days) for d in days))
                 if best is None or score > best[0]:
@@ -215,6 +216,16 @@ class Catalog:
                      if chosen in rules and one.evidence not in evidence]
         return Link(chosen, "identifier", tuple(evidence) + keyword_evidence)
 
+
+
+def _joined(item: Mapping[str, Any], text: ItemText | None) -> str:
+    """``normalize`` of the title and summary on two lines: from ``text`` (``ItemText.of(item)``),
+    normalised already, when it holds them (a newline is not an ideograph: the conversion does
+    not read across it, see ``monitor.detect.text.normalized_cut``)."""
+    title, summary = item.get("title") or "", item.get("summary") or ""
+    if text is None or not (isinstance(title, str) and isinstance(summary, str)):
+        return normalize(f"{title}\n{summary}")
+    return f"{text.normalized.get('title', '')}\n{text.normalized.get('summary', '')}"
 
 
 def _recency(rule: Rule) -> str:
