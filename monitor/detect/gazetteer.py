@@ -168,6 +168,10 @@ class _Scanner:
         self.guards = dict(guards)
         self._patterns = list(self.keys)
         self._infos = [self.keys[k] for k in self._patterns]
+        # the targets of each key that needs no check (no boundary, guard or case: most CJK
+        # keys), None for the others: the scan's common case is one list look-up
+        self._plain = [None if info.word_start or info.word_end or info.guard is not None or info.exact
+                       else info.always for info in self._infos]
         # ahocorasick_rs takes no empty pattern; an empty key (never made: aliases are stripped
         # and checked) could match nothing anyway.
         # a DFA: the fastest of the library's automata to search (a fifth faster here than the
@@ -176,7 +180,9 @@ class _Scanner:
             self._patterns, implementation=ahocorasick_rs.Implementation.DFA) if self._patterns else None
 
     def scan(self, low: str, norm: str) -> list[tuple[int, int, tuple]]:
-        """(start, end, targets) of the occurrences, unsorted; ``low`` is the lower-cased ``norm``."""
+        """(start, end, targets) of the outermost occurrences, in text order: without those inside
+        a longer one and without blocked phrases (no targets: they only hide what they contain);
+        ``low`` is the lower-cased ``norm``."""
         if self._automaton is None:
             return []
         try:
@@ -190,37 +196,46 @@ class _Scanner:
         # the candidates at each start, longest first (two stable sorts by C-level keys)
         hits.sort(key=_END, reverse=True)
         hits.sort(key=_START)
-        infos = self._infos
+        infos, plain = self._infos, self._plain
         out: list[tuple[int, int, tuple]] = []
         append = out.append
         size = len(low)
         done = -1  # the start that already has its occurrence
+        reach = -1  # the end of the occurrences kept so far: one ending there or before is inside
         for index, start, end in hits:
             if start == done:
                 continue
-            info = infos[index]
-            if info.word_start and start and low[start - 1] in _WORD_CHARS:
-                continue
-            if info.word_end and end < size and low[end] in _WORD_CHARS:
-                continue
-            guard = info.guard
-            if guard is not None:
-                # str.startswith / endswith take a tuple: each context set is one call
-                if guard.not_followed_by and low.startswith(guard.not_followed_by, end):
+            targets = plain[index]
+            if targets is None:  # a key with a boundary, a guard or a case to check
+                info = infos[index]
+                if info.word_start and start and low[start - 1] in _WORD_CHARS:
                     continue
-                if guard.not_preceded_by and low.endswith(info.preceded, 0, end):
+                if info.word_end and end < size and low[end] in _WORD_CHARS:
                     continue
-            if info.exact:
-                spelt = norm[start:end]
-                exact = [t for spelling, t in info.exact
-                         if spelling == spelt and not any(a[:2] == t[:2] for a in info.always)]
-                targets = tuple(sorted(info.always + tuple(exact))) if exact else info.always
-                if not targets:
-                    continue  # rejected for its case ("U.S.a." is not "U.S.A."): a shorter key may start here
-            else:
-                targets = info.always  # () for a blocked phrase: it only hides what it contains
-            append((start, end, targets))
+                guard = info.guard
+                if guard is not None:
+                    # str.startswith / endswith take a tuple: each context set is one call
+                    if guard.not_followed_by and low.startswith(guard.not_followed_by, end):
+                        continue
+                    if guard.not_preceded_by and low.endswith(info.preceded, 0, end):
+                        continue
+                if info.exact:
+                    spelt = norm[start:end]
+                    exact = [t for spelling, t in info.exact
+                             if spelling == spelt and not any(a[:2] == t[:2] for a in info.always)]
+                    targets = tuple(sorted(info.always + tuple(exact))) if exact else info.always
+                    if not targets:
+                        continue  # rejected for its case ("U.S.a." is not "U.S.A."): a shorter key may start here
+                else:
+                    targets = info.always  # () for a blocked phrase: it only hides what it contains
             done = start
+            # Starts ascend and each has one occurrence, so one ending within the reach of those
+            # before it lies inside an earlier, longer one.
+            if end <= reach:
+                continue
+            reach = end
+            if targets:
+                append((start, end, targets))
         return out
 
 
@@ -262,30 +277,6 @@ def _check_keys(table: Mapping[str, Any], where: str, allowed: set[str]) -> None
 def _shipped_data() -> Mapping[str, Any]:
     resource = importlib.resources.files("monitor").joinpath("data/gazetteer.toml")
     return tomllib.loads(resource.read_text(encoding="utf-8"))
-
-
-def _outermost(spans: list[tuple[int, int, tuple]]) -> list[tuple[int, int, tuple]]:
-    """The spans, in order, without duplicates, without those inside a longer one, and without
-    blocked phrases (no targets: they only hide what they contain)."""
-    if len(spans) < 2:
-        return [s for s in spans if s[2]]
-    spans.sort()
-    kept = []
-    max_end, max_start = -1, -1
-    last = None
-    for span in spans:
-        start, end, targets = span
-        if (start, end) == last:
-            continue  # found twice (e.g. a case-rejected key is searched inside)
-        last = start, end
-        if end <= max_end:
-            if end < max_end or start > max_start:
-                continue  # inside a longer occurrence
-        else:
-            max_end, max_start = end, start
-        if targets:
-            kept.append(span)
-    return kept
 
 
 _new = object.__new__
@@ -560,7 +551,7 @@ class Gazetteer:
         """(start, end, targets) of every occurrence not inside a longer one, in text order."""
         if isinstance(text, str):
             text = ItemText({field: text})
-        return _outermost(self._scanner.scan(text.lowered(field), text.normalized[field]))
+        return self._scanner.scan(text.lowered(field), text.normalized[field])
 
     def breadth(self, kind: str, slug: str) -> tuple[bool, int]:
         """How broad a group is, narrower first: regions that hold the United States (the actor of
