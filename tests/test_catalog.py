@@ -692,15 +692,26 @@ def test_chinese_announcement_numbers_are_found_as_by_finditer(text):
 
 
 _NEEDLE_PIECES = st.sampled_from(["镓", "锗", "、", "镓、锗", "实体清单", "两用物项", "美光", "云服务", "人工智能扩散",
-                                  "ai扩散", "晶圆代工", "芯片", " ", "the ", "AI Diffusion", "Micron", "x", "\ud800"])
+                                  "ai扩散", "晶圆代工", "芯片", " ", "the ", "AI Diffusion", "Micron", "x", "\ud800",
+                                  "semiconductor", "semiconductors", "Foundry", "foundries", "HBM", "h200", "2022",
+                                  "entity", "dual", "-", "_", ".", "\x01", "\t", "\x1c", "é", "\u212a", "advanced",
+                                  "computing", "intelligence", "artificial", "a800", "export", "s", "0"])
+_CATALOG = Catalog.load()
+_ONE_BY_ONE = Catalog.load()
+_ONE_BY_ONE._keywords._literal_automaton = None  # the text's set of words and a search per needle, as before
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.lists(_NEEDLE_PIECES, max_size=20).map("".join), st.lists(_NEEDLE_PIECES, max_size=20).map("".join))
-def test_the_keyword_needle_automaton_equals_one_search_per_needle(title, summary):
-    catalog = Catalog.load()
-    one_by_one = Catalog.load()
-    one_by_one._keywords._needle_automaton = None  # the substring search per needle, as before
+def test_the_keyword_automaton_equals_the_words_and_one_search_per_needle(title, summary):
+    catalog, one_by_one = _CATALOG, _ONE_BY_ONE
+    keywords = catalog._keywords
+    texts = Texts({"title": title, "summary": summary})
+    present = keywords._present(texts.joined)
+    if present is not None:
+        asked = {word for word in keywords._literal_words if word is not None}
+        assert present[0] == asked & texts.words
+        assert present[1] == {i for i, needle in enumerate(keywords._needles) if needle in texts.joined}
     item = {"title": title, "summary": summary}
     assert catalog._keywords.matches(Texts(item)) == one_by_one._keywords.matches(Texts(item))
     assert catalog.analyse(item) == one_by_one.analyse(item)

@@ -12,6 +12,7 @@ the text has CJK characters.
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -28,6 +29,9 @@ _TOKEN_SPLIT = re.compile(r"[\s\-\u2010-\u2015]+")
 _SEPARATOR = r"[\s\-\u2010-\u2015]+"
 _WORD = re.compile(r"[a-z0-9]+", re.ASCII)
 FROM_CJK = re.compile("[^\x00-\u2e7f]")  # a character from the CJK blocks up (faster than CJK)
+# the characters of a word of ``Texts.words``: ASCII that is neither punctuation nor a byte space
+_TOKEN_CHARS = frozenset(c for c in map(chr, range(128))
+                         if c not in string.punctuation and not c.encode().isspace())
 
 
 @dataclass(frozen=True)
@@ -143,38 +147,68 @@ class KeywordIndex:
                         self._gate_words.setdefault(alternative.word, []).append(ref)
                     else:
                         self._gate_needles.append((alternative.needle, CJK.search(alternative.needle) is None, ref))
-        # the needles of Chinese text, all found in one automaton pass (not one substring search
-        # each over the whole text); the needle automaton's pattern i is self._needles[i]
         self._needles = sorted({needle for needle, _plain, _ref in self._gate_needles})
         self._needle_refs: list[list[tuple[int, int]]] = [[] for _ in self._needles]
         for needle, _plain, ref in self._gate_needles:
             self._needle_refs[self._needles.index(needle)].append(ref)
-        self._needle_automaton = ahocorasick_rs.AhoCorasick(
-            self._needles, implementation=ahocorasick_rs.Implementation.DFA) if self._needles else None
+        # Every whole word an alternative asks for and every needle of the gate, in one automaton
+        # pass: splitting the text into its set of words cost more than the whole pass. A word
+        # found counts where it is a whole token, as in ``Texts.words``. Pattern i is the word
+        # self._literal_words[i] (bytes, or None) and the needle self._literal_needles[i] (index).
+        words = {a.word.decode() for a in self._alternatives if a.word is not None}
+        literals = sorted(words | set(self._needles))
+        self._literal_words = [w.encode() if w in words else None for w in literals]
+        self._literal_needles = [self._needles.index(w) if w in self._needles else None for w in literals]
+        self._literal_automaton = ahocorasick_rs.AhoCorasick(
+            literals, implementation=ahocorasick_rs.Implementation.DFA) if literals else None
+
+    def _present(self, joined: str) -> tuple[set[bytes], set[int]] | None:
+        """The alternatives' words that are whole tokens of ``joined`` and the gate's needles in
+        it; None when the automaton cannot read it (a lone surrogate) or there is none."""
+        if self._literal_automaton is None:
+            return None
+        try:
+            hits = self._literal_automaton.find_matches_as_indexes(joined, overlapping=True)
+        except UnicodeEncodeError:
+            return None
+        words: set[bytes] = set()
+        needles: set[int] = set()
+        size = len(joined)
+        literal_words, literal_needles = self._literal_words, self._literal_needles
+        for index, start, end in hits:
+            word = literal_words[index]
+            if word is not None and (start == 0 or joined[start - 1] not in _TOKEN_CHARS) and (
+                    end == size or joined[end] not in _TOKEN_CHARS):
+                words.add(word)
+            needle = literal_needles[index]
+            if needle is not None:
+                needles.add(needle)
+        return words, needles
 
     def matches(self, texts: Texts, only: Iterable[str] | None = None
                 ) -> dict[str, tuple[list[int], tuple[Evidence, ...]]]:
         """Rules with satisfied keyword entries: rule id -> (terms per satisfied entry, evidence)."""
         if not texts.normalized:
             return {}
-        # Gate: an entry can match only if an alternative of its first term is present; whole
-        # words are found by one set intersection, the rest (Chinese) by substring search.
+        # Gate: an entry can match only if an alternative of its first term is present: a whole
+        # word or a needle (Chinese), all found in one automaton pass.
         joined = texts.joined
-        plain = joined.isascii() or FROM_CJK.search(joined) is None  # no Chinese needle can match
+        present = self._present(joined)
         entries: set[tuple[int, int]] = set()
-        for word in self._gate_words.keys() & texts.words:
-            entries.update(self._gate_words[word])
-        if plain or self._needle_automaton is None:
+        if present is not None:
+            words, needles = present
+            for word in self._gate_words.keys() & words:
+                entries.update(self._gate_words[word])
+            for index in needles:
+                entries.update(self._needle_refs[index])
+        else:  # the words of the text, and each needle searched on its own
+            words = texts.words
+            plain = joined.isascii() or FROM_CJK.search(joined) is None  # no Chinese needle can match
+            for word in self._gate_words.keys() & words:
+                entries.update(self._gate_words[word])
             for needle, needle_plain, ref in self._gate_needles:
                 if (needle_plain or not plain) and ref not in entries and needle in joined:
                     entries.add(ref)
-        else:
-            try:
-                hits = self._needle_automaton.find_matches_as_indexes(joined, overlapping=True)
-            except UnicodeEncodeError:  # a lone surrogate cannot cross into Rust: search one by one
-                hits = [(index, 0, 0) for index, needle in enumerate(self._needles) if needle in joined]
-            for index in {index for index, _start, _end in hits}:
-                entries.update(self._needle_refs[index])
         if not entries:
             return {}
         wanted = None if only is None else {self._position[rid] for rid in only if rid in self._position}
@@ -191,7 +225,7 @@ class KeywordIndex:
                 for index in term:
                     if index not in matched:
                         alternative = self._alternatives[index]
-                        if (alternative.word in texts.words) if alternative.word is not None \
+                        if (alternative.word in words) if alternative.word is not None \
                                 else (alternative.needle in joined):
                             matched[index] = self._find(index, texts)
                         else:
