@@ -23,8 +23,7 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-import ahocorasick_rs
-
+from monitor.detect.literals import Literals
 from monitor.detect.text import ItemText, normalize
 from monitor.detect.windows import Starts
 from monitor.vocabulary import FAMILY, KINDS  # noqa: F401  (KINDS re-exported for older imports)
@@ -207,7 +206,7 @@ USE_TRIGGERS = True  # off only in the test that proves the triggers never chang
 # kinds are possible (testing each fragment with `in` cost more than some of the patterns).
 _FRAGMENTS = sorted({fragment for fragments in TRIGGERS.values() for fragment in fragments})
 _KINDS_OF_FRAGMENT = [frozenset(k for k, fragments in TRIGGERS.items() if fragment in fragments) for fragment in _FRAGMENTS]
-_TRIGGER_AUTOMATON = ahocorasick_rs.AhoCorasick(_FRAGMENTS, implementation=ahocorasick_rs.Implementation.DFA)  # fastest to search
+_TRIGGER_AUTOMATON = Literals(_FRAGMENTS)
 _ALL_KINDS = frozenset(TRIGGERS)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -217,9 +216,9 @@ def _possible_kinds(lowered: str) -> frozenset[str]:
     if not USE_TRIGGERS:
         return _ALL_KINDS
     try:
-        found = _TRIGGER_AUTOMATON.find_matches_as_indexes(lowered, overlapping=True)
+        found = _TRIGGER_AUTOMATON.find(lowered)
     except UnicodeEncodeError:  # a lone surrogate cannot cross into Rust; no fragment holds one
-        found = _TRIGGER_AUTOMATON.find_matches_as_indexes(_SURROGATE.sub("\ufffd", lowered), overlapping=True)
+        found = _TRIGGER_AUTOMATON.find(_SURROGATE.sub("\ufffd", lowered))
     kinds: set[str] = set()
     for index in {index for index, _start, _end in found}:
         kinds |= _KINDS_OF_FRAGMENT[index]

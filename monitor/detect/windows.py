@@ -26,8 +26,7 @@ import re
 from re import _constants as C, _parser  # the stdlib's own parser of patterns
 from typing import Iterable, Iterator
 
-import ahocorasick_rs
-
+from monitor.detect.literals import Literals
 from monitor.detect.text import lower_same_length
 
 __all__ = ["Starts", "literal_starts"]
@@ -128,9 +127,7 @@ class Starts:
             for slot in slots_of[literal]:
                 literals_of.setdefault(slot, set()).add(index)
         self._literals_of = {slot: frozenset(indexes) for slot, indexes in literals_of.items()}
-        # a DFA: the fastest of the library's automata to search, for a few hundred literals
-        self._automaton = ahocorasick_rs.AhoCorasick(
-            self._literals, implementation=ahocorasick_rs.Implementation.DFA) if self._literals else None
+        self._automaton = Literals(self._literals) if self._literals else None
         # the places of the last few texts (an item's title and lead are searched by a dozen patterns)
         self.places = functools.lru_cache(maxsize=16)(self._places)
 
@@ -140,9 +137,9 @@ class Starts:
         if not low.isascii() and any(c in low for c in _FOLDED):
             low = low.translate(_FOLD)  # slow on non-ASCII text: only when there is one to fold
         try:
-            hits = self._automaton.find_matches_as_indexes(low, overlapping=True)
+            hits = self._automaton.find(low)
         except UnicodeEncodeError:  # a lone surrogate cannot cross into Rust; no literal holds one
-            hits = self._automaton.find_matches_as_indexes(_SURROGATE.sub("\ufffd", low), overlapping=True)
+            hits = self._automaton.find(_SURROGATE.sub("\ufffd", low))
         return _Places(hits, self._literals_of)
 
     def search(self, pattern: re.Pattern[str], text: str) -> re.Match[str] | None:

@@ -16,10 +16,9 @@ import string
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-import ahocorasick_rs
-
 from monitor.detect.catalog.records import CatalogError, Evidence, Rule
 from monitor.detect.catalog.texts import Texts
+from monitor.detect.literals import Literals
 from monitor.detect.text import CJK, normalize
 
 __all__ = ["FROM_CJK", "KeywordIndex", "keyword_entries"]
@@ -159,8 +158,7 @@ class KeywordIndex:
         literals = sorted(words | set(self._needles))
         self._literal_words = [w.encode() if w in words else None for w in literals]
         self._literal_needles = [self._needles.index(w) if w in self._needles else None for w in literals]
-        self._literal_automaton = ahocorasick_rs.AhoCorasick(
-            literals, implementation=ahocorasick_rs.Implementation.DFA) if literals else None
+        self._literal_automaton = Literals(literals) if literals else None
 
     def _present(self, joined: str) -> tuple[set[bytes], set[int]] | None:
         """The alternatives' words that are whole tokens of ``joined`` and the gate's needles in
@@ -168,7 +166,7 @@ class KeywordIndex:
         if self._literal_automaton is None:
             return None
         try:
-            hits = self._literal_automaton.find_matches_as_indexes(joined, overlapping=True)
+            hits = self._literal_automaton.find(joined)
         except UnicodeEncodeError:
             return None
         words: set[bytes] = set()
