@@ -7,6 +7,7 @@ from monitor.detect.literals import Literals
 
 PATTERNS = ["us", "u.s.", "usa", "a", "ab", "abc", "bc", "美国", "美", "中美", "é", "e", "1-2", "-"]
 _LITERALS = Literals(PATTERNS)
+_RECENT = Literals(PATTERNS, recent=2)
 _PLAIN = ahocorasick_rs.AhoCorasick(PATTERNS)
 
 
@@ -14,4 +15,20 @@ _PLAIN = ahocorasick_rs.AhoCorasick(PATTERNS)
 @given(st.lists(st.sampled_from(["us", "U", "s", ".", "a", "b", "c", "美", "国", "中", "é", "e", "1", "-", " ", "x"]),
                 max_size=30).map("".join))
 def test_find_is_the_overlapping_search(text):
-    assert _LITERALS.find(text) == _PLAIN.find_matches_as_indexes(text, overlapping=True)
+    found = _LITERALS.find(text)
+    assert found == _PLAIN.find_matches_as_indexes(text, overlapping=True)
+    # what the gazetteer's scan and the prefix reuse rest on: occurrences come as their ends come
+    assert [end for _index, _start, end in found] == sorted(end for _index, _start, end in found)
+    # and a prefix's occurrences are those of the whole text that end within it
+    for size in range(len(text) + 1):
+        assert _LITERALS.find(text[:size]) == [hit for hit in found if hit[2] <= size]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["us", "U", "s", ".", "a", "b", "c", "美", "国", "中", "é", "e", "1", "-", " ", "x"]),
+                max_size=30).map("".join), st.integers(0, 30), st.integers(0, 30))
+def test_a_text_that_starts_a_recent_one_is_found_alike(text, cut, other):
+    """With texts kept, any sequence of searches (a whole text, its starts, others) gives what a
+    fresh search gives."""
+    for searched in (text, text[:cut], text[:other] + "x", text[:cut], text):
+        assert _RECENT.find(searched) == _PLAIN.find_matches_as_indexes(searched, overlapping=True)

@@ -206,7 +206,7 @@ USE_TRIGGERS = True  # off only in the test that proves the triggers never chang
 # kinds are possible (testing each fragment with `in` cost more than some of the patterns).
 _FRAGMENTS = sorted({fragment for fragments in TRIGGERS.values() for fragment in fragments})
 _KINDS_OF_FRAGMENT = [frozenset(k for k, fragments in TRIGGERS.items() if fragment in fragments) for fragment in _FRAGMENTS]
-_TRIGGER_AUTOMATON = Literals(_FRAGMENTS)
+_TRIGGER_AUTOMATON = Literals(_FRAGMENTS, recent=2)  # also_reported reads the start of classify's text
 _ALL_KINDS = frozenset(TRIGGERS)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

@@ -189,8 +189,10 @@ class _Scanner:
             hits = self._automaton.find(_SURROGATES.sub("\ufffd", low))
         if not hits:
             return []
-        # the candidates at each start, longest first (two stable sorts by C-level keys)
-        hits.sort(key=_END, reverse=True)
+        # the candidates at each start, longest first: the automaton reports each occurrence as it
+        # reaches its end, so reversed the list runs by descending end, and a stable sort by start
+        # keeps the longest first at each start
+        hits.reverse()
         hits.sort(key=_START)
         infos, plain = self._infos, self._plain
         out: list[tuple[int, int, tuple]] = []
@@ -235,7 +237,7 @@ class _Scanner:
         return out
 
 
-_START, _END = operator.itemgetter(1), operator.itemgetter(2)
+_START = operator.itemgetter(1)
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")

@@ -8,6 +8,11 @@ same characters (a pattern with any other character matches neither), report the
 the same order, and bytes offsets are character offsets; the bytes search costs about half (the
 ``str`` one maps the byte offsets it finds back to characters). A lone surrogate cannot cross
 into Rust: ``find`` then raises ``UnicodeEncodeError``, as the library does.
+
+``recent``: how many searched texts to keep with their occurrences. The classifier searches an
+item's lead, then the first sentence of it: a text that starts a longer one searched just before
+has exactly the occurrences of that one that end within it (the automaton's state at a position
+depends only on the text before it), in the same order, and is not searched again.
 """
 
 from __future__ import annotations
@@ -22,13 +27,24 @@ _DFA = ahocorasick_rs.Implementation.DFA
 
 
 class Literals:
-    def __init__(self, patterns: Sequence[str]):
+    def __init__(self, patterns: Sequence[str], recent: int = 0):
         if not patterns:
             raise ValueError("no literals to search for")
         self._text = ahocorasick_rs.AhoCorasick(list(patterns), implementation=_DFA)
         self._bytes = ahocorasick_rs.BytesAhoCorasick([p.encode() for p in patterns], implementation=_DFA)
+        self._keep = recent
+        self._recent: list[tuple[str, list[tuple[int, int, int]]]] = []
 
     def find(self, text: str) -> list[tuple[int, int, int]]:
+        if self._keep:
+            size = len(text)
+            for longer, hits in self._recent:
+                if len(longer) > size and longer.startswith(text):
+                    return [hit for hit in hits if hit[2] <= size]
         if text.isascii():
-            return self._bytes.find_matches_as_indexes(text.encode(), overlapping=True)
-        return self._text.find_matches_as_indexes(text, overlapping=True)
+            hits = self._bytes.find_matches_as_indexes(text.encode(), overlapping=True)
+        else:
+            hits = self._text.find_matches_as_indexes(text, overlapping=True)
+        if self._keep:
+            self._recent = [(text, hits), *self._recent[:self._keep - 1]]
+        return hits

@@ -127,7 +127,7 @@ class Starts:
             for slot in slots_of[literal]:
                 literals_of.setdefault(slot, set()).add(index)
         self._literals_of = {slot: frozenset(indexes) for slot, indexes in literals_of.items()}
-        self._automaton = Literals(self._literals) if self._literals else None
+        self._automaton = Literals(self._literals, recent=3) if self._literals else None
         # the places of the last few texts (an item's title and lead are searched by a dozen patterns)
         self.places = functools.lru_cache(maxsize=16)(self._places)
 
@@ -136,11 +136,13 @@ class Starts:
         low = lower_same_length(text)
         if not low.isascii() and any(c in low for c in _FOLDED):
             low = low.translate(_FOLD)  # slow on non-ASCII text: only when there is one to fold
+        return _Places(self._find(low), self._literals_of)
+
+    def _find(self, low: str) -> list[tuple[int, int, int]]:
         try:
-            hits = self._automaton.find(low)
+            return self._automaton.find(low)
         except UnicodeEncodeError:  # a lone surrogate cannot cross into Rust; no literal holds one
-            hits = self._automaton.find(_SURROGATE.sub("\ufffd", low))
-        return _Places(hits, self._literals_of)
+            return self._automaton.find(_SURROGATE.sub("\ufffd", low))
 
     def search(self, pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
         """``pattern.search(text)``, tried only where a match can start."""

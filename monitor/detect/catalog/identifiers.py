@@ -93,7 +93,7 @@ def _may_hold_digit_id(text: str) -> bool:
     speed."""
     if "FR" in text or "Fed." in text:
         return True
-    for dash in _DASHES:
+    for dash in (_DASHES[:1] if text.isascii() else _DASHES):  # the others are not ASCII
         at = text.find(dash, 1)
         while at != -1:
             if "0" <= text[at - 1] <= "9":
