@@ -212,8 +212,9 @@ class Catalog:
             if chosen in satisfied:
                 keyword_evidence = satisfied[chosen][1]
         evidence = [one.evidence for one, rules in deciding if chosen in rules]
+        deciding_evidence = set(evidence)  # a list membership test per match was quadratic
         evidence += [one.evidence for one, rules in matches
-                     if chosen in rules and one.evidence not in evidence]
+                     if chosen in rules and one.evidence not in deciding_evidence]
         return Link(chosen, "identifier", tuple(evidence) + keyword_evidence)
 
 
