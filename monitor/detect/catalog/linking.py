@@ -16,6 +16,7 @@ from monitor.detect.catalog.identifiers import NAME_OF_KIND, RIN_RANK, Found, an
 from monitor.detect.catalog.keywords import FROM_CJK, KeywordIndex
 from monitor.detect.catalog.loading import default_rules, rule_from_data
 from monitor.detect.catalog.records import IDENTIFIER_KINDS, CatalogError, Evidence, Link, Rule
+from monitor.detect.catalog.records import evidence as evidence_of
 from monitor.detect.catalog.texts import Texts
 from monitor.detect.text import ItemText, normalize
 from monitor.detect.windows import Starts
@@ -175,7 +176,8 @@ class Catalog:
         if best is None:
             return None
         _score, rule_id, hits = best
-        evidence = tuple(dict.fromkeys(Evidence("context", "topic", hit, "text") for hit in hits))
+        # one entry per distinct topic named, in order (deduplicated as strings: cheaper than as Evidence)
+        evidence = tuple(evidence_of("context", "topic", hit, "text") for hit in dict.fromkeys(hits))
         return Link(rule_id, "context", evidence + (Evidence("context", "date", published, "published"),))
 
     def _topic_pattern(self, rule: Rule) -> re.Pattern[str]:
