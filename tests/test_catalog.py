@@ -679,6 +679,18 @@ def test_the_digit_identifier_gate_never_hides_a_match(text):
         assert _identifiers._may_hold_digit_id(text)
 
 
+_BILL_PIECES = st.sampled_from(list("HSRJ.  \t\n0123456789aUx-") + [
+    "H.R. 8315", "H.R.8315", "HR 8315", "H R 1", "H. R. 2", "S. 1234", "S.1", "U.S. 12", "H.Res. 12", "S.J.Res. 3",
+    "H.Con.Res.4", "S.Con.Res. 5", "H. J. Res. 6", "Res", "Con", ".S.", "aS. 1", "1S. 2"])
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(_BILL_PIECES, max_size=20).map("".join))
+def test_the_bill_gate_never_hides_a_match(text):
+    if _identifiers._BILL_IDS.search(text) is not None:
+        assert _identifiers._may_hold_bill(text)
+
+
 _ANN_PIECES = st.sampled_from(["商务部", "海关总署", "国家发展改革委", "商务部令", "公告", "联合", "、", "和", "与", " ",
                                "(", "[", "【", "〔", "2024", "2023", "年", "第", "46", "23", "号", "号公告",
                                "发布", "关于", "令", "x", "MOFCOM", "\u3000"])

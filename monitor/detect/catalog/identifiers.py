@@ -102,6 +102,24 @@ def _may_hold_digit_id(text: str) -> bool:
     return False
 
 
+_H_R = re.compile(r"H\.?\s?R", re.ASCII)  # starts with a literal: the engine finds each H in C
+
+
+def _may_hold_bill(text: str) -> bool:
+    """False when ``_BILL_IDS`` cannot match ``text``: a bill's chamber holds "Res" (the
+    resolutions), or is H.R in one of its spellings, or is an S followed by a dot with neither a
+    letter, a digit nor a dot before it ("U.S." is not a bill). ``_BILL_IDS`` tries every H and S
+    of the text; this looks for literals, which ``str.find`` finds at memory speed."""
+    if "Res" in text or _H_R.search(text) is not None:
+        return True
+    at = text.find("S.")
+    while at != -1:
+        if at == 0 or not (text[at - 1].isascii() and (text[at - 1].isalnum() or text[at - 1] == ".")):
+            return True
+        at = text.find("S.", at + 1)
+    return False
+
+
 _ID_NAMES = {"doc": "fr_document", "cit": "citation", "rin": "rin", "dkt": "docket", "bill": "bill"}
 
 
@@ -292,7 +310,11 @@ def scan(item: Mapping[str, Any], texts: Texts) -> list[Found]:
 
     for (where, norm), (_w, original) in zip(texts.normalized, texts.original):
         hits: list[tuple[int, int, str, str | None, tuple[int, int] | None]] = []
-        for pattern in ((_DIGIT_IDS, _CAPITAL_IDS) if _may_hold_digit_id(norm) else (_BILL_IDS,)):
+        if _may_hold_digit_id(norm):
+            patterns: tuple[re.Pattern[str], ...] = (_DIGIT_IDS, _CAPITAL_IDS)
+        else:
+            patterns = (_BILL_IDS,) if _may_hold_bill(norm) else ()
+        for pattern in patterns:
             for match in pattern.finditer(norm):
                 name = _ID_NAMES[match.lastgroup]  # type: ignore[index]
                 hits.append((*match.span(), name, identifier_key(name, match.group()), None))
