@@ -171,6 +171,12 @@ class _Scanner:
         # keys), None for the others: the scan's common case is one list look-up
         self._plain = [None if info.word_start or info.word_end or info.guard is not None or info.exact
                        else info.always for info in self._infos]
+        # and for the others what to check, as one tuple (the case rule's outcome worked out per
+        # spelling once, not per occurrence)
+        self._checks = [(info.word_start, info.word_end,
+                         info.guard.not_followed_by or None if info.guard is not None else None,
+                         info.preceded if info.guard is not None and info.guard.not_preceded_by else None,
+                         _exact_targets(info) if info.exact else None, info.always) for info in self._infos]
         # ahocorasick_rs takes no empty pattern; an empty key (never made: aliases are stripped
         # and checked) could match nothing anyway.
         self._automaton = Literals(self._patterns) if self._patterns else None
@@ -194,7 +200,7 @@ class _Scanner:
         # keeps the longest first at each start
         hits.reverse()
         hits.sort(key=_START)
-        infos, plain = self._infos, self._plain
+        plain, checks = self._plain, self._checks
         out: list[tuple[int, int, tuple]] = []
         append = out.append
         size = len(low)
@@ -205,27 +211,21 @@ class _Scanner:
                 continue
             targets = plain[index]
             if targets is None:  # a key with a boundary, a guard or a case to check
-                info = infos[index]
-                if info.word_start and start and low[start - 1] in _WORD_CHARS:
+                word_start, word_end, followed, preceded, exact, targets = checks[index]
+                if word_start and start and low[start - 1] in _WORD_CHARS:
                     continue
-                if info.word_end and end < size and low[end] in _WORD_CHARS:
+                if word_end and end < size and low[end] in _WORD_CHARS:
                     continue
-                guard = info.guard
-                if guard is not None:
-                    # str.startswith / endswith take a tuple: each context set is one call
-                    if guard.not_followed_by and low.startswith(guard.not_followed_by, end):
-                        continue
-                    if guard.not_preceded_by and low.endswith(info.preceded, 0, end):
-                        continue
-                if info.exact:
-                    spelt = norm[start:end]
-                    exact = [t for spelling, t in info.exact
-                             if spelling == spelt and not any(a[:2] == t[:2] for a in info.always)]
-                    targets = tuple(sorted(info.always + tuple(exact))) if exact else info.always
+                # str.startswith / endswith take a tuple: each context set is one call
+                if followed is not None and low.startswith(followed, end):
+                    continue
+                if preceded is not None and low.endswith(preceded, 0, end):
+                    continue
+                if exact is not None:
+                    targets = exact.get(norm[start:end], targets)
                     if not targets:
                         continue  # rejected for its case ("U.S.a." is not "U.S.A."): a shorter key may start here
-                else:
-                    targets = info.always  # () for a blocked phrase: it only hides what it contains
+                # else the key's targets: () for a blocked phrase, which only hides what it contains
             done = start
             # Starts ascend and each has one occurrence, so one ending within the reach of those
             # before it lies inside an earlier, longer one.
@@ -238,6 +238,17 @@ class _Scanner:
 
 
 _START = operator.itemgetter(1)
+
+
+def _exact_targets(info: _Key) -> dict[str, tuple]:
+    """The targets of a key with case-sensitive aliases, by the spelling found: the key's
+    case-insensitive targets plus those spelt so (a target the key has both ways counts once);
+    a spelling not listed has the case-insensitive targets only (none: rejected for its case)."""
+    out = {}
+    for spelling in {spelling for spelling, _target in info.exact}:
+        exact = [t for sp, t in info.exact if sp == spelling and not any(a[:2] == t[:2] for a in info.always)]
+        out[spelling] = tuple(sorted(info.always + tuple(exact))) if exact else info.always
+    return out
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
