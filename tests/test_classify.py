@@ -154,17 +154,6 @@ def test_the_legislation_prefilter_never_hides_a_match(text):
         assert module._may_be_legislation(text.lower())
 
 
-@settings(max_examples=500, deadline=None)
-@given(st.lists(LEGISLATION_PIECES | st.sampled_from(["rescind", "更正", "propos", "slow", "entity list", "ai", "镓"]),
-                max_size=14).map("".join))
-def test_the_possible_kinds_are_those_whose_fragments_are_in_the_text(text):
-    lowered = text.lower()
-    expected = {kind for kind, fragments in module.TRIGGERS.items() if any(f in lowered for f in fragments)}
-    if not module._may_be_legislation(lowered):
-        expected.discard("legislation")
-    assert module._possible_kinds(lowered) == expected
-
-
 @pytest.mark.parametrize("text", [
     "H.R. 12", "HR 8315", "S. 1705", "the bill was introduced", "the Chip Security Act passes", "legislation advances",
     "the bill approved", "a bill votes", "the bill sponsored by", "the bill cleared", "bill markup", "bill committee",

@@ -202,7 +202,11 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
 }
 USE_TRIGGERS = True  # off only in the test that proves the triggers never change a decision
 
+# Every fragment of every kind in one Aho-Corasick automaton: one pass over the text says which
+# kinds are possible (testing each fragment with `in` cost more than some of the patterns).
 _FRAGMENTS = sorted({fragment for fragments in TRIGGERS.values() for fragment in fragments})
+_KINDS_OF_FRAGMENT = [frozenset(k for k, fragments in TRIGGERS.items() if fragment in fragments) for fragment in _FRAGMENTS]
+_TRIGGER_AUTOMATON = Literals(_FRAGMENTS, recent=2)  # also_reported reads the start of classify's text
 _ALL_KINDS = frozenset(TRIGGERS)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -215,14 +219,11 @@ def _possible_kinds(lowered: str) -> frozenset[str]:
         found = _TRIGGER_AUTOMATON.find(lowered)
     except UnicodeEncodeError:  # a lone surrogate cannot cross into Rust; no fragment holds one
         found = _TRIGGER_AUTOMATON.find(_SURROGATE.sub("\ufffd", lowered))
-    present = {index for index, _start, _end in found}
     kinds: set[str] = set()
-    for index in present:
-        kinds |= _KINDS_OF_LITERAL[index]
-    if "legislation" in kinds and not (
-            present & _LEGISLATION_ZH or (present & _LEGISLATION_NOUN and present & _LEGISLATION_WORD)
-            or _BILL_NUMBER.search(lowered) is not None):
-        kinds.discard("legislation")  # _may_be_legislation(lowered), from the literals found
+    for index in {index for index, _start, _end in found}:
+        kinds |= _KINDS_OF_FRAGMENT[index]
+    if "legislation" in kinds and not _may_be_legislation(lowered):
+        kinds.discard("legislation")
     return frozenset(kinds)
 
 
@@ -242,17 +243,6 @@ def _may_be_legislation(lowered: str) -> bool:
             or (any(noun in lowered for noun in _LEGISLATION_NOUNS)
                 and any(word in lowered for word in _LEGISLATION_WORDS))
             or _BILL_NUMBER.search(lowered) is not None)
-
-
-# Every fragment of every kind, and the literals of the legislation prefilter, in one automaton:
-# one pass over the text says which kinds are possible (testing each fragment with `in` cost more
-# than some of the patterns). Literal i is _LITERALS[i], a fragment of the kinds _KINDS_OF_LITERAL[i].
-_LITERALS = sorted({*_FRAGMENTS, "法案", "议案", *_LEGISLATION_NOUNS, *_LEGISLATION_WORDS})
-_KINDS_OF_LITERAL = [frozenset(k for k, fragments in TRIGGERS.items() if literal in fragments) for literal in _LITERALS]
-_LEGISLATION_ZH = frozenset(_LITERALS.index(w) for w in ("法案", "议案"))
-_LEGISLATION_NOUN = frozenset(_LITERALS.index(w) for w in _LEGISLATION_NOUNS)
-_LEGISLATION_WORD = frozenset(_LITERALS.index(w) for w in _LEGISLATION_WORDS)
-_TRIGGER_AUTOMATON = Literals(_LITERALS, recent=2)  # also_reported reads the start of classify's text
 
 
 # Which kinds a Federal Register rule's title (its first clause) may state besides being a rule.
