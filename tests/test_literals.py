@@ -32,3 +32,12 @@ def test_a_text_that_starts_a_recent_one_is_found_alike(text, cut, other):
     fresh search gives."""
     for searched in (text, text[:cut], text[:other] + "x", text[:cut], text):
         assert _RECENT.find(searched) == _PLAIN.find_matches_as_indexes(searched, overlapping=True)
+
+
+def test_a_caller_changing_its_list_does_not_change_what_is_kept():
+    literals = Literals(PATTERNS, recent=2)
+    found = literals.find("usa abc")
+    expected = list(found)
+    found.reverse()
+    found.clear()
+    assert literals.find("usa ab") == [hit for hit in expected if hit[2] <= 6]

@@ -33,18 +33,18 @@ class Literals:
         self._text = ahocorasick_rs.AhoCorasick(list(patterns), implementation=_DFA)
         self._bytes = ahocorasick_rs.BytesAhoCorasick([p.encode() for p in patterns], implementation=_DFA)
         self._keep = recent
-        self._recent: list[tuple[str, list[tuple[int, int, int]]]] = []
+        self._recent: list[tuple[str, tuple[tuple[int, int, int], ...]]] = []
 
     def find(self, text: str) -> list[tuple[int, int, int]]:
         if self._keep:
             size = len(text)
-            for longer, hits in self._recent:
+            for longer, kept in self._recent:
                 if len(longer) > size and longer.startswith(text):
-                    return [hit for hit in hits if hit[2] <= size]
+                    return [hit for hit in kept if hit[2] <= size]
         if text.isascii():
             hits = self._bytes.find_matches_as_indexes(text.encode(), overlapping=True)
         else:
             hits = self._text.find_matches_as_indexes(text, overlapping=True)
-        if self._keep:
-            self._recent = [(text, hits), *self._recent[:self._keep - 1]]
+        if self._keep:  # kept as a tuple: the caller may change the list it gets
+            self._recent = [(text, tuple(hits)), *self._recent[:self._keep - 1]]
         return hits
