@@ -68,15 +68,15 @@ Speed
     Regexes are compiled once per catalog. Per item: the title and summary come normalised from
     the detector (``ItemText``, shared with the gazetteer and the classifier); the digit pattern
     for Latin identifiers runs only on text with a digit right before a dash or a citation marker
-    (else only bills can match, and only H and S are tried); Chinese announcement numbers are
-    searched from the issuer run before each number part, not at every position; a URL is split
-    only when it names one of the Federal Register hosts. A keyword gate (one set intersection of
-    the text's words with the words of every entry's first term; the Chinese phrases by one
-    automaton pass, only when the text has CJK characters) runs before any keyword regex. Linking
-    by context tries each rule's topic pattern only where one of its topics starts
-    (``monitor/detect/windows.py``), and normalises the item's joined text only once a rule passes
-    the country, kind and date tests. Each shortcut has a test against the plain search it
-    replaces (tests/test_catalog.py), besides the decisions record (tests/test_detect_equivalence.py).
+    (else only bills can match: only H and S are tried, and only on text with a bill's literals);
+    Chinese announcement numbers are searched from the issuer run before each number part, not at
+    every position; a URL is split only when it names one of the Federal Register hosts. A keyword
+    gate (the alternatives' whole words and the entries' Chinese phrases, found in one automaton
+    pass) runs before any keyword regex. Linking by context tries each rule's topic pattern only
+    where one of its topics starts (``monitor/detect/windows.py``), on the normalised title and
+    summary joined, made once a rule passes the country, kind and date tests. Each shortcut has a
+    test against the plain search it replaces (tests/test_catalog.py), besides the decisions
+    record (tests/test_detect_equivalence.py).
 """
 
 from monitor.detect.catalog.identifiers import identifier_key

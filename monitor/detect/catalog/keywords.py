@@ -4,9 +4,8 @@ item's texts against every rule's entries (``KeywordIndex.matches``).
 
 A phrase is matched on the lowered normalised text by a pattern that starts with a literal (which
 the regex engine finds fast); its acronyms (words written in capitals) are then checked as written.
-Before any pattern runs, a gate keeps only the entries whose first term can match: whole words by
-one set intersection with the text's words, the rest (Chinese) by substring search, and only when
-the text has CJK characters.
+Before any pattern runs, a gate keeps only the entries whose first term can match: its whole
+words and its Chinese phrases, every one found in one automaton pass over the text.
 """
 
 from __future__ import annotations
