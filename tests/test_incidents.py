@@ -289,6 +289,18 @@ def test_a_federal_register_document_is_one_event_even_when_it_names_another_rul
     assert len(changes) == 1
 
 
+def test_parties_named_in_passing_in_a_summary_do_not_keep_two_reports_of_one_listing_apart():
+    changes, fold = assign([
+        item_event("news-en", "a", "U.S. blacklists China's Zhipu AI, adds Sophgo over Huawei chip link",
+                   "Sophgo was added after a TSMC-made die linked to the company turned up in Huawei's Ascend 910B.",
+                   published="2025-01-16"),
+        item_event("news-zh", "b", "美国将腾讯支持的初创公司智谱AI拉入黑名单",
+                   "智谱AI被视为中国开发类似OpenAI ChatGPT模型的领先新兴公司之一。", published="2025-01-16", language="zh"),
+    ])
+    assert [c["kind"] for c in changes] == ["entity_list", "entity_list"]
+    assert len({c["incident"] for c in changes}) == 1, changes
+
+
 def test_a_passing_mention_opens_no_incident():
     changes, fold = assign([item_event("news-en", "m", "Export controls: what Nvidia's China slump tells us")])
     assert all(c["kind"] == "mention" and c["incident"] is None for c in changes) and not fold.incidents
