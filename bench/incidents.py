@@ -103,6 +103,28 @@ def pairwise(ids: list[str], truth: dict[str, str], predicted: dict[str, str | N
     return {"pairs_same": tp + fn, "precision": round(precision, 3), "recall": round(recall, 3), "errors": errors}
 
 
+def further_scores(labels: dict[str, dict], predicted: dict[str, str | None],
+                   further: dict[str, list[str]]) -> dict[str, int]:
+    """Each further attachment (an item's change beyond its primary) judged against the labels: it
+    is right when the incident it joined is, by most of its items' primary labels, one of the
+    events the item's ``also`` names (or its own primary event, when detection took another one
+    for the primary); any other further attachment is wrong.
+    Over every item (no label of the holdout is read to choose anything here)."""
+    members: dict[str, list[str]] = {}
+    for item_id, incident in predicted.items():
+        if incident:
+            members.setdefault(incident, []).append(labels[item_id]["incident"])
+    label_of = {incident: max(set(names), key=lambda n: (names.count(n), n)) for incident, names in members.items()}
+    made = right = 0
+    for item_id, incidents in further.items():
+        for incident in incidents:
+            made += 1
+            # its own primary event counts too: when detection took another event for the primary
+            right += label_of.get(incident) in (*labels[item_id].get("also", ()), labels[item_id]["incident"])
+    wanted = sum(len(labels[i].get("also", ())) for i in labels)
+    return {"further_attachments": made, "further_attachments_right": right, "further_events_labelled": wanted}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("tune", "holdout", "all"), default="all")
@@ -125,6 +147,7 @@ def main() -> None:
     with_also = [i for i in labels if labels[i].get("also")]
     results["items_reporting_several_events"] = len(with_also)
     results["of_which_attached_to_more_than_one_incident"] = sum(1 for i in with_also if further.get(i))
+    results.update(further_scores(labels, predicted, further))
     results["incidents"] = len({v for v in predicted.values() if v})
     results["detection_us_per_item"] = round(detect_s / len(records) * 1e6, 1)
     results["incident_step_us_per_item"] = round(incident_s / len(records) * 1e6, 1)

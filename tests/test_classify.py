@@ -163,3 +163,23 @@ def test_the_legislation_prefilter_never_hides_a_match(text):
 def test_each_alternative_of_the_legislation_pattern_passes_the_prefilter(text):
     assert dict(module.TEXT_KINDS)["legislation"].search(text) is not None
     assert module._may_be_legislation(text.lower())
+
+
+def test_the_s_of_us_before_a_number_is_not_a_senate_bill():
+    item = {"title": "Nvidia, AMD to pay U.S. 15% of China chip sales revenue under licence deal",
+            "summary": "The unusual arrangement lets the chipmakers obtain export licences for H20 and MI308 chips."}
+    decision = classify(item, official=False, rule_id=None)
+    assert decision is not None and decision.kind != "legislation"
+    assert classify({"title": "Senators introduce S. 1705 to track AI chips", "summary": ""},
+                    official=False, rule_id=None).kind == "legislation"
+
+
+def test_bills_in_the_plural_are_legislation_and_the_month_may_is_not_a_modal():
+    item = {"title": "House Panel Advances Bills on Controlling AI Exports, Arming Israel",
+            "summary": "The House Foreign Affairs Committee on May 22 voted 43-3 to approve a bill letting BIS "
+                       "require export licences for artificial intelligence."}
+    decision = classify(item, official=False, rule_id=None)
+    assert decision.kind == "legislation" and decision.modality is None
+    reported = classify({"title": "US may require licences for AI chip exports to Malaysia", "summary": ""},
+                        official=False, rule_id=None)
+    assert reported.modality == "reported"

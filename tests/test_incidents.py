@@ -256,6 +256,51 @@ def test_a_story_that_reports_a_slowdown_and_a_bill_attaches_to_both_incidents()
     assert len({c["incident"] for c in changes}) == 2 and len(fold.incidents) == 2
 
 
+def test_a_story_of_two_known_rules_announced_together_attaches_to_both_rules_incidents():
+    # The December 2024 package: the FDP/HBM rule and the 140-entity Entity List rule, one story.
+    changes, fold = assign([item_event(
+        "news-en", "pkg", "U.S. adds 140 entities to trade blacklist in sweeping chip crackdown",
+        "The additions to the Entity List, mostly Chinese chip-equipment makers, accompany new controls on "
+        "high-bandwidth memory (HBM) exports.", published="2024-12-02")])
+    assert [(c["kind"], c["rule"]) for c in changes] == [("entity_list", "us-entity-list-2024-12"),
+                                                        ("new_rule", "us-fdp-hbm-2024")], changes
+    assert changes[1]["linked_by"] == "keyword" and changes[1]["identifiers"] == []
+    assert any(e.get("value") == "HBM" or "high-bandwidth" in str(e.get("value")) for e in changes[1]["evidence"])
+    assert len({c["incident"] for c in changes}) == 2 and len(fold.incidents) == 2
+    assert {i.rule for i in fold.incidents.values()} == {"us-entity-list-2024-12", "us-fdp-hbm-2024"}
+
+
+def test_a_known_rule_named_as_background_long_after_its_dates_is_not_a_further_event():
+    # The same words a year later: the HBM controls are background, not news of the day.
+    changes, _fold = assign([item_event(
+        "news-en", "later", "U.S. adds 140 entities to trade blacklist in sweeping chip crackdown",
+        "The additions to the Entity List build on the controls on high-bandwidth memory (HBM) exports of "
+        "December 2024.", published="2026-01-20")])
+    assert len(changes) == 1, changes
+
+
+def test_a_federal_register_document_is_one_event_even_when_it_names_another_rule():
+    det = detector()
+    event = item_event("fr-bis", "2025-00711", "Implementation of Additional Due Diligence Measures for Advanced Computing "
+                       "Integrated Circuits", "This rule also extends the comment period of the HBM controls "
+                       "(foreign direct product rule) to March 14, 2025.", published="2024-12-06",
+                       fields={"document_number": "2025-00711", "type": "Rule", "action": "Interim final rule."})
+    changes = det.detect(event, SourceInfo("fr-bis", "federal_register", True, structured=True))
+    assert len(changes) == 1
+
+
+def test_parties_named_in_passing_in_a_summary_do_not_keep_two_reports_of_one_listing_apart():
+    changes, fold = assign([
+        item_event("news-en", "a", "U.S. blacklists China's Zhipu AI, adds Sophgo over Huawei chip link",
+                   "Sophgo was added after a TSMC-made die linked to the company turned up in Huawei's Ascend 910B.",
+                   published="2025-01-16"),
+        item_event("news-zh", "b", "美国将腾讯支持的初创公司智谱AI拉入黑名单",
+                   "智谱AI被视为中国开发类似OpenAI ChatGPT模型的领先新兴公司之一。", published="2025-01-16", language="zh"),
+    ])
+    assert [c["kind"] for c in changes] == ["entity_list", "entity_list"]
+    assert len({c["incident"] for c in changes}) == 1, changes
+
+
 def test_a_passing_mention_opens_no_incident():
     changes, fold = assign([item_event("news-en", "m", "Export controls: what Nvidia's China slump tells us")])
     assert all(c["kind"] == "mention" and c["incident"] is None for c in changes) and not fold.incidents

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Iterable, Mapping, Protocol
 
-from monitor.detect.catalog import Catalog, Evidence
-from monitor.detect.classify import DOMAIN, also_reported, classify
+from monitor.detect.catalog import Catalog, Evidence, Link, Rule
+from monitor.detect.classify import DOMAIN, Decision, also_reported, classify, severity
 from monitor.detect.gazetteer import Gazetteer
 from monitor.detect.text import ItemText
 from monitor.events import CHANGE_DETECTED, CHANGE_DETECTED_VERSION, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.observation import Observation
+from monitor.vocabulary import FAMILY
 
 # Kinds that speak of a rule: a news item of these kinds may be linked to a rule by date and subject.
 CONTEXT_KINDS = frozenset({"new_rule", "rule_amended", "proposed_rule", "comment_period", "effective_date",
@@ -90,7 +91,6 @@ class Detector:
         common = {
             "title": item.get("title"), "url": item.get("url"), "source": data["source"], "key": data["key"],
             "published": item.get("published"), "language": item.get("language"),
-            "regions": list(tags.regions), "countries": list(tags.countries), "companies": list(tags.companies),
             "revision": changed is not None, "cause": event.event_id, "official": source.official,
             "public_inspection": bool(fields.get("public_inspection")), "action": fields.get("action"),
             "named": sorted({m.slug for m in tags.matches}),  # what the text itself names (not derived)
@@ -100,15 +100,20 @@ class Detector:
         occurred = item.get("updated") or item.get("published")
         out = []
         # The primary event keeps the item's change id; each further event the item reports with
-        # substance is its own change (another kind, its own incident), never linked to the
-        # primary's rule unless it is the same kind of event.
-        for index, one in enumerate((decision, *(() if changed is not None else also_reported(item, decision, rule.kind if rule else None, text)))):
-            own_rule = rule if index == 0 else None
-            cause = event.event_id if index == 0 else f"{event.event_id}#{one.kind}"
-            evidence = [*(_evidence(e) for e in (link.evidence if link and index == 0 else ())),
+        # substance is its own change (its own kind, its own incident), never linked to the
+        # primary's rule.
+        reported = [(decision, rule, link, event.event_id)]
+        if changed is None:
+            reported += self._also_reported(item, text, decision, rule, source, event.event_id)
+        for index, (one, own_rule, own_link, cause) in enumerate(reported):
+            evidence = [*(_evidence(e) for e in (own_link.evidence if own_link else ())),
                         *(p.to_json() for p in one.phrases), *tag_evidence]
+            # a further known rule brings its own regions, not the primary rule's
+            own_tags = tags if index == 0 or own_rule is None else self.gazetteer.retag(tags, extra_regions=own_rule.regions)
             out.append(NewEvent(CHANGE_DETECTED, stream, {
                 **common,
+                "regions": list(own_tags.regions), "countries": list(own_tags.countries),
+                "companies": list(own_tags.companies),
                 # the item's identifiers name its primary event; a further event has none of its own
                 "identifiers": unique_identifiers if index == 0 else [],
                 "cause": cause,
@@ -119,11 +124,32 @@ class Detector:
                 "rule": own_rule.id if own_rule else None,
                 "rule_title": own_rule.title if own_rule else None,
                 "rule_kind": own_rule.kind if own_rule else None,
-                "linked_by": link.by if link and index == 0 else None,
+                "linked_by": own_link.by if own_link else None,
                 "deadlines": deadlines(fields) if source.structured and index == 0 else [],
                 "evidence": evidence[:MAX_EVIDENCE],
             }, derive_event_id(stream, CHANGE_DETECTED, cause), occurred_at=occurred,
                 schema_version=CHANGE_DETECTED_VERSION))
+        return out
+
+    def _also_reported(self, item: Mapping[str, Any], text: ItemText, primary: Decision, rule: Rule | None,
+                       source: SourceInfo, cause: str) -> list[tuple[Decision, Rule | None, Link | None, str]]:
+        """The further events an item reports with substance, each its own change: first the other
+        known rules it reports (``Catalog.also_about``; the change is linked to that rule, of that
+        rule's kind), then events of other families found by their wording (``also_reported``),
+        never two of one family. A Federal Register document is one event; so is a revision."""
+        out: list[tuple[Decision, Rule | None, Link | None, str]] = []
+        families = {FAMILY[primary.kind]}
+        one_event = source.structured or (item.get("fields") or {}).get("type")
+        for other in () if one_event or primary.kind in ("mention", "item_revised") else \
+                self.catalog.also_about(item, text, rule.id if rule else None):
+            other_rule = self.catalog.rules[other.rule]
+            kind = other_rule.kind if other_rule.kind in FAMILY else "new_rule"
+            decision = Decision(kind, severity(kind, official=source.official, linked=True), (), primary.modality)
+            out.append((decision, other_rule, other, f"{cause}#{other_rule.id}"))
+            families.add(FAMILY[kind])
+        for one in also_reported(item, primary, rule.kind if rule else None, text):
+            if FAMILY[one.kind] not in families:
+                out.append((one, None, None, f"{cause}#{one.kind}"))
         return out
 
 

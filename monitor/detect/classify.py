@@ -131,10 +131,10 @@ TEXT_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     )),
     ("legislation", _rx(
         r"\bH\.?\s?R\.?\s?\d{2,5}\b",
-        r"\bS\.\s?\d{2,5}\b",
-        r"\b(?:bill|legislation|[A-Z][A-Za-z-]+ Act)\b[^.;]{0,60}?\b(?:introduc\w+|pass(?:es|ed)?|advanc\w+|approv\w+|vot\w+|sponsor\w*|"
+        r"(?<!\.)\bS\.\s?\d{2,5}\b",  # not the S of "U.S. 15%"
+        r"\b(?:bills?|legislation|[A-Z][A-Za-z-]+ Acts?)\b[^.;]{0,60}?\b(?:introduc\w+|pass(?:es|ed)?|advanc\w+|approv\w+|vot\w+|sponsor\w*|"
         r"cleared|markup|committee|House|Senate|lawmakers?|Congress|defen[cs]e bill|NDAA)\b",
-        r"\b(?:lawmakers?|senators?|congressman|congresswoman|House|Senate)\b[^.;]{0,60}?\b(?:bill|legislation|[A-Z][A-Za-z-]+ Act)\b",
+        r"\b(?:lawmakers?|senators?|congressman|congresswoman|House|Senate)\b[^.;]{0,60}?\b(?:bills?|legislation|[A-Z][A-Za-z-]+ Acts?)\b",
         r"法案|议案",
     )),
     ("license_policy", _rx(
@@ -454,7 +454,7 @@ MODAL_KINDS = frozenset({"new_rule", "rule_amended", "proposed_rule", "license_p
 MODAL = _rx(
     r"\b(?:mull(?:s|ed|ing)?|weigh(?:s|ed|ing)?|consider(?:s|ed|ing)?|mulling|eyes|eyeing|"
     r"plan(?:s|ned|ning)? to|seek(?:s|ing)? to|poised to|set to|prepar(?:es|ed|ing) to|expected to|"
-    r"would|could|may|might|draft(?:s|ed|ing)?|propos(?:es|ed|ing) to)\b",
+    r"would|could|(?-i:may|MAY)|might|draft(?:s|ed|ing)?|propos(?:es|ed|ing) to)\b",  # "May" is the month
     r"(?:考虑|酝酿|拟|或将|可能|计划|打算|研拟|擬|考慮|醞釀)",
 )
 MODAL_REACH = 40  # characters before the kind phrase

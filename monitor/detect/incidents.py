@@ -14,7 +14,8 @@ How a change finds its incident, strongest first (the first rung that names one 
 4. subject and time, for news that names no identifier: an incident of the same family (a
    slowdown with a slowdown, an Entity List action with an Entity List action) updated within
    ``SUBJECT_DAYS`` that already names at least ``SUBJECT_MIN`` of what the item names
-   specifically — parties, places (never only "US" or "China") and the subjects of its title
+   specifically — parties and places of its title (of its summary when the title names none;
+   a party named in passing further down is context), never only "US" or "China", and the subjects of its title
    (products, materials, measures: ``monitor/data/subjects.toml``, in English and Chinese) — or at
    least ``TEXT_MIN`` of the distinctive words of its title (Traditional and Simplified compare as
    one script). A licence slowdown is defined by where the licences are for: it is compared by
@@ -339,7 +340,9 @@ class IncidentFold:
                     unruled: bool = False) -> tuple[Incident, str, list] | None:
         subject = subject_of(change)
         family = family_of(change)
-        specific = set(change.get("named") or subject) - BROAD
+        in_title = {e["name"] for e in change.get("evidence") or () if e.get("field") == "title"
+                    and e.get("kind") in ("company", "country", "region")} - BROAD
+        specific = in_title or set(change.get("named") or subject) - BROAD
         if family in BY_PLACE:  # the places it names and the regions they make up ("Gulf" is Middle East)
             places = (specific - set(change.get("companies") or ())) | (set(change.get("regions") or ()) - BROAD)
             specific = places or specific

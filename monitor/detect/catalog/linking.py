@@ -143,6 +143,23 @@ class Catalog:
                                               _neg(self._recency[rid]), rid))
         return Link(best, "keyword", satisfied[best][1])
 
+    def also_about(self, item: Mapping[str, Any], text: ItemText | None, primary: str | None) -> list[Link]:
+        """Other known rules a news item reports as events of their own: a rule other than the
+        primary whose keyword entries the item satisfies, and on one of whose dates the item falls
+        (a week before to two weeks after it). The date test is what keeps background apart: news
+        of the December 2024 package names the October 2023 rules it builds on, but it is not a
+        report of them. Strongest first (most satisfied entries, then the most terms, then the id)."""
+        published = str(item.get("published") or "")[:10]
+        try:
+            when = date.fromisoformat(published)
+        except ValueError:
+            return []
+        satisfied = self._keywords.matches(Texts(item, text))
+        near = [rid for rid in satisfied if rid != primary and any(
+            d - timedelta(days=7) <= when <= d + timedelta(days=14) for d in self._days[rid])]
+        near.sort(key=lambda rid: (-len(satisfied[rid][0]), -sum(satisfied[rid][0]), rid))
+        return [Link(rid, "keyword", satisfied[rid][1]) for rid in near]
+
     def link_in_context(self, item: Mapping[str, Any], countries: Iterable[str], kind: str,
                         text: ItemText | None = None) -> Link | None:
         """The rule a news item is about when it names none: a rule of a country the item names,
