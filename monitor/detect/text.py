@@ -144,12 +144,15 @@ class ItemText:
     cased with every offset kept (only U+0130 İ lower-cases to two characters: it is kept as is).
     """
 
-    __slots__ = ("original", "normalized", "_lowered")
+    __slots__ = ("original", "normalized", "_lowered", "views")
 
     def __init__(self, fields: Mapping[str, str]):
         self.original: dict[str, str] = dict(fields)
         self.normalized: dict[str, str] = {name: normalize(text) for name, text in self.original.items()}
         self._lowered: dict[str, str] = {}
+        # what a reader derived from these texts (the catalog's ``Texts``), kept for its next read
+        # of the same item
+        self.views: dict[str, Any] = {}
 
     @classmethod
     def of(cls, item: Mapping[str, Any]) -> "ItemText":

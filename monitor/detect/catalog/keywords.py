@@ -190,6 +190,17 @@ class KeywordIndex:
         # Gate: an entry can match only if an alternative of its first term is present: a whole
         # word or a needle (Chinese), all found in one automaton pass.
         joined = texts.joined
+        if texts.gate is not None and texts.gate[0] is self:
+            entries, words = texts.gate[1], texts.gate[2]
+        else:
+            entries, words = self._gate(texts)
+            texts.gate = (self, entries, words)
+        if not entries:
+            return {}
+        return self._satisfied(texts, entries, words, only)
+
+    def _gate(self, texts: Texts) -> tuple[set[tuple[int, int]], set[bytes] | set[str]]:
+        joined = texts.joined
         present = self._present(joined)
         entries: set[tuple[int, int]] = set()
         if present is not None:
@@ -206,8 +217,11 @@ class KeywordIndex:
             for needle, needle_plain, ref in self._gate_needles:
                 if (needle_plain or not plain) and ref not in entries and needle in joined:
                     entries.add(ref)
-        if not entries:
-            return {}
+        return entries, words
+
+    def _satisfied(self, texts: Texts, entries: set[tuple[int, int]], words: set[bytes] | set[str],
+                   only: Iterable[str] | None) -> dict[str, tuple[list[int], tuple[Evidence, ...]]]:
+        joined = texts.joined
         wanted = None if only is None else {self._position[rid] for rid in only if rid in self._position}
         matched: dict[int, Evidence | None] = {}
         out: dict[str, tuple[list[int], tuple[Evidence, ...]]] = {}

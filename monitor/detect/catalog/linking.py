@@ -49,6 +49,9 @@ class Catalog:
         self._topic_starts = Starts(self._topic_patterns.values())
         # each rule's dates, parsed once (linking by context compares them with every news item's)
         self._days = {rid: sorted(date.fromisoformat(d) for d in rule.dates.values()) for rid, rule in by_id.items()}
+        # each date as a window of day numbers, a week before to two weeks after (``also_about``)
+        self._windows = [(rid, [(d.toordinal() - 7, d.toordinal() + 14) for d in days])
+                         for rid, days in self._days.items() if days]
         for rule in by_id.values():
             for kind in IDENTIFIER_KINDS:
                 for value in rule.identifiers.get(kind, ()):
@@ -123,7 +126,7 @@ class Catalog:
                 ) -> tuple[Link | None, tuple[dict[str, Any], ...]]:
         """``link(item)`` and every identifier of the item as ``{"name", "key", "own"}`` (one scan);
         ``text``: the item's title and summary already normalised (``ItemText.of(item)``)."""
-        texts = Texts(item, text)
+        texts = Texts.of(item, text)
         found = scan(item, texts)
         keys = tuple({"name": one.name, "key": one.key, "own": one.own} for one in found)
         return self._link(found, texts), keys
@@ -154,9 +157,13 @@ class Catalog:
             when = date.fromisoformat(published)
         except ValueError:
             return []
-        satisfied = self._keywords.matches(Texts(item, text))
-        near = [rid for rid in satisfied if rid != primary and any(
-            d - timedelta(days=7) <= when <= d + timedelta(days=14) for d in self._days[rid])]
+        day = when.toordinal()
+        dated = [rid for rid, windows in self._windows if rid != primary
+                 and any(low <= day <= high for low, high in windows)]
+        if not dated:  # most items: no other known rule has a date near theirs, nothing to match
+            return []
+        satisfied = self._keywords.matches(Texts.of(item, text), dated)
+        near = list(satisfied)
         near.sort(key=lambda rid: (-len(satisfied[rid][0]), -sum(satisfied[rid][0]), rid))
         return [Link(rid, "keyword", satisfied[rid][1]) for rid in near]
 

@@ -20,7 +20,17 @@ class Texts:
     """An item's title and summary, normalised once (same length: offsets are the original's):
     the detector's ``ItemText``, shared with the gazetteer and the classifier, when it has one."""
 
-    __slots__ = ("text", "original", "normalized", "_lowered", "_joined", "_words", "_issuers")
+    __slots__ = ("text", "original", "normalized", "_lowered", "_joined", "_words", "_issuers", "gate")
+
+    @classmethod
+    def of(cls, item: Mapping[str, Any], text: ItemText | None = None) -> Texts:
+        """The texts of an item; for a detector's ``ItemText``, the one built at its first read."""
+        if text is None:
+            return cls(item)
+        texts = text.views.get("catalog")
+        if texts is None:
+            texts = text.views["catalog"] = cls(item, text)
+        return texts
 
     def __init__(self, item: Mapping[str, Any], text: ItemText | None = None):
         self.text = text if text is not None else ItemText.of(item)
@@ -30,6 +40,8 @@ class Texts:
         self._joined: str | None = None
         self._words: set[bytes] | None = None
         self._issuers: set[str] | None = None
+        # (keyword index, entries its gate let through): linking and the further rules read it
+        self.gate: tuple[object, set[tuple[int, int]], set] | None = None
 
     @property
     def lowered(self) -> list[str]:
