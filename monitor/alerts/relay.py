@@ -14,15 +14,16 @@ import random
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator, Sequence
 
 from monitor.vocabulary import ALERT_DEAD
+from monitor.alerts.alert import Alert, Report
 from monitor.alerts.render import Message, render_digest
 from monitor.alerts.routes import ops_alert
 from monitor.clock import Clock, to_iso
 from monitor.retry import next_attempt_after
-from monitor.events import ALERT_DELIVERED, ALERT_FAILED, AlertDelivered, AlertFailed, AlertQueued, NewEvent, derive_event_id
+from monitor.events import ALERT_DELIVERED, ALERT_FAILED, AlertDelivered, AlertFailed, NewEvent, derive_event_id
 from monitor.projections.incidents import incident_rows
 from monitor.projections.outbox import delivered_targets, due_alerts
 from monitor.store import EventStore
@@ -80,16 +81,16 @@ class Relay:
         self.gate = gate or Gate()
         self.should_stop: Callable[[], bool] = lambda: False
 
-    def due(self) -> dict[tuple[str, str], list[tuple[str, int, dict]]]:
+    def due(self) -> dict[tuple[str, str], list[tuple[str, int, Alert]]]:
         """Due alerts by route, oldest first: one digest per route and window, a section per group.
 
         The key is (route, group): the group when every alert is in one, else "all"."""
-        by_route: dict[str, list[tuple[str, int, AlertQueued]]] = {}
+        by_route: dict[str, list[tuple[str, int, Alert]]] = {}
         for alert_id, route, _group, attempts, data in due_alerts(self.store.conn, to_iso(self.clock())):
-            by_route.setdefault(route, []).append((alert_id, attempts, AlertQueued.decode(data)))
+            by_route.setdefault(route, []).append((alert_id, attempts, Alert.decode(data)))
         digests = {}
         for route, alerts in by_route.items():
-            groups = {alert.get("group") for _id, _attempts, alert in alerts}
+            groups = {alert.group for _id, _attempts, alert in alerts}
             digests[(route, groups.pop() if len(groups) == 1 else "all")] = alerts
         return digests
 
@@ -110,14 +111,13 @@ class Relay:
             reports.append(report)
         return reports
 
-    def _with_reports(self, alerts: list[AlertQueued]) -> list[dict]:
-        """The alerts as the digest renders them (their stored form), each incident alert with every
-        source that has reported the incident by now, and why."""
-        ids = sorted({a.incident for a in alerts if a.cause == "incident" and a.get("incident")})
-        reports = {row["id"]: [{k: item[k] for k in ("source", "language", "attached_by", "kind")} for item in row["items"]]
+    def _with_reports(self, alerts: list[Alert]) -> list[Alert]:
+        """The alerts, each incident alert with every source that has reported the incident by now, and why."""
+        ids = sorted({a.incident for a in alerts if a.cause == "incident" and a.incident})
+        reports = {row["id"]: tuple(Report(item["source"], item["language"], item["attached_by"], item["kind"])
+                                    for item in row["items"])
                    for row in incident_rows(self.store.conn, ids=ids)} if ids else {}
-        return [{**a.encode(), "reports": reports.get(a.incident, [])} if a.cause == "incident" else a.encode()
-                for a in alerts]
+        return [replace(a, reports=reports.get(a.incident, ())) if a.cause == "incident" else a for a in alerts]
 
     def _wait_until_ready(self, target: Target) -> bool:
         """Keep the service's spacing between two sends; False once a stop is asked: a send under way
@@ -126,7 +126,7 @@ class Relay:
             time.sleep(min(wait, 0.1))
         return not self.should_stop()
 
-    def _send(self, route: str, group: str, alerts: list[tuple[str, int, AlertQueued]]) -> DigestReport | None:
+    def _send(self, route: str, group: str, alerts: list[tuple[str, int, Alert]]) -> DigestReport | None:
         ids = [alert_id for alert_id, _attempts, _data in alerts]
         delivered = delivered_targets(self.store.conn, ids)
         targets = list(self.targets(route))
