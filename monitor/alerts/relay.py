@@ -64,6 +64,18 @@ class Gate:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """A target a digest could not be delivered to, and why (free of secrets)."""
+
+    target: str | None  # None: no target has the route's tag
+    service: str | None
+    error: str
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"target": self.target, "service": self.service, "error": self.error}
+
+
+@dataclass(frozen=True)
 class DigestReport:
     route: str
     group: str
@@ -131,13 +143,13 @@ class Relay:
         delivered = delivered_targets(self.store.conn, ids)
         targets = list(self.targets(route))
         head = self.store.head()  # each recipient's copy of the digest witnesses the log as it stood
-        succeeded, failures = [], []
+        succeeded: list[str] = []
+        failures: list[Failure] = []
         for target in targets:
             pending = [alert for alert_id, _attempts, alert in alerts if (alert_id, target.id) not in delivered]
             if pending:
                 if not self._wait_until_ready(target):
-                    failures.append({"target": target.id, "service": target.service,
-                                     "error": "not sent: the monitor was stopping"})
+                    failures.append(Failure(target.id, target.service, "not sent: the monitor was stopping"))
                     continue
                 first = pending[0]
                 message = render_digest(self._with_reports(pending), group_label=first.group_label,
@@ -148,11 +160,11 @@ class Relay:
                 except Exception as exc:  # a broken plugin costs this target this attempt, nothing more
                     error = f"{exc.__class__.__name__}"
                 if error is not None:
-                    failures.append({"target": target.id, "service": target.service, "error": error})
+                    failures.append(Failure(target.id, target.service, error))
                     continue
             succeeded.append(target.id)
         if not targets:
-            failures.append({"target": None, "service": None, "error": f"no notification target has the tag {route!r}"})
+            failures.append(Failure(None, None, f"no notification target has the tag {route!r}"))
         attempt = max(attempts for _id, attempts, _data in alerts) + 1
         now = self.clock()
         digest_id = "dig-" + hashlib.sha256("\x1f".join([route, group, str(attempt), *sorted(ids)]).encode()).hexdigest()[:12]
@@ -164,22 +176,23 @@ class Relay:
                 return None
             return self._record(route, group, ids, attempt, now, digest_id, stream, base, succeeded, failures)
 
-    def _record(self, route, group, ids, attempt, now, digest_id, stream, base, succeeded, failures) -> DigestReport:
+    def _record(self, route, group, ids, attempt, now, digest_id, stream, base, succeeded,
+                failures: list[Failure]) -> DigestReport:
         if not failures:
             self.store.append([NewEvent.of(AlertDelivered(**base, targets=succeeded), stream,
-                                           derive_event_id(stream, ALERT_DELIVERED, digest_id), occurred_at=base["at"])])
+                                           derive_event_id(stream, ALERT_DELIVERED, digest_id), occurred_at=to_iso(now))])
             return DigestReport(route, group, len(ids), True, tuple(succeeded))
         dead = attempt >= self.config.max_attempts
         delay = next_attempt_after(failures=attempt, base=self.config.retry_base, cap=self.config.retry_cap,
                                    retry_after=None, rng=self.rng)
-        error = "; ".join(f"{f['service'] or route}: {f['error']}" for f in failures)[:500]
+        error = "; ".join(f"{f.service or route}: {f.error}" for f in failures)[:500]
         ops = []
         if dead and self.config.ops_tag and route != self.config.ops_tag:  # never report the ops route to itself
             ops = [ops_alert(self.config.ops_tag, kind=ALERT_DEAD, key=f"dead:{digest_id}", source=None, now=now,
                              title=f"{len(ids)} alerts for {route}/{group} could not be delivered after {attempt} attempts",
                              detail=error)]
         self.store.append([NewEvent.of(AlertFailed(
-            **base, delivered_targets=succeeded, failed=failures, error=error, dead=dead,
+            **base, delivered_targets=succeeded, failed=[f.to_json() for f in failures], error=error, dead=dead,
             next_attempt_at=to_iso(now + delay),
-        ), stream, derive_event_id(stream, ALERT_FAILED, digest_id), occurred_at=base["at"]), *ops])
+        ), stream, derive_event_id(stream, ALERT_FAILED, digest_id), occurred_at=to_iso(now)), *ops])
         return DigestReport(route, group, len(ids), False, tuple(succeeded), error)
