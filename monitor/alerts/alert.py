@@ -1,18 +1,23 @@
-"""An alert as it is read back: one typed, frozen ``Alert``, decoded from its stored JSON here and
-nowhere else. The relay and the digests read its attributes, never its keys.
+"""An alert as it is read back: one typed, frozen ``Alert`` over its stored JSON, whose keys are
+read here and nowhere else. The relay and the digests read its attributes.
 
 ``AlertQueued`` (monitor/events.py) is how an alert is written: it tells a key the payload did not
 carry from null, so the stored bytes never change. ``Alert`` is how one is read: a key not given
 reads as None, the nested lists (evidence, deadlines, the reports of its incident, a watchlist
-match) are typed too, and it carries what the relay adds for the digest (``reports``). Every value
-came from a source and is untrusted: decoding keeps odd values as they are (render cleans them) and
-drops only nested items that are not objects, as render always skipped them.
+match) read as typed records, and it carries what the relay adds for the digest (``reports``).
+
+Attributes are read from the JSON when asked for, not copied out of it first: a digest is given
+every due alert of its route, thousands, sorts them by a few attributes and shows the few hundred
+that fit, and copying every field of every alert tripled the time a digest takes.
+
+Every value came from a source and is untrusted: attributes give odd values as they are (render
+cleans them); of the nested lists, only items that are objects are read, as render always did.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 
@@ -56,63 +61,78 @@ class Match:
     countries: Any = None
 
 
+def _stored(key: str, doc: str | None = None) -> Any:
+    """An attribute read from the stored JSON: the key's value, None when it is not there."""
+    return property(lambda alert: alert.data.get(key), doc=doc)
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """An ``AlertQueued`` payload, read. The fields are those of ``AlertQueued`` (a test holds them
+    """An ``AlertQueued`` payload, read. Its attributes are the payload's fields (a test holds them
     equal), and ``reports``; render adds ``alert_ids`` and ``moved`` when it collapses an incident's
     alerts into one entry."""
 
-    alert_id: Any = None
-    route: Any = None
-    group_by: Any = None
-    group: Any = None
-    group_label: Any = None
-    also: Any = None  # labels of the route's other groups it belongs to
-    cause: Any = None  # change, deadline, incident or ops
-    due_at: Any = None
-    change_id: Any = None  # a change's own JSON calls it ``id``; either is read
-    kind: Any = None
-    severity: Any = None
-    title: Any = None
-    url: Any = None
-    source: Any = None
-    published: Any = None
-    language: Any = None
-    rule: Any = None
-    rule_title: Any = None
-    regions: Any = None
-    countries: Any = None
-    companies: Any = None
-    deadlines: tuple[Deadline, ...] = ()
-    evidence: tuple[Evidence, ...] = ()
-    incident: Any = None
-    incident_status: Any = None
-    incident_title: Any = None
-    status_from: Any = None
-    deadline: Any = None
-    date: Any = None
-    days_left: Any = None
-    days_before: Any = None
-    match: Match | None = None
-    parties_by_country: Any = None
-    party_count: Any = None
-    # added by the relay: every source that has reported the incident by now
-    reports: tuple[Report, ...] = ()
-    # added by render's collapse: the alerts one entry stands for, and the statuses it moved through
-    alert_ids: tuple[Any, ...] = ()
-    moved: str | None = None
+    data: Mapping[str, Any]  # the stored JSON (or a change's, which has the same keys); read the attributes
+    reports: tuple[Report, ...] = ()  # added by the relay: every source that has reported the incident by now
+    alert_ids: tuple[Any, ...] = ()  # added by render's collapse: the alerts one entry stands for
+    moved: str | None = None  # and the statuses its incident moved through
+
+    alert_id = _stored("alert_id")
+    route = _stored("route", "the apprise tag")
+    group_by = _stored("group_by", "region, company, none or ops")
+    group = _stored("group")
+    group_label = _stored("group_label")
+    also = _stored("also", "labels of the route's other groups it belongs to")
+    cause = _stored("cause", "change, deadline, incident or ops")
+    due_at = _stored("due_at")
+    kind = _stored("kind")
+    severity = _stored("severity")
+    title = _stored("title")
+    url = _stored("url")
+    source = _stored("source")
+    published = _stored("published")
+    language = _stored("language")
+    rule = _stored("rule")
+    rule_title = _stored("rule_title")
+    regions = _stored("regions")
+    countries = _stored("countries")
+    companies = _stored("companies")
+    incident = _stored("incident")
+    incident_status = _stored("incident_status")
+    incident_title = _stored("incident_title")
+    status_from = _stored("status_from")
+    deadline = _stored("deadline", "a reminder's deadline; with its date, the days left and the threshold")
+    date = _stored("date")
+    days_left = _stored("days_left")
+    days_before = _stored("days_before")
+    parties_by_country = _stored("parties_by_country")
+    party_count = _stored("party_count")
+
+    @property
+    def change_id(self) -> Any:
+        return self.data.get("id") or self.data.get("change_id")  # a change's own JSON calls it ``id``
+
+    @property
+    def deadlines(self) -> tuple[Deadline, ...]:
+        return _objects(self.data.get("deadlines"), Deadline)
+
+    @property
+    def evidence(self) -> tuple[Evidence, ...]:
+        return _objects(self.data.get("evidence"), Evidence)
+
+    @property
+    def match(self) -> Match | None:
+        match = self.data.get("match")
+        return _object(match, Match) if isinstance(match, Mapping) else None
 
     @classmethod
     def decode(cls, data: Mapping[str, Any]) -> "Alert":
         """The alert of a stored ``AlertQueued`` payload (or of a change's JSON, which has the same keys)."""
-        values = {name: data.get(name) for name in _PLAIN}
-        values["change_id"] = data.get("id") or data.get("change_id")
-        values["evidence"] = _objects(data.get("evidence"), Evidence)
-        values["deadlines"] = _objects(data.get("deadlines"), Deadline)
-        values["reports"] = _objects(data.get("reports"), Report)
-        match = data.get("match")
-        values["match"] = _object(match, Match) if isinstance(match, Mapping) else None
-        return cls(**values)
+        reports = data.get("reports")  # a digest's alerts given as JSON may carry their reports
+        return cls(data, _objects(reports, Report)) if reports else cls(data)
+
+    def with_severity(self, severity: Any) -> "Alert":
+        return replace(self, data={**self.data, "severity": severity})
 
 
 def as_alert(value: Alert | Mapping[str, Any]) -> Alert:
@@ -120,18 +140,16 @@ def as_alert(value: Alert | Mapping[str, Any]) -> Alert:
     return value if isinstance(value, Alert) else Alert.decode(value)
 
 
-_NESTED = frozenset({"change_id", "evidence", "deadlines", "reports", "match", "alert_ids", "moved"})
-_PLAIN = tuple(f.name for f in fields(Alert) if f.name not in _NESTED)
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_NAMES = {cls: tuple(f.name for f in fields(cls)) for cls in (Evidence, Deadline, Report, Match)}
 
 
 def _object(data: Mapping[str, Any], cls: type) -> Any:
-    names = _FIELDS.get(cls) or _FIELDS.setdefault(cls, tuple(f.name for f in fields(cls)))
-    return cls(*(data.get(name) for name in names))
+    return cls(*map(data.get, _NAMES[cls]))
 
 
 def _objects(items: Any, cls: type) -> tuple[Any, ...]:
     """The objects of a JSON list as ``cls``; anything else in it (or a list that is not one) is skipped."""
-    if not isinstance(items, (list, tuple)):
+    if not items or not isinstance(items, (list, tuple)):
         return ()
-    return tuple(_object(item, cls) for item in items if isinstance(item, Mapping))
+    names = _NAMES[cls]
+    return tuple(cls(*map(item.get, names)) for item in items if type(item) is dict or isinstance(item, Mapping))

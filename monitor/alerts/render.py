@@ -146,8 +146,12 @@ def order(alerts: Sequence[Alert]) -> list[Alert]:
     def ident(a: Alert) -> tuple[str, str, str, str]:
         return (str(a.change_id or ""), str(a.alert_id or ""), str(a.deadline or ""), str(a.date or ""))
 
+    def newest(a: Alert) -> tuple[bool, str]:
+        published = a.published
+        return published is not None, str(published or "")
+
     ordered = sorted(alerts, key=ident)  # stable sorts, least significant key first
-    ordered.sort(key=lambda a: (a.published is not None, str(a.published or "")), reverse=True)
+    ordered.sort(key=newest, reverse=True)
     ordered.sort(key=lambda a: -SEVERITY_RANK.get(a.severity, -1))
     return ordered
 
@@ -454,8 +458,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (Markdown(), Html(), Text())}
 # --- the digest -----------------------------------------------------------------------------------
 
 def digest_title(alerts: Sequence[Alert], *, group_label: str, group_by: str) -> str:
-    reminders = sum(1 for a in alerts if is_reminder(a))
-    incidents = sum(1 for a in alerts if a.cause == "incident")
+    causes = [a.cause for a in alerts]
+    reminders, incidents = causes.count("deadline"), causes.count("incident")
     changes = len(alerts) - reminders - incidents
     high = sum(1 for a in alerts if a.severity == "high")
     counts = []
@@ -489,7 +493,7 @@ def collapse(alerts: Sequence[Alert]) -> list[Alert]:
         first = out[position]
         severity = max(first.severity, alert.severity, key=lambda v: SEVERITY_RANK.get(v, -1))
         paths[position].append(alert.incident_status)
-        out[position] = replace(alert, severity=severity,
+        out[position] = replace(alert.with_severity(severity),
                                 alert_ids=(*(first.alert_ids or (first.alert_id,)), alert.alert_id))
     for position, path in paths.items():
         if len(path) > 2:

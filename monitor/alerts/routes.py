@@ -120,6 +120,7 @@ def queue(
         extra["parties_by_country"] = _parties_by_country(change["parties"])
         extra["party_count"] = change.get("party_count") or len(change["parties"])
     events = []
+    due_at, occurred_at = to_iso(due), to_iso(now)  # once, not per route: formatting a time is not free
     for destination in destinations(change, routes, name, breadth):
         identifier = alert_id(destination.route, cause)
         stream = f"route:{destination.route}"
@@ -131,7 +132,7 @@ def queue(
             "alert_id": identifier, "route": destination.route, "group_by": destination.group_by,
             "group": destination.group, "group_label": destination.group_label, "also": list(destination.also),
             "cause": "deadline" if reminder is not None else "incident" if incident is not None else "change",
-            "due_at": to_iso(due),
+            "due_at": due_at,
         }
         if reminder is not None:
             data.update(deadline=reminder.deadline, date=reminder.date, days_left=reminder.days_left,
@@ -140,7 +141,7 @@ def queue(
             data.update(incident)
         # The typed payload refuses a key its schema does not name; it encodes to these same keys.
         events.append(NewEvent.of(AlertQueued(**data), stream, derive_event_id(stream, ALERT_QUEUED, identifier),
-                                  occurred_at=to_iso(now)))
+                                  occurred_at=occurred_at))
     return events
 
 
