@@ -334,7 +334,7 @@ class ItemDiscovered(_Item):
 class ItemRevised(_Item):
     TYPE: ClassVar[str] = ITEM_REVISED
     previous_hash: str = _()
-    changed: list[Any] = _()
+    changed: dict[str, Any] = _()  # field -> {"before": ..., "after": ...}
 
 
 @payload
@@ -551,6 +551,11 @@ class IncidentsMerged(Payload):
 @dataclass(frozen=True, slots=True)
 class CheckpointAnchored(Payload):
     TYPE: ClassVar[str] = CHECKPOINT_ANCHORED
+    # what the anchor follows on from (the anchor file itself names this event's seq and hash)
+    seq: int = _()
+    hash: str = _()
+    file: str = _()
+    signed: bool = _()
 
 
 @payload
