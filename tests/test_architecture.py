@@ -1,6 +1,7 @@
 """The seams, checked on the source: the import graph of the `monitor` package has no cycle, the
 alerts never reach into the collectors, nothing but the command line imports the composition root,
-and no SQL is written outside the store and the projections.
+no SQL is written outside the store and the projections, and the digests and the relay read alerts
+by attribute (monitor/alerts/alert.py decodes them), never by string key.
 
 The graph is read with `ast` from every ``monitor/**/*.py``, without importing anything. Every
 import statement counts, wherever it is: at module level, inside a function (a lazy import is still
