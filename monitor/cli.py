@@ -10,7 +10,7 @@ import os
 import sqlite3
 import sys
 from collections import Counter, deque
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -23,7 +23,9 @@ from monitor.collectors.collect import source_info
 from monitor.detect.changes import SourceInfo
 from monitor.detect.incidents import IncidentFold
 from monitor import events as events_module
-from monitor.events import ALERT_REQUEUED, CHANGE_DETECTED, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
+from monitor.events import (
+    ALERT_REQUEUED, CHANGE_DETECTED, ITEM_DISCOVERED, ITEM_REVISED, ChangeDetected, NewEvent, derive_event_id,
+)
 from monitor.projections import Projector, default_projections, replay as replay_log
 from monitor.projections.changes import rule_summaries, tag_values
 from monitor.projections.incidents import incident_rows, incident_timeline
@@ -479,16 +481,19 @@ def _reclassify(settings: Settings, as_json: bool) -> None:
     with settings.open_store() as store:
         recorded: dict[str, dict[str, dict]] = {}
         for e in store.read(types=[CHANGE_DETECTED]):
-            recorded.setdefault(e.data["cause"].partition("#")[0], {})[e.data["id"]] = e.data
+            change = e.typed
+            recorded.setdefault(change.cause.partition("#")[0], {})[change.id] = change
         counts = Counter()
         progress = Progress("reclassify", store.head().seq, unit="events read")
         for event in store.read(types=[ITEM_DISCOVERED, ITEM_REVISED]):
             progress(event.seq)
-            info = infos.get(event.data["source"]) or SourceInfo(event.data["source"], "feed", False)
+            source = event.typed.source
+            info = infos.get(source) or SourceInfo(source, "feed", False)
             now = {}
             for change in detector.detect(event, info):
                 incident, _events = fold.assign(change.data, today=event.recorded_at[:10], at=event.recorded_at)
-                now[change.data["id"]] = {**change.data, "incident": incident}
+                detected = change.typed
+                now[detected.id] = replace(detected, incident=incident)
             before = recorded.get(event.event_id, {})
             counts["items"] += 1
             for change_id in dict.fromkeys([*before, *now]):
@@ -509,17 +514,17 @@ def _reclassify(settings: Settings, as_json: bool) -> None:
     click.echo(json.dumps({"summary": dict(counts)}) if as_json else summary)
 
 
-def compare_changes(before: dict | None, after: dict | None) -> dict | None:
+def compare_changes(before: ChangeDetected | None, after: ChangeDetected | None) -> dict | None:
     """How a re-detected change differs from the recorded one (None when it does not)."""
     if before is None and after is None:
         return None
     keys = ("kind", "severity", "rule", "regions", "countries", "companies", "incident")
     if before is None or after is None:
         present = after or before
-        return {"change": "added" if before is None else "removed", "id": present["id"],
+        return {"change": "added" if before is None else "removed", "id": present.id,
                 "fields": {k: (before and before.get(k), after and after.get(k)) for k in keys}}
     fields = {k: (before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)}
-    return {"change": "changed", "id": before["id"], "fields": fields} if fields else None
+    return {"change": "changed", "id": before.id, "fields": fields} if fields else None
 
 
 # -- changes ---------------------------------------------------------------------------------------

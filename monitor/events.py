@@ -74,6 +74,11 @@ class NewEvent:
         """The event that records a typed payload (its type and schema version come with it)."""
         return cls(payload.TYPE, stream, payload.encode(), event_id, occurred_at, payload.VERSION)
 
+    @property
+    def typed(self) -> "Payload":
+        """The payload as its typed dataclass (decoded afresh: a new event is read once or twice)."""
+        return decode(self.type, self.data)
+
 
 @dataclass(frozen=True)
 class Event:
@@ -272,6 +277,9 @@ class SourcePolled(Payload):
     body_sha256: str | None = _()
     duration_ms: float = _()
     warnings: list[Any] = _()
+    # a screening-list poll: the snapshot it took and the watchlist matches it found
+    snapshot: dict[str, Any] = _()
+    matches: int = _()
 
 
 @payload
@@ -326,7 +334,7 @@ class ItemDiscovered(_Item):
 class ItemRevised(_Item):
     TYPE: ClassVar[str] = ITEM_REVISED
     previous_hash: str = _()
-    changed: list[Any] = _()
+    changed: dict[str, Any] = _()  # field -> {"before": ..., "after": ...}
 
 
 @payload
@@ -543,6 +551,11 @@ class IncidentsMerged(Payload):
 @dataclass(frozen=True, slots=True)
 class CheckpointAnchored(Payload):
     TYPE: ClassVar[str] = CHECKPOINT_ANCHORED
+    # what the anchor follows on from (the anchor file itself names this event's seq and hash)
+    seq: int = _()
+    hash: str = _()
+    file: str = _()
+    signed: bool = _()
 
 
 @payload

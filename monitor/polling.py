@@ -25,7 +25,9 @@ from monitor.detect.changes import Detector
 from monitor.detect.incidents import IncidentFold, assign_all, wanted_keys
 from monitor.detect.identity import KnownItem, item_events, rekey_unstable
 from monitor.observation import Observation
-from monitor.events import SOURCE_FAILED, SOURCE_POLLED, SOURCE_RECOVERED, NewEvent, derive_event_id
+from monitor.events import (
+    SOURCE_FAILED, SOURCE_POLLED, SOURCE_RECOVERED, NewEvent, SourceFailed, SourcePolled, SourceRecovered, derive_event_id,
+)
 from monitor.projections.incidents import incident_states
 from monitor.projections.items import item_keys_by_url, known_items
 from monitor.projections.sources import source_state, source_states
@@ -145,10 +147,10 @@ class Poller:
         event = watchlist_change(self.watchlist, recorded, at)
         if event is None:
             return 0
-        refs = {e["ref"] for e in (*event.data["added"], *event.data["changed"])}
-        settings_moved = recorded is None or any(
-            recorded["settings"].get(k) != event.data.get(k) for k in ("lists", "ignore")) \
-            or recorded["threshold"] != event.data["threshold"]
+        change = event.typed
+        refs = {e["ref"] for e in (*change.added, *change.changed)}
+        settings_moved = recorded is None or recorded["settings"].get("lists") != change.lists \
+            or recorded["settings"].get("ignore") != change.ignore or recorded["threshold"] != change.threshold
         entries = [e for e in self.watchlist.entries if settings_moved or e.reference in refs]
         entities = [{**screening_diff.party(row["record"], row["key"]), "source": row["source"]}
                     for row in screening_reads.entity_rows(self.store.conn)]
@@ -202,9 +204,10 @@ class Poller:
         matches, match_alerts = self._matches(entities, self.watchlist.entries, at)
         polled = self._polled(source, outcome, at, new=len(diff.added), revised=len(diff.modified),
                               changes=len(changes), entries=len(parsed.records))
-        polled["snapshot"] = {k: snapshot[-1].data[k] for k in ("records_sha256", "records", "added", "removed",
-                                                               "modified", "renamed", "baseline")}
-        polled["matches"] = len(matches)
+        taken = snapshot[-1].typed
+        polled = replace(polled, matches=len(matches), snapshot={
+            "records_sha256": taken.records_sha256, "records": taken.records, "added": taken.added,
+            "removed": taken.removed, "modified": taken.modified, "renamed": taken.renamed, "baseline": taken.baseline})
         events = [*self._poll_events(source, polled, state, at), *snapshot, *changes, *incident_events, *alerts,
                   *matches, *match_alerts]
         self.store.append(events)
@@ -214,24 +217,24 @@ class Poller:
                             message, removed=len(diff.removed), matches=len(matches))
 
     def _polled(self, source, outcome: PollOutcome, at: str, *, new: int, revised: int, changes: int,
-                entries: int | None) -> dict:
-        return {
-            "source": source.id, "at": at, "url": outcome.url, "status": outcome.status,
-            "not_modified": outcome.not_modified, "unchanged": outcome.unchanged, "bytes": outcome.bytes,
-            "pages": outcome.pages, "entries": entries,
-            "duration_ms": round(outcome.duration * 1000, 1), "etag": outcome.validators.etag,
-            "last_modified": outcome.validators.last_modified, "body_sha256": outcome.body_sha256,
-            "new": new, "revised": revised, "changes": changes, "warnings": outcome.warnings[:20],
-        }
+                entries: int | None) -> SourcePolled:
+        return SourcePolled(
+            source=source.id, at=at, url=outcome.url, status=outcome.status,
+            not_modified=outcome.not_modified, unchanged=outcome.unchanged, bytes=outcome.bytes,
+            pages=outcome.pages, entries=entries,
+            duration_ms=round(outcome.duration * 1000, 1), etag=outcome.validators.etag,
+            last_modified=outcome.validators.last_modified, body_sha256=outcome.body_sha256,
+            new=new, revised=revised, changes=changes, warnings=outcome.warnings[:20],
+        )
 
-    def _poll_events(self, source, polled: dict, state: dict | None, at: str) -> list[NewEvent]:
+    def _poll_events(self, source, polled: SourcePolled, state: dict | None, at: str) -> list[NewEvent]:
         stream = f"source:{source.id}"
-        events = [NewEvent(SOURCE_POLLED, stream, polled, derive_event_id(stream, SOURCE_POLLED, at), occurred_at=at)]
+        events = [NewEvent.of(polled, stream, derive_event_id(stream, SOURCE_POLLED, at), occurred_at=at)]
         if state and state["consecutive_failures"]:
-            events.append(NewEvent(SOURCE_RECOVERED, stream, {
-                "source": source.id, "at": at, "after_failures": state["consecutive_failures"],
-                "failing_since": state["failing_since"], "last_error": state["last_error"],
-            }, derive_event_id(stream, SOURCE_RECOVERED, at), occurred_at=at))
+            events.append(NewEvent.of(SourceRecovered(
+                source=source.id, at=at, after_failures=state["consecutive_failures"],
+                failing_since=state["failing_since"], last_error=state["last_error"],
+            ), stream, derive_event_id(stream, SOURCE_RECOVERED, at), occurred_at=at))
         return events
 
     def _record_success(self, source, outcome: PollOutcome, state: dict | None) -> SourceReport:
@@ -258,7 +261,7 @@ class Poller:
         status = "not_modified" if outcome.not_modified else "unchanged" if outcome.unchanged else (
             "new" if items else "no_change")
         message = "; ".join(outcome.warnings[:3]) or None
-        return SourceReport(source.id, status, new, len(items) - new, len(changes), polled["entries"], message)
+        return SourceReport(source.id, status, new, len(items) - new, len(changes), polled.entries, message)
 
     def _incidents(self, changes: list[NewEvent], at: str) -> tuple[list[NewEvent], list[NewEvent], list[NewEvent]]:
         """The changes with their incidents, the incident events, and the alerts they queue."""
@@ -267,7 +270,7 @@ class Poller:
         keys, windows = wanted_keys((c.data for c in changes), at[:10])
         fold = IncidentFold(incident_states(self.store.conn, keys, windows))
         changes, incident_events = assign_all(fold, changes, today=at[:10], at=at)
-        alerts = self.alerts.for_incidents(incident_events, fold, {c.data["id"]: c.data for c in changes},
+        alerts = self.alerts.for_incidents(incident_events, fold, {p.id: p for p in (c.typed for c in changes)},
                                            self.clock()) if self.alerts else []
         return changes, incident_events, alerts
 
@@ -282,12 +285,12 @@ class Poller:
         stream = f"source:{source.id}"
         message = f"{outcome.reason}: {outcome.message}"
         ops = self.alerts.source_failing(source, state, message, now) if self.alerts else []
-        self.store.append([NewEvent(SOURCE_FAILED, stream, {
-            "source": source.id, "at": at, "url": outcome.url, "reason": outcome.reason,
-            "message": outcome.message, "status": outcome.status, "retry_after": outcome.retry_after,
-            "consecutive_failures": failures, "retry_at": retry_at,
-            "duration_ms": round(outcome.duration * 1000, 1),
-        }, derive_event_id(stream, SOURCE_FAILED, at), occurred_at=at), *ops])
+        self.store.append([NewEvent.of(SourceFailed(
+            source=source.id, at=at, url=outcome.url, reason=outcome.reason,
+            message=outcome.message, status=outcome.status, retry_after=outcome.retry_after,
+            consecutive_failures=failures, retry_at=retry_at,
+            duration_ms=round(outcome.duration * 1000, 1),
+        ), stream, derive_event_id(stream, SOURCE_FAILED, at), occurred_at=at), *ops])
         return SourceReport(source.id, "failed", message=message, retry_at=retry_at)
 
     def _keys_by_url(self, source: str, observations) -> dict[str, str]:

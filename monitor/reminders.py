@@ -28,15 +28,15 @@ def remind(store: EventStore, today: date, days_before: Sequence[int] = REMINDER
     changes = {(d.source, d.key, d.kind, d.date): d.change for d in deadlines}
     queued, moved = [], []
     for event in events:
-        d = event.data
-        change = changes[(d["source"], d["key"], d["deadline"], d["date"])]
+        d = event.typed
+        change = changes[(d.source, d.key, d.deadline, d.date)]
         if alerts is not None and now is not None:
             queued += alerts.for_reminder(change, d, now)
-        if d["deadline"] == "effective" and d["days_left"] <= 0 and change.get("incident"):
+        if d.deadline == "effective" and d.days_left <= 0 and change.get("incident"):
             incident = incident_state(store.conn, change["incident"])
             step = next_status(incident, "effective") if incident is not None else None
             if step is not None:
-                moved.append(status_changed(incident, step, change_id=None, reason=f"effective:{d['date']}"))
+                moved.append(status_changed(incident, step, change_id=None, reason=f"effective:{d.date}"))
     if events:
         store.append(events + moved + queued)
     return events

@@ -19,7 +19,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from monitor.config import Config, ConfigError, _country
 from monitor.detect.watchlist import Entry, Match
-from monitor.events import WATCHLIST_CHANGED, WATCHLIST_MATCHED, NewEvent, derive_event_id, dumps
+from monitor.events import (
+    WATCHLIST_CHANGED, WATCHLIST_MATCHED, NewEvent, WatchlistChanged, WatchlistMatched, derive_event_id, dumps,
+)
 
 WATCHLIST_STREAM = "watchlist"
 MAX_ENTRIES = 100_000
@@ -129,10 +131,10 @@ def watchlist_change(watchlist: Watchlist, recorded: Mapping[str, Any] | None, a
     added = [e for ref, e in now.items() if ref not in before]
     changed = [e for ref, e in now.items() if ref in before and before[ref] != e]
     removed = sorted(ref for ref in before if ref not in now)
-    data = {"at": at, "sha256": watchlist.sha256, "entries": len(now), **watchlist.settings,
-            "added": added, "changed": changed, "removed": removed}
-    return NewEvent(WATCHLIST_CHANGED, WATCHLIST_STREAM, data,
-                    derive_event_id(WATCHLIST_STREAM, WATCHLIST_CHANGED, watchlist.sha256, at), occurred_at=at)
+    change = WatchlistChanged(at=at, sha256=watchlist.sha256, entries=len(now), **watchlist.settings,
+                              added=added, changed=changed, removed=removed)
+    return NewEvent.of(change, WATCHLIST_STREAM, derive_event_id(WATCHLIST_STREAM, WATCHLIST_CHANGED, watchlist.sha256, at),
+                       occurred_at=at)
 
 
 def match_id(match: Match) -> str:
@@ -155,8 +157,8 @@ def match_events(matches: Sequence[Match], at: str) -> list[NewEvent]:
     out = []
     for match in matches:
         identifier = match_id(match)
-        out.append(NewEvent(WATCHLIST_MATCHED, WATCHLIST_STREAM, {"id": identifier, "at": at, **match.to_json()},
-                            derive_event_id(WATCHLIST_STREAM, WATCHLIST_MATCHED, identifier), occurred_at=at))
+        out.append(NewEvent.of(WatchlistMatched(id=identifier, at=at, **match.to_json()), WATCHLIST_STREAM,
+                               derive_event_id(WATCHLIST_STREAM, WATCHLIST_MATCHED, identifier), occurred_at=at))
     return out
 
 

@@ -1,6 +1,7 @@
 """The seams, checked on the source: the import graph of the `monitor` package has no cycle, the
 alerts never reach into the collectors, nothing but the command line imports the composition root,
-and no SQL is written outside the store and the projections.
+no SQL is written outside the store and the projections, and the digests and the relay read alerts
+by attribute (monitor/alerts/alert.py decodes them), never by string key.
 
 The graph is read with `ast` from every ``monitor/**/*.py``, without importing anything. Every
 import statement counts, wherever it is: at module level, inside a function (a lazy import is still
@@ -199,6 +200,36 @@ def test_no_sql_outside_the_store_and_the_projections():
     assert not found, "\n".join(found)
 
 
+# Where an alert is read, it is read by attribute (monitor/alerts/alert.py decodes the stored JSON
+# once): no `x.get("key")` and no `x["key"]` in these modules, except on the receivers named, which
+# are not alerts (the relay's incident rows come from the incidents projection).
+ATTRIBUTE_READERS = {"alerts/render.py": (), "alerts/relay.py": ("row", "item")}
+
+
+def string_key_reads(path: Path, allowed: tuple[str, ...] = ()) -> list[str]:
+    """Every ``x.get("literal", ...)`` call and ``x["literal"]`` read in the module at ``path``,
+    as "line: source", unless ``x`` is a plain name in ``allowed``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            receiver = node.func.value
+        elif (isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load)
+              and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)):
+            receiver = node.value
+        else:
+            continue
+        if not (isinstance(receiver, ast.Name) and receiver.id in allowed):
+            found.append(f"{node.lineno}: {ast.unparse(node)}")
+    return sorted(found, key=lambda line: int(line.partition(":")[0]))
+
+
+@pytest.mark.parametrize("module", sorted(ATTRIBUTE_READERS))
+def test_alerts_are_read_by_attribute_not_by_key(module):
+    found = string_key_reads(PACKAGE / module, ATTRIBUTE_READERS[module])
+    assert not found, f"monitor/{module} reads by string key (read the typed Alert's attributes):\n" + "\n".join(found)
+
+
 def test_time_comes_from_the_injected_clock():
     """Everything that stamps, schedules or dates takes the time from a clock it is given
     (monitor/clock.py's system_clock by default); durations use monotonic timers."""
@@ -262,3 +293,16 @@ def test_the_import_rules_and_the_sql_grep_catch_a_breach(tmp_path):
     assert root_importers(graph, "pkg") == ["pkg.alerts.relay"]
     assert sql_outside_its_homes(package) == ['pkg/views.py:1: q = "DELETE FROM outbox"']
     assert wall_clock_reads(package) == ["pkg/views.py:2: now = datetime.now(timezone.utc)"]
+
+
+def test_the_string_key_check_catches_a_read_by_key(tmp_path):
+    module = tmp_path / "render.py"
+    module.write_text(
+        "def entry(alert, row, KINDS):\n"
+        "    title = alert.get('title') or alert['url']\n"
+        "    kind = KINDS.get(alert.kind)\n"  # a lookup by a value, not a read by key
+        "    alert['seen'] = True\n"  # a write, not a read
+        "    return row['id'], alert.group\n",
+        encoding="utf-8")
+    assert string_key_reads(module) == ["2: alert.get('title')", "2: alert['url']", "5: row['id']"]
+    assert string_key_reads(module, ("row",)) == ["2: alert.get('title')", "2: alert['url']"]

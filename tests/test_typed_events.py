@@ -1,13 +1,17 @@
 """Typed events: every recorded event decodes to its payload dataclass and encodes back to the
-very bytes stored (so event hashes cannot change), and the old ChangeDetected v1 is read typed."""
+very bytes stored (so event hashes cannot change), the old ChangeDetected v1 is read typed, and a
+queued alert reads back, by attribute, as the relay and the digests see it."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import dataclasses
+
 import pytest
 
+from monitor.alerts.alert import Alert, Deadline, Evidence, Match
 from monitor.events import (
     ABSENT, PAYLOADS, AlertQueued, ChangeDetected, IncidentStatusChanged, NewEvent, SourcePolled, decode, dumps,
 )
@@ -74,3 +78,36 @@ def test_a_v1_change_is_read_as_a_typed_v2_change(tmp_path):
     assert isinstance(typed, ChangeDetected) and event.schema_version == ChangeDetected.VERSION == 2
     assert typed.incident is None and typed.identifiers == [] and typed.modality is None and typed.extra == {}
     assert raw.raw_data == dumps(old) and dumps(decode(raw.type, raw.data).encode()) == raw.raw_data
+
+
+NESTED = {"evidence": Evidence, "deadlines": Deadline}  # lists of objects, read as typed records
+
+
+def test_every_field_of_a_stored_alert_reads_back_by_attribute(recorded):
+    _stored, events = recorded
+    queued = [e for e in events if e.type == "AlertQueued"]
+    assert queued
+    for event in queued:
+        alert = Alert.decode(event.data)
+        for field in dataclasses.fields(AlertQueued):
+            if field.name == "extra":
+                continue
+            value, stored = getattr(alert, field.name), event.data.get(field.name)
+            if field.name in NESTED:
+                cls = NESTED[field.name]
+                assert value == tuple(cls(**{k: item.get(k) for k in (f.name for f in dataclasses.fields(cls))})
+                                      for item in stored or ())
+            elif field.name == "match":
+                assert value == (Match(**{k: stored.get(k) for k in (f.name for f in dataclasses.fields(Match))})
+                                 if stored else None)
+            else:
+                assert value == stored, field.name
+
+
+def test_an_alert_reads_what_is_absent_as_none_skips_odd_items_and_cannot_be_changed():
+    alert = Alert.decode({"id": "chg-1", "evidence": [{"kind": "phrase", "value": "slows"}, "junk", 3],
+                          "deadlines": "not a list", "match": ["not", "an", "object"]})
+    assert alert.change_id == "chg-1" and alert.title is None and alert.reports == ()  # a change's JSON: `id`
+    assert alert.evidence == (Evidence(kind="phrase", value="slows"),) and alert.deadlines == () and alert.match is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        alert.moved = "x"

@@ -14,15 +14,16 @@ import random
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator, Sequence
 
 from monitor.vocabulary import ALERT_DEAD
+from monitor.alerts.alert import Alert, Report
 from monitor.alerts.render import Message, render_digest
 from monitor.alerts.routes import ops_alert
 from monitor.clock import Clock, to_iso
 from monitor.retry import next_attempt_after
-from monitor.events import ALERT_DELIVERED, ALERT_FAILED, AlertDelivered, AlertFailed, AlertQueued, NewEvent, derive_event_id
+from monitor.events import ALERT_DELIVERED, ALERT_FAILED, AlertDelivered, AlertFailed, NewEvent, derive_event_id
 from monitor.projections.incidents import incident_rows
 from monitor.projections.outbox import delivered_targets, due_alerts
 from monitor.store import EventStore
@@ -63,6 +64,18 @@ class Gate:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """A target a digest could not be delivered to, and why (free of secrets)."""
+
+    target: str | None  # None: no target has the route's tag
+    service: str | None
+    error: str
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"target": self.target, "service": self.service, "error": self.error}
+
+
+@dataclass(frozen=True)
 class DigestReport:
     route: str
     group: str
@@ -80,16 +93,16 @@ class Relay:
         self.gate = gate or Gate()
         self.should_stop: Callable[[], bool] = lambda: False
 
-    def due(self) -> dict[tuple[str, str], list[tuple[str, int, dict]]]:
+    def due(self) -> dict[tuple[str, str], list[tuple[str, int, Alert]]]:
         """Due alerts by route, oldest first: one digest per route and window, a section per group.
 
         The key is (route, group): the group when every alert is in one, else "all"."""
-        by_route: dict[str, list[tuple[str, int, AlertQueued]]] = {}
+        by_route: dict[str, list[tuple[str, int, Alert]]] = {}
         for alert_id, route, _group, attempts, data in due_alerts(self.store.conn, to_iso(self.clock())):
-            by_route.setdefault(route, []).append((alert_id, attempts, AlertQueued.decode(data)))
+            by_route.setdefault(route, []).append((alert_id, attempts, Alert.decode(data)))
         digests = {}
         for route, alerts in by_route.items():
-            groups = {alert.get("group") for _id, _attempts, alert in alerts}
+            groups = {alert.group for _id, _attempts, alert in alerts}
             digests[(route, groups.pop() if len(groups) == 1 else "all")] = alerts
         return digests
 
@@ -110,14 +123,13 @@ class Relay:
             reports.append(report)
         return reports
 
-    def _with_reports(self, alerts: list[AlertQueued]) -> list[dict]:
-        """The alerts as the digest renders them (their stored form), each incident alert with every
-        source that has reported the incident by now, and why."""
-        ids = sorted({a.incident for a in alerts if a.cause == "incident" and a.get("incident")})
-        reports = {row["id"]: [{k: item[k] for k in ("source", "language", "attached_by", "kind")} for item in row["items"]]
+    def _with_reports(self, alerts: list[Alert]) -> list[Alert]:
+        """The alerts, each incident alert with every source that has reported the incident by now, and why."""
+        ids = sorted({a.incident for a in alerts if a.cause == "incident" and a.incident})
+        reports = {row["id"]: tuple(Report(item["source"], item["language"], item["attached_by"], item["kind"])
+                                    for item in row["items"])
                    for row in incident_rows(self.store.conn, ids=ids)} if ids else {}
-        return [{**a.encode(), "reports": reports.get(a.incident, [])} if a.cause == "incident" else a.encode()
-                for a in alerts]
+        return [replace(a, reports=reports.get(a.incident, ())) if a.cause == "incident" else a for a in alerts]
 
     def _wait_until_ready(self, target: Target) -> bool:
         """Keep the service's spacing between two sends; False once a stop is asked: a send under way
@@ -126,18 +138,18 @@ class Relay:
             time.sleep(min(wait, 0.1))
         return not self.should_stop()
 
-    def _send(self, route: str, group: str, alerts: list[tuple[str, int, AlertQueued]]) -> DigestReport | None:
+    def _send(self, route: str, group: str, alerts: list[tuple[str, int, Alert]]) -> DigestReport | None:
         ids = [alert_id for alert_id, _attempts, _data in alerts]
         delivered = delivered_targets(self.store.conn, ids)
         targets = list(self.targets(route))
         head = self.store.head()  # each recipient's copy of the digest witnesses the log as it stood
-        succeeded, failures = [], []
+        succeeded: list[str] = []
+        failures: list[Failure] = []
         for target in targets:
             pending = [alert for alert_id, _attempts, alert in alerts if (alert_id, target.id) not in delivered]
             if pending:
                 if not self._wait_until_ready(target):
-                    failures.append({"target": target.id, "service": target.service,
-                                     "error": "not sent: the monitor was stopping"})
+                    failures.append(Failure(target.id, target.service, "not sent: the monitor was stopping"))
                     continue
                 first = pending[0]
                 message = render_digest(self._with_reports(pending), group_label=first.group_label,
@@ -148,11 +160,11 @@ class Relay:
                 except Exception as exc:  # a broken plugin costs this target this attempt, nothing more
                     error = f"{exc.__class__.__name__}"
                 if error is not None:
-                    failures.append({"target": target.id, "service": target.service, "error": error})
+                    failures.append(Failure(target.id, target.service, error))
                     continue
             succeeded.append(target.id)
         if not targets:
-            failures.append({"target": None, "service": None, "error": f"no notification target has the tag {route!r}"})
+            failures.append(Failure(None, None, f"no notification target has the tag {route!r}"))
         attempt = max(attempts for _id, attempts, _data in alerts) + 1
         now = self.clock()
         digest_id = "dig-" + hashlib.sha256("\x1f".join([route, group, str(attempt), *sorted(ids)]).encode()).hexdigest()[:12]
@@ -164,22 +176,23 @@ class Relay:
                 return None
             return self._record(route, group, ids, attempt, now, digest_id, stream, base, succeeded, failures)
 
-    def _record(self, route, group, ids, attempt, now, digest_id, stream, base, succeeded, failures) -> DigestReport:
+    def _record(self, route, group, ids, attempt, now, digest_id, stream, base, succeeded,
+                failures: list[Failure]) -> DigestReport:
         if not failures:
             self.store.append([NewEvent.of(AlertDelivered(**base, targets=succeeded), stream,
-                                           derive_event_id(stream, ALERT_DELIVERED, digest_id), occurred_at=base["at"])])
+                                           derive_event_id(stream, ALERT_DELIVERED, digest_id), occurred_at=to_iso(now))])
             return DigestReport(route, group, len(ids), True, tuple(succeeded))
         dead = attempt >= self.config.max_attempts
         delay = next_attempt_after(failures=attempt, base=self.config.retry_base, cap=self.config.retry_cap,
                                    retry_after=None, rng=self.rng)
-        error = "; ".join(f"{f['service'] or route}: {f['error']}" for f in failures)[:500]
+        error = "; ".join(f"{f.service or route}: {f.error}" for f in failures)[:500]
         ops = []
         if dead and self.config.ops_tag and route != self.config.ops_tag:  # never report the ops route to itself
             ops = [ops_alert(self.config.ops_tag, kind=ALERT_DEAD, key=f"dead:{digest_id}", source=None, now=now,
                              title=f"{len(ids)} alerts for {route}/{group} could not be delivered after {attempt} attempts",
                              detail=error)]
         self.store.append([NewEvent.of(AlertFailed(
-            **base, delivered_targets=succeeded, failed=failures, error=error, dead=dead,
+            **base, delivered_targets=succeeded, failed=[f.to_json() for f in failures], error=error, dead=dead,
             next_attempt_at=to_iso(now + delay),
-        ), stream, derive_event_id(stream, ALERT_FAILED, digest_id), occurred_at=base["at"]), *ops])
+        ), stream, derive_event_id(stream, ALERT_FAILED, digest_id), occurred_at=to_iso(now)), *ops])
         return DigestReport(route, group, len(ids), False, tuple(succeeded), error)

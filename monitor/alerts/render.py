@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from collections.abc import Mapping
 from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
 
+from monitor.alerts.alert import Alert, Evidence, Match, as_alert
 from monitor.vocabulary import INCIDENT_STATUSES, KINDS, SEVERITY_RANK
 
 LIMITS = {"markdown": 3800, "html": 20000, "text": 3800}
@@ -136,31 +137,30 @@ def deadline_words(kind: Any, on: Any) -> str:
     return f"{words} {day}" if day else words
 
 
-def is_reminder(alert: Mapping[str, Any]) -> bool:
-    return alert.get("cause") == "deadline"
+def is_reminder(alert: Alert) -> bool:
+    return alert.cause == "deadline"
 
 
-def order(alerts: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def order(alerts: Sequence[Alert]) -> list[Alert]:
     """High first, then medium, low (anything else last); newest published first; then by id."""
-    def ident(a: Mapping[str, Any]) -> tuple[str, str, str, str]:
-        return (str(a.get("id") or a.get("change_id") or ""), str(a.get("alert_id") or ""),
-                str(a.get("deadline") or ""), str(a.get("date") or ""))
+    def ident(a: Alert) -> tuple[str, str, str, str]:
+        return (str(a.change_id or ""), str(a.alert_id or ""), str(a.deadline or ""), str(a.date or ""))
+
+    def newest(a: Alert) -> tuple[bool, str]:
+        published = a.published
+        return published is not None, str(published or "")
 
     ordered = sorted(alerts, key=ident)  # stable sorts, least significant key first
-    ordered.sort(key=lambda a: (a.get("published") is not None, str(a.get("published") or "")), reverse=True)
-    ordered.sort(key=lambda a: -SEVERITY_RANK.get(a.get("severity"), -1))
+    ordered.sort(key=newest, reverse=True)
+    ordered.sort(key=lambda a: -SEVERITY_RANK.get(a.severity, -1))
     return ordered
 
 
-def why_pieces(evidence: Any) -> list[str]:
+def why_pieces(evidence: Sequence[Evidence]) -> list[str]:
     """At most MAX_WHY pieces of evidence: identifiers, then kind phrases, then the rest (tags)."""
-    if not isinstance(evidence, (list, tuple)):
-        return []
     ranked: list[tuple[int, int, str]] = []
     for position, item in enumerate(evidence):
-        if type(item) is not dict and not isinstance(item, Mapping):
-            continue
-        kind, name, value = item.get("kind"), item.get("name"), clean(item.get("value"), MAX_PIECE)
+        kind, name, value = item.kind, item.name, clean(item.value, MAX_PIECE)
         if not value:
             continue
         if kind == "identifier":
@@ -208,13 +208,15 @@ class Entry:
     match: str | None = None  # a watchlist match: both names, the score and what matched
 
     @classmethod
-    def of(cls, alert: Mapping[str, Any]) -> "Entry":
+    def of(cls, alert: Alert | Mapping[str, Any]) -> "Entry":
+        """The entry of an alert (or of its JSON, or of a change's: the Atom feed shows changes)."""
+        alert = as_alert(alert)
         reminder = None
         deadlines_seen = set()
         if is_reminder(alert):
-            reminded = deadline_words(alert.get("deadline"), alert.get("date"))
+            reminded = deadline_words(alert.deadline, alert.date)
             deadlines_seen.add(reminded)
-            days = _days(alert.get("days_left"))
+            days = _days(alert.days_left)
             if days is None:
                 when = "Deadline"
             elif days == 0:
@@ -225,43 +227,39 @@ class Entry:
                 when = f"Deadline passed {_plural(-days, 'day')} ago"
             reminder = f"{when}: {reminded}"
         deadlines = []
-        raw = alert.get("deadlines")
-        for item in raw if isinstance(raw, (list, tuple)) else ():
-            if type(item) is dict or isinstance(item, Mapping):
-                words = deadline_words(item.get("kind"), item.get("date"))
-                if words not in deadlines_seen:
-                    deadlines_seen.add(words)
-                    deadlines.append(words)
-        alert_ids = alert.get("_alert_ids") or [alert.get("alert_id")]  # every alert an entry stands for
-        ids = tuple(dict.fromkeys(i for i in (clean(alert.get("incident"), MAX_ID),
-                                              clean(alert.get("id") or alert.get("change_id"), MAX_ID),
+        for item in alert.deadlines:
+            words = deadline_words(item.kind, item.date)
+            if words not in deadlines_seen:
+                deadlines_seen.add(words)
+                deadlines.append(words)
+        alert_ids = alert.alert_ids or (alert.alert_id,)  # every alert an entry stands for
+        ids = tuple(dict.fromkeys(i for i in (clean(alert.incident, MAX_ID), clean(alert.change_id, MAX_ID),
                                               *(clean(a, MAX_ID) for a in alert_ids)) if i))
-        status = alert.get("incident_status")
-        moved = alert.get("moved")
+        status = alert.incident_status
+        moved = alert.moved
         if status and not moved:
-            before = alert.get("status_from")
+            before = alert.status_from
             moved = f"{status_words(before)} → {status_words(status)}" if before else f"new: {status_words(status)}"
         reports = []
-        for report in alert.get("reports") if isinstance(alert.get("reports"), (list, tuple)) else ():
-            if isinstance(report, Mapping):
-                language = clean(report.get("language"), 8)
-                by = attached_words(report.get("attached_by"))
-                detail = ", ".join(p for p in (language, by) if p)
-                reports.append(f"{clean(report.get('source'), 40)} ({detail})" if detail else clean(report.get("source"), 40))
-        also = alert.get("also")
+        for report in alert.reports:
+            language = clean(report.language, 8)
+            by = attached_words(report.attached_by)
+            detail = ", ".join(p for p in (language, by) if p)
+            reports.append(f"{clean(report.source, 40)} ({detail})" if detail else clean(report.source, 40))
+        also = alert.also
         return cls(
-            parties=_party_lines(alert.get("parties_by_country"), alert.get("party_count")),
-            match=_match_line(alert.get("match")),
-            severity=clean(alert.get("severity"), 20) or "unknown",
-            kind=kind_words(alert.get("kind")),
-            title=clean(alert.get("title")) or "untitled",
-            url=safe_url(alert.get("url")),
-            source=clean(alert.get("source"), MAX_FIELD),
-            published=_date(alert.get("published")),
-            rule=clean(alert.get("rule"), MAX_ID),
-            rule_title=clean(alert.get("rule_title"), MAX_FIELD),
+            parties=_party_lines(alert.parties_by_country, alert.party_count),
+            match=_match_line(alert.match),
+            severity=clean(alert.severity, 20) or "unknown",
+            kind=kind_words(alert.kind),
+            title=clean(alert.title) or "untitled",
+            url=safe_url(alert.url),
+            source=clean(alert.source, MAX_FIELD),
+            published=_date(alert.published),
+            rule=clean(alert.rule, MAX_ID),
+            rule_title=clean(alert.rule_title, MAX_FIELD),
             deadlines=tuple(deadlines[:MAX_DEADLINES]),
-            why=tuple(why_pieces(alert.get("evidence"))),
+            why=tuple(why_pieces(alert.evidence)),
             ids=ids,
             reminder=reminder,
             status=status_words(status) if status else None,
@@ -292,17 +290,17 @@ def _party_lines(groups: Any, count: Any) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _match_line(match: Any) -> str | None:
-    if not isinstance(match, Mapping):
+def _match_line(match: Match | None) -> str | None:
+    if match is None:
         return None
-    entry = clean(match.get("entry_name"), MAX_FIELD)
-    country = f", {clean(match.get('entry_country'), 4)}" if match.get("entry_country") else ""
-    listed = clean(match.get("matched_name"), MAX_FIELD)
-    where = ", ".join(clean(c, 4) for c in match.get("countries") or () if isinstance(c, str))
-    return (f"watchlist: {entry} ({clean(match.get('ref'), MAX_ID)}{country}) matches {listed}"
-            f"{f' ({where})' if where else ''} — {clean(match.get('matched_on'), 20)} on the "
-            f"{clean(match.get('list'), 12)} list, score {clean(match.get('score'), 6)}, entity "
-            f"{clean(match.get('entity'), MAX_FIELD)}")
+    entry = clean(match.entry_name, MAX_FIELD)
+    country = f", {clean(match.entry_country, 4)}" if match.entry_country else ""
+    listed = clean(match.matched_name, MAX_FIELD)
+    where = ", ".join(clean(c, 4) for c in match.countries or () if isinstance(c, str))
+    return (f"watchlist: {entry} ({clean(match.ref, MAX_ID)}{country}) matches {listed}"
+            f"{f' ({where})' if where else ''} — {clean(match.matched_on, 20)} on the "
+            f"{clean(match.list, 12)} list, score {clean(match.score, 6)}, entity "
+            f"{clean(match.entity, MAX_FIELD)}")
 
 
 # --- formats --------------------------------------------------------------------------------------
@@ -459,11 +457,11 @@ FORMATS: dict[str, Format] = {f.name: f for f in (Markdown(), Html(), Text())}
 
 # --- the digest -----------------------------------------------------------------------------------
 
-def digest_title(alerts: Sequence[Mapping[str, Any]], *, group_label: str, group_by: str) -> str:
-    reminders = sum(1 for a in alerts if is_reminder(a))
-    incidents = sum(1 for a in alerts if a.get("cause") == "incident")
+def digest_title(alerts: Sequence[Alert], *, group_label: str, group_by: str) -> str:
+    causes = [a.cause for a in alerts]
+    reminders, incidents = causes.count("deadline"), causes.count("incident")
     changes = len(alerts) - reminders - incidents
-    high = sum(1 for a in alerts if a.get("severity") == "high")
+    high = sum(1 for a in alerts if a.severity == "high")
     counts = []
     if incidents:
         counts.append(_plural(incidents, "incident"))
@@ -476,30 +474,33 @@ def digest_title(alerts: Sequence[Mapping[str, Any]], *, group_label: str, group
     return f"{name}: {', '.join(counts)}" + (f" ({high} high)" if high else "")
 
 
-def collapse(alerts: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def collapse(alerts: Sequence[Alert]) -> list[Alert]:
     """One entry per incident: its latest status, the path it moved along, its highest severity."""
-    out: list[Mapping[str, Any]] = []
+    out: list[Alert] = []
     where: dict[str, int] = {}
+    paths: dict[int, list[Any]] = {}  # by position in out: the statuses an incident's alerts name
     for alert in alerts:
-        incident = alert.get("incident") if alert.get("cause") == "incident" else None
+        incident = alert.incident if alert.cause == "incident" else None
         if not isinstance(incident, str):
             out.append(alert)
             continue
         if incident not in where:
             where[incident] = len(out)
-            out.append({**alert, "_path": [alert.get("status_from"), alert.get("incident_status")]})
+            paths[len(out)] = [alert.status_from, alert.incident_status]
+            out.append(alert)
             continue
-        first = out[where[incident]]
-        severity = max(first.get("severity"), alert.get("severity"), key=lambda v: SEVERITY_RANK.get(v, -1))
-        out[where[incident]] = {**alert, "severity": severity, "_path": [*first["_path"], alert.get("incident_status")],
-                                "_alert_ids": [*first.get("_alert_ids", [first.get("alert_id")]), alert.get("alert_id")]}
-    for position, alert in enumerate(out):
-        path = alert.get("_path")
-        if path and len(path) > 2:
+        position = where[incident]
+        first = out[position]
+        severity = max(first.severity, alert.severity, key=lambda v: SEVERITY_RANK.get(v, -1))
+        paths[position].append(alert.incident_status)
+        out[position] = replace(alert.with_severity(severity),
+                                alert_ids=(*(first.alert_ids or (first.alert_id,)), alert.alert_id))
+    for position, path in paths.items():
+        if len(path) > 2:
             start, *steps = path
             words = [status_words(step) for step in dict.fromkeys(steps)]
-            out[position] = {**alert, "moved": (" → ".join([status_words(start), *words]) if start
-                                                 else "new: " + " → ".join(words))}
+            out[position] = replace(out[position], moved=(" → ".join([status_words(start), *words]) if start
+                                                          else "new: " + " → ".join(words)))
     return out
 
 
@@ -552,7 +553,7 @@ def witness_footer(form: Format, head: tuple[int, str]) -> str:
     return f"<p><small>{footer}</small></p>" if form.name == "html" else footer
 
 
-def render_digest(alerts: Sequence[Mapping[str, Any]], *, group_label: str, group_by: str, group: str,
+def render_digest(alerts: Sequence[Alert | Mapping[str, Any]], *, group_label: str, group_by: str, group: str,
                   fmt: str = "markdown", max_chars: int | None = None,
                   witness: tuple[int, str] | None = None) -> Message:
     """One message for a group's alerts; the body within max_chars (default LIMITS[fmt]); with
@@ -568,22 +569,21 @@ def render_digest(alerts: Sequence[Mapping[str, Any]], *, group_label: str, grou
         limit -= len(footer) + len(form.tail_sep)  # the footer is never what gets cut
     else:
         footer = ""
-    alerts = collapse(alerts)
-    labels = list(dict.fromkeys(clean(a.get("group_label"), MAX_LABEL) for a in alerts))
+    alerts = collapse([as_alert(a) for a in alerts])
+    labels = list(dict.fromkeys(clean(a.group_label, MAX_LABEL) for a in alerts))
     sections = len(labels) > 1
     title = digest_title(alerts, group_label="" if sections else group_label, group_by=group_by)
     ordered = order(alerts)
     if sections:  # one section per group, "Other" last; within a section, the usual order
-        ordered.sort(key=lambda a: (clean(a.get("group_label"), MAX_LABEL) == "Other",
-                                    clean(a.get("group_label"), MAX_LABEL)))
+        ordered.sort(key=lambda a: (clean(a.group_label, MAX_LABEL) == "Other", clean(a.group_label, MAX_LABEL)))
     total = len(ordered)
-    noun = "incidents" if any(a.get("cause") == "incident" for a in alerts) else "changes"
+    noun = "incidents" if any(a.cause == "incident" for a in alerts) else "changes"
     command = tail_command(group_by, group, noun) if not sections else tail_command("none", "all", noun)
     heading: dict[int, str] = {}
     if sections:
         previous = None
         for position, alert in enumerate(ordered):
-            label = clean(alert.get("group_label"), MAX_LABEL)
+            label = clean(alert.group_label, MAX_LABEL)
             if label != previous:
                 heading[position] = form.section(label)
                 previous = label

@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 from typing import Sequence
 
-from monitor.events import ALERT_REQUEUED, NewEvent, derive_event_id
+from monitor.events import ALERT_REQUEUED, AlertRequeued, NewEvent, derive_event_id
 from monitor.projections.outbox import alert_statuses, dead_alerts, recent_alert_ids
 
 RETRY_STREAM = "route:retries"
@@ -36,6 +36,6 @@ def requeue(store, ids: Sequence[str], at: str) -> list[str]:
     relay's next pass sends them. Returns the ids queued again."""
     found = retryable(store.conn, ids)
     if found:
-        store.append([NewEvent(ALERT_REQUEUED, RETRY_STREAM, {"alert_ids": found, "at": at},
-                               derive_event_id(RETRY_STREAM, ALERT_REQUEUED, at, *found), occurred_at=at)])
+        store.append([NewEvent.of(AlertRequeued(alert_ids=found, at=at), RETRY_STREAM,
+                                  derive_event_id(RETRY_STREAM, ALERT_REQUEUED, at, *found), occurred_at=at)])
     return found

@@ -16,7 +16,8 @@ from monitor.clock import parse_iso, to_iso
 from monitor.vocabulary import SEVERITY_RANK, SOURCE_FAILING
 from monitor.detect.incidents import IncidentFold
 from monitor.events import (
-    ALERT_QUEUED, INCIDENT_ITEM_ATTACHED, AlertQueued, INCIDENT_OPENED, INCIDENT_STATUS_CHANGED, NewEvent, derive_event_id,
+    ALERT_QUEUED, INCIDENT_ITEM_ATTACHED, INCIDENT_OPENED, INCIDENT_STATUS_CHANGED, AlertQueued, ChangeDetected,
+    DeadlineReached, NewEvent, derive_event_id,
 )
 
 OTHER = "other"
@@ -89,7 +90,7 @@ def queue(
     now: datetime,
     window: timedelta,
     high_now: bool,
-    reminder: Mapping[str, Any] | None = None,
+    reminder: DeadlineReached | Mapping[str, Any] | None = None,
     incident: Mapping[str, Any] | None = None,
     breadth: Specificity = lambda kind, slug: 0,
     cause: str | None = None,
@@ -104,10 +105,12 @@ def queue(
     go out as one digest; at once for high severity when the window is bypassed.
     """
     due = now if (window <= timedelta(0) or (high_now and change["severity"] == "high")) else now + window
+    if isinstance(reminder, Mapping):
+        reminder = DeadlineReached.decode(reminder)
     if cause is not None:
         pass  # the caller names what the alert is about (an incident's new parties)
     elif reminder is not None:
-        cause = f"{change['id']}:{reminder['deadline']}:{reminder['date']}:{reminder['days_before']}"
+        cause = f"{change['id']}:{reminder.deadline}:{reminder.date}:{reminder.days_before}"
     elif incident is not None:
         cause = f"incident:{incident['incident']}:{incident['incident_status']}"
     else:
@@ -117,6 +120,7 @@ def queue(
         extra["parties_by_country"] = _parties_by_country(change["parties"])
         extra["party_count"] = change.get("party_count") or len(change["parties"])
     events = []
+    due_at, occurred_at = to_iso(due), to_iso(now)  # once, not per route: formatting a time is not free
     for destination in destinations(change, routes, name, breadth):
         identifier = alert_id(destination.route, cause)
         stream = f"route:{destination.route}"
@@ -128,15 +132,16 @@ def queue(
             "alert_id": identifier, "route": destination.route, "group_by": destination.group_by,
             "group": destination.group, "group_label": destination.group_label, "also": list(destination.also),
             "cause": "deadline" if reminder is not None else "incident" if incident is not None else "change",
-            "due_at": to_iso(due),
+            "due_at": due_at,
         }
         if reminder is not None:
-            data.update({k: reminder[k] for k in ("deadline", "date", "days_left", "days_before")})
+            data.update(deadline=reminder.deadline, date=reminder.date, days_left=reminder.days_left,
+                        days_before=reminder.days_before)
         if incident is not None:
             data.update(incident)
         # The typed payload refuses a key its schema does not name; it encodes to these same keys.
         events.append(NewEvent.of(AlertQueued(**data), stream, derive_event_id(stream, ALERT_QUEUED, identifier),
-                                  occurred_at=to_iso(now)))
+                                  occurred_at=occurred_at))
     return events
 
 
@@ -177,26 +182,26 @@ class AlertQueue:
         self.config, self.name, self.breadth = alerts_config, name, breadth
 
     def for_incidents(self, incident_events: Sequence[NewEvent], fold: IncidentFold,
-                      changes: Mapping[str, Mapping[str, Any]], now: datetime) -> list[NewEvent]:
+                      changes: Mapping[str, ChangeDetected], now: datetime) -> list[NewEvent]:
         """Alerts for incidents that opened or whose status moved in this batch (routed by the
         incident's tags as the batch leaves it; shown with the change that moved it)."""
         alerts = []
-        moved = {e.data.get("change_id") for e in incident_events if e.type in (INCIDENT_OPENED, INCIDENT_STATUS_CHANGED)}
-        for event in incident_events:
-            data = event.data
-            change = changes.get(data.get("change_id") or "")
+        typed = [(event.type, event.typed) for event in incident_events]
+        moved = {p.change_id for kind, p in typed if kind in (INCIDENT_OPENED, INCIDENT_STATUS_CHANGED)}
+        for kind, p in typed:
+            change = changes.get(p.change_id or "")  # an IncidentsMerged names no change
             if change is None:
                 continue
-            if event.type == INCIDENT_ITEM_ATTACHED:
+            if kind == INCIDENT_ITEM_ATTACHED:
                 # A screening-list change names parties: news even for an incident heard of before.
-                if change.get("parties") and change["id"] not in moved:
-                    incident = self._live(fold, data["incident"])
+                if change.parties and change.id not in moved:
+                    incident = self._live(fold, p.incident)
                     alerts += self._incident_alert(incident, change, incident.status, None, now,
-                                                   cause=f"incident:{incident.id}:parties:{change['id']}")
-            elif event.type in (INCIDENT_OPENED, INCIDENT_STATUS_CHANGED):
-                status = data["status"] if event.type == INCIDENT_OPENED else data["to"]
-                alerts += self._incident_alert(self._live(fold, data["incident"]), change, status,
-                                               None if event.type == INCIDENT_OPENED else data["from"], now)
+                                                   cause=f"incident:{incident.id}:parties:{change.id}")
+            elif kind == INCIDENT_OPENED:
+                alerts += self._incident_alert(self._live(fold, p.incident), change, p.status, None, now)
+            elif kind == INCIDENT_STATUS_CHANGED:
+                alerts += self._incident_alert(self._live(fold, p.incident), change, p.to, p.from_, now)
         return alerts
 
     @staticmethod
@@ -206,10 +211,11 @@ class AlertQueue:
             incident = fold.incidents[incident.merged_into]
         return incident
 
-    def _incident_alert(self, incident, change: Mapping[str, Any], status: str, status_from: str | None,
+    def _incident_alert(self, incident, change: ChangeDetected, status: str, status_from: str | None,
                         now: datetime, cause: str | None = None) -> list[NewEvent]:
-        view = {**change, "title": change.get("title"), "incident": incident.id,
-                "severity": max(change["severity"], incident.severity, key=SEVERITY_RANK.__getitem__),
+        # What is routed and shown: the change, with the incident's tags so far and its highest severity.
+        view = {**change.encode(), "title": change.get("title"), "incident": incident.id,
+                "severity": max(change.severity, incident.severity, key=SEVERITY_RANK.__getitem__),
                 "regions": sorted(incident.regions), "countries": sorted(incident.countries),
                 "companies": sorted(incident.companies), "rule": incident.rule or change.get("rule")}
         return queue(view, self.config.routes, self.name, now=now, window=self.config.digest_window,
@@ -222,7 +228,7 @@ class AlertQueue:
         return queue(change, self.config.routes, self.name, now=now, window=self.config.digest_window,
                      high_now=self.config.high_bypasses_window, breadth=self.breadth)
 
-    def for_reminder(self, change: Mapping[str, Any], reminder: Mapping[str, Any], now: datetime) -> list[NewEvent]:
+    def for_reminder(self, change: Mapping[str, Any], reminder: DeadlineReached, now: datetime) -> list[NewEvent]:
         return queue(change, self.config.routes, self.name, now=now, window=self.config.digest_window,
                      high_now=self.config.high_bypasses_window, reminder=reminder, breadth=self.breadth)
 

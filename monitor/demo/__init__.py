@@ -39,7 +39,7 @@ from monitor.demo.server import (
     REVISED_DOCUMENT,
     DemoServer,
 )
-from monitor.events import ALERT_DELIVERED, ALERT_FAILED, ITEM_REVISED
+from monitor.events import ALERT_DELIVERED, ALERT_FAILED, ITEM_REVISED, AlertDelivered, AlertFailed
 from monitor.store import verify
 from monitor.views import changes as query_changes
 
@@ -107,7 +107,7 @@ def run_demo(state_dir: Path | None, pipeline: Pipeline, *, echo: Echo = click.e
                 echo(f"  {report.source:<22} {report.status:<13} {_detail(report)}")
             for revision in poll["revisions"]:
                 echo(f"  revised: {revision.stream} (ItemRevised, seq {revision.seq})")
-                for field, change in revision.data["changed"].items():
+                for field, change in revision.typed.changed.items():
                     echo(f"    {field}: {change['before']!r} -> {change['after']!r}")
 
         with pipeline.open_store(state) as store:
@@ -224,13 +224,13 @@ def _poll(pipeline: Pipeline, config, state: Path) -> dict[str, Any]:
         reports = pipeline.poll(config, state)
     with pipeline.open_store(state) as store:
         after = store.head().seq
-        sent = [e.data for e in store.read(since=before, types=[ALERT_DELIVERED, ALERT_FAILED])]
+        sent = [e.typed for e in store.read(since=before, types=[ALERT_DELIVERED, ALERT_FAILED])]
         revisions = list(store.read(since=before, types=[ITEM_REVISED]))
     return {"reports": reports, "before": before, "after": after, "revisions": revisions,
             "digests": _digests(printed.getvalue(), sent)}
 
 
-def _digests(printed: str, sent: list[dict]) -> list[dict[str, Any]]:
+def _digests(printed: str, sent: list[AlertDelivered | AlertFailed]) -> list[dict[str, Any]]:
     """Split what the stdout targets printed ("\\n=== title ===\\nbody\\n" each) into digests, paired
     with the delivery events the relay recorded for them, in the same order."""
     blocks = []
@@ -239,7 +239,7 @@ def _digests(printed: str, sent: list[dict]) -> list[dict[str, Any]]:
         blocks.append({"title": title, "body": body.rstrip("\n")})
     if len(blocks) != len(sent):  # not one printed digest per delivery: show them as printed
         return [{**b, "route": None, "group": None} for b in blocks]
-    return [{**b, "route": s["route"], "group": s["group"], "alerts": len(s["alert_ids"])} for b, s in zip(blocks, sent)]
+    return [{**b, "route": s.route, "group": s.group, "alerts": len(s.alert_ids)} for b, s in zip(blocks, sent)]
 
 
 def _detail(report) -> str:

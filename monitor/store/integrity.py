@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from monitor.events import CHECKPOINT_ANCHORED, NewEvent, derive_event_id
+from monitor.events import CheckpointAnchored, NewEvent, derive_event_id
 from monitor.store import chain
 
 _REORDER_WINDOW = 16
@@ -213,12 +213,10 @@ def anchor_head(store, out: str | Path, key: bytes | None, now: str) -> Anchor:
     with open(tmp, "w", encoding="utf-8") as handle:
         try:
             before = store.head()
-            result = store.append([NewEvent(
-                CHECKPOINT_ANCHORED, "log:anchors",
+            result = store.append([NewEvent.of(
                 # What the anchor follows on from; the anchor file itself names this event's seq and hash.
-                {"seq": before.seq, "hash": before.hash, "file": out.name, "signed": key is not None},
-                derive_event_id("log:anchors", str(before.seq), before.hash, now),
-                occurred_at=now,
+                CheckpointAnchored(seq=before.seq, hash=before.hash, file=out.name, signed=key is not None),
+                "log:anchors", derive_event_id("log:anchors", str(before.seq), before.hash, now), occurred_at=now,
             )])
             head = result.appended[-1] if not result.noop else store.head()
             anchor = Anchor(head.seq, head.hash, head.recorded_at, now)
