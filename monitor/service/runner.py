@@ -4,7 +4,10 @@ An APScheduler ``AsyncIOScheduler`` in the running event loop holds the jobs, re
 configuration at every start (nothing about jobs is persisted; the log is the only state):
 
 - ``poll:<source>``: one interval job per enabled source, ``every`` plus up to 10% jitter, the
-  first run at start; a failed poll brings its next run forward to the backoff's retry time;
+  first run at start; a failed poll brings its next run forward to the backoff's retry time. The
+  polls that come due within ``BATCH_WINDOW`` of one another are made by one ``Poller.cycle`` (it
+  shares the event loop's turns, timers and reads among them, as `monitor poll` does); each job
+  still waits for its own source's report only, and counts its own outcome;
 - ``relay``: sends due digests, in a thread of its own so a slow SMTP server never stalls polling;
   woken early when a poll or a reminder queued alerts;
 - ``reminders``: deadline reminders, hourly and at start;
@@ -74,6 +77,9 @@ REMINDER_EVERY = timedelta(hours=1)
 CLAIM_EVERY = 1.0  # seconds between two looks for due sources (also woken when a poll ends)
 MAX_IN_FLIGHT = 20  # polls one replica runs at once with a shared log
 FIRST_ANCHOR_AFTER = timedelta(minutes=1)
+# Seconds a poll that comes due waits for others due with it, to share one cycle: small beside
+# any source's interval, and long enough to gather a wave of sources due together.
+BATCH_WINDOW = 0.1
 
 disable_created_metrics()  # `*_created` series double the output and tell a scraper nothing it needs
 
@@ -140,6 +146,8 @@ class Service:
         self._relay_again = False
         self._narrated = 0
         self._due_again: set[str] = set()  # jobs whose run came due while the previous one was running
+        self._batch: dict[str, asyncio.Future] = {}  # polls due, waiting for the next batched cycle
+        self._batch_timer: asyncio.TimerHandle | None = None
         self._closed = False  # the store is closed: nothing reads or writes it any more
         self.gate = Gate()  # closed at the stop: no relay outcome is recorded after it
         self.abandoned = False  # a send was still in flight at the stop deadline
@@ -315,7 +323,7 @@ class Service:
         return {"replica": self.replica, "polling": sorted(self._in_flight), "leases": self.leases.held()}
 
     async def _poll(self, source_id: str):
-        [report] = await self.poller.cycle([source_id])
+        report = await self._batched(source_id)
         if not report.recorded:
             self.status.store_error = report.message
             raise RuntimeError(f"{source_id}: {report.message}")
@@ -326,6 +334,47 @@ class Service:
         if report.retry_at:
             self._bring_forward(f"poll:{source_id}", parse_iso(report.retry_at))
         return report
+
+    def _batched(self, source_id: str) -> asyncio.Future:
+        """This source's report from the next batched cycle, which starts ``BATCH_WINDOW`` after the
+        first poll of the batch came due. (A job cancelled while it waits cancels its future, and
+        its source is left out of the cycle.)"""
+        future = self._batch.get(source_id)
+        if future is None or future.done():
+            future = self._batch[source_id] = self._loop.create_future()
+        if self._batch_timer is None:
+            self._batch_timer = self._loop.call_later(BATCH_WINDOW, self._start_batch)
+        return future
+
+    def _start_batch(self) -> None:
+        self._batch_timer = None
+        batch = {source_id: future for source_id, future in self._batch.items() if not future.done()}
+        self._batch = {}
+        if batch:
+            task = self._loop.create_task(self._batch_cycle(batch))
+            self._running.add(task)  # a stop waits for it, then cancels it, as it does a job
+            task.add_done_callback(self._running.discard)
+
+    async def _batch_cycle(self, batch: dict[str, asyncio.Future]) -> None:
+        def settle(report) -> None:
+            future = batch.get(report.source)
+            if future is not None and not future.done():
+                future.set_result(report)
+
+        try:
+            await self.poller.cycle(list(batch), on_report=settle)
+        except asyncio.CancelledError:
+            for future in batch.values():
+                future.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 (the store failed before any poll: each job fails with it)
+            for future in batch.values():
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for source_id, future in batch.items():
+            if not future.done():  # no such source any more
+                future.set_exception(RuntimeError(f"{source_id}: not a configured source"))
 
     async def _relay(self) -> None:
         self._relay_task = asyncio.current_task()
