@@ -21,18 +21,21 @@ from monitor.polling import Poller, SourceReport
 from monitor.projections import Projector, default_projections
 from monitor.store import EVENTS_DB, EventStore, StoreError
 from monitor.store.access import stale_projections
+from monitor.store.schema import CACHE_KIB, SMALL_CACHE_KIB
 
 
 
-def open_store(state_dir: str | Path, *, clock: Clock = system_clock, database: str | None = None) -> EventStore:
+def open_store(state_dir: str | Path, *, clock: Clock = system_clock, database: str | None = None,
+               cache_kib: int = CACHE_KIB) -> EventStore:
     """The event log of a state directory, with every live projection attached; with ``database``
-    (a postgresql:// URL) the shared log there, mirrored with its projections in the state directory."""
+    (a postgresql:// URL) the shared log there, mirrored with its projections in the state directory.
+    ``cache_kib``: SQLite's page cache of the (local) connection."""
     projections = Projector(default_projections())
     if database:
         from monitor.store.postgres import PostgresEventStore
 
         return PostgresEventStore(database, Path(state_dir) / EVENTS_DB, clock=clock, projections=projections)
-    return EventStore(Path(state_dir) / EVENTS_DB, clock=clock, projections=projections)
+    return EventStore(Path(state_dir) / EVENTS_DB, clock=clock, projections=projections, cache_kib=cache_kib)
 
 
 def open_reader(state_dir: str | Path, database: str | None = None) -> tuple[EventStore, list[str]]:
@@ -129,9 +132,15 @@ def make_service(config: Config, state_dir: Path, **options):
     (the service knows what it needs, not how each part is built)."""
     from monitor.service.runner import Service, Wiring
 
-    wiring = Wiring(open_store=open_store, make_detector=make_detector, make_fetcher=make_fetcher,
+    wiring = Wiring(open_store=_open_daemon_store, make_detector=make_detector, make_fetcher=make_fetcher,
                     make_alerts=make_alerts, relay_targets=relay_targets, start_http=_start_http)
     return Service(config, state_dir, wiring=wiring, **options)
+
+
+def _open_daemon_store(state_dir: str | Path, **options) -> EventStore:
+    """The daemon's connections (its own and the relay's) keep a small page cache: a poll touches a
+    few pages, and a large cache filled once by the first cycle's writes would stay resident."""
+    return open_store(state_dir, cache_kib=SMALL_CACHE_KIB, **options)
 
 
 def _start_http(listen: str, service):

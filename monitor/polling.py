@@ -13,7 +13,7 @@ import logging
 import random
 import sqlite3
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 from monitor.clock import Clock, parse_iso, to_iso
 from monitor.retry import next_attempt_after
@@ -65,11 +65,15 @@ class Poller:
         self.rng = rng or random.Random()
         self.detector = detector
         self.alerts = alerts  # given by the composition root (daemon.make_alerts); None: no alerts queued
-        # The configuration's order, once: the daemon runs a cycle of one source per job, which
-        # must not cost a walk over every source (that made a round of polls O(n²)).
+        # The configuration's order, once: the daemon runs cycles of the few sources due together,
+        # which must not cost a walk over every source (that made a round of polls O(n²)).
         self._order = {source.id: i for i, source in enumerate(config.sources)}
 
-    async def cycle(self, only: Sequence[str] | None = None, *, force: bool = False) -> list[SourceReport]:
+    async def cycle(self, only: Sequence[str] | None = None, *, force: bool = False,
+                    on_report: Callable[[SourceReport], None] | None = None) -> list[SourceReport]:
+        """Poll every enabled (or the named) source; ``on_report`` is told each source's report as
+        soon as it is known (the daemon's batched polls: a slow source holds up no other's job)."""
+        tell = on_report or (lambda report: None)
         self.store.refresh()  # a shared log: what the other replicas appended, into our projections
         self.record_watchlist()
         states = source_states(self.store.conn, only)
@@ -87,10 +91,17 @@ class Poller:
             if retry_at and parse_iso(retry_at) > now and not force:
                 reports.append(SourceReport(source.id, "skipped", message=f"backing off until {retry_at}",
                                             retry_at=retry_at))
+                tell(reports[-1])
                 continue
-            tasks.append(self._poll_one(source, state, now.year))
+            tasks.append(self._poll_told(source, state, now.year, tell))
         reports.extend(await asyncio.gather(*tasks))
         return sorted(reports, key=lambda r: self._order.get(r.source, 0))
+
+    async def _poll_told(self, source, state: dict | None, year: int,
+                         tell: Callable[[SourceReport], None]) -> SourceReport:
+        report = await self._poll_one(source, state, year)
+        tell(report)
+        return report
 
     async def _poll_one(self, source, state: dict | None, year: int) -> SourceReport:
         memory = SourceMemory(

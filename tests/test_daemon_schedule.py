@@ -1,6 +1,7 @@
-"""The daemon's schedule and what it loads: a slow poll does not cost its source a round, a poll
-of one source is a cycle of that source alone, a 304 leaves its connection for the next request,
-and apprise is imported only by what sends through it."""
+"""The daemon's schedule and what it loads: a slow poll does not cost its source a round, polls
+due together share one cycle and a slow one holds up no other, a 304 leaves its connection for
+the next request, the daemon's page cache is small, and apprise, soupsieve, jinja2, wcwidth and
+sqlite-utils are imported only by what uses them."""
 
 from __future__ import annotations
 
@@ -193,3 +194,133 @@ def test_apprise_is_imported_only_when_an_apprise_configuration_is_used(tmp_path
 
     assert loaded(plain) == {"after import": False, "after the targets": False, "icalendar": False}
     assert loaded(configured) == {"after import": False, "after the targets": True, "icalendar": False}
+
+
+class _Held(BaseHTTPRequestHandler):
+    """An RSS feed per path; /slow.rss answers only once ``release`` is set."""
+
+    protocol_version = "HTTP/1.1"
+    release = threading.Event()
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if self.path == "/slow.rss":
+            type(self).release.wait(30)
+        body = RSS.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_polls_due_together_share_one_cycle_and_a_slow_source_holds_up_no_other(tmp_path):
+    """Every source is due at start: their polls are made by one cycle, yet each job ends with its
+    own source's report (and counts its own outcome) while the slow source's answer is still held."""
+    from monitor.daemon import make_service
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Held)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    names = ["a", "b", "c", "slow"]
+    config = load_config(write_config(tmp_path, {name: f"{base}/{name}.rss" for name in names}, "1h"))
+    service = make_service(config, tmp_path / "state")
+    cycles: list[list[str]] = []
+    seen = {}
+
+    def ok(name: str) -> float:
+        return service.registry.get_sample_value("monitor_job_runs_total",
+                                                 {"job": f"poll:{name}", "outcome": "ok"}) or 0
+
+    def observe():
+        wait_for(lambda: all(ok(name) == 1 for name in ("a", "b", "c")), 30, "the quick sources' jobs to end")
+        seen["slow before release"] = ok("slow")
+        _Held.release.set()
+        wait_for(lambda: ok("slow") == 1, 30, "the slow source's job to end")
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        running = asyncio.create_task(service.run())
+        while not getattr(service, "poller", None):
+            await asyncio.sleep(0)  # before the scheduler's first runs (their cycle waits for company)
+        original = service.poller.cycle
+
+        async def recorded(only=None, **options):
+            cycles.append(list(only))
+            return await original(only, **options)
+
+        service.poller.cycle = recorded
+        try:
+            await loop.run_in_executor(None, observe)
+        finally:
+            service.stop()
+            await running
+
+    try:
+        asyncio.run(main())
+    finally:
+        _Held.release.set()
+        server.shutdown()
+        server.server_close()
+    assert seen["slow before release"] == 0
+    assert [sorted(cycle) for cycle in cycles] == [names]  # one cycle of all four
+    assert {name: ok(name) for name in names} == {name: 1 for name in names}
+
+
+DAEMON_IMPORTS = """
+import asyncio, json, sys, urllib.request
+from pathlib import Path
+from monitor.config import load_config
+from monitor.daemon import make_service
+
+config = load_config(Path(sys.argv[1]))
+port = sys.argv[3]
+service = make_service(config, Path(sys.argv[2]), listen=f"127.0.0.1:{port}")
+
+def scrape():
+    for path in ("/healthz", "/metrics"):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as response:
+            assert response.status == 200, path
+
+async def main():
+    running = asyncio.create_task(service.run())
+    while not service.status.last_cycle_at:
+        await asyncio.sleep(0.05)
+    await asyncio.get_running_loop().run_in_executor(None, scrape)
+    service.stop()
+    await running
+
+asyncio.run(main())
+print(json.dumps(sorted(m for m in ("soupsieve", "bs4", "jinja2", "wcwidth", "sqlite_utils") if m in sys.modules)))
+"""
+
+
+def test_a_daemon_of_feeds_loads_neither_selectors_nor_templates_nor_table_widths(tmp_path, http_server):
+    """soupsieve and bs4 (`html_list` selectors), jinja2 (console pages), wcwidth (terminal tables)
+    and sqlite-utils cost megabytes of resident memory a daemon that polls feeds and answers
+    /healthz and /metrics never uses: they are imported when first needed (each is used, and so
+    imported, by its own tests)."""
+    from test_daemon import free_port
+
+    http_server.route("/news.rss", body=RSS, content_type="application/rss+xml")
+    config = write_config(tmp_path, {"news": http_server.url_for("/news.rss")}, "1h")
+    done = subprocess.run([sys.executable, "-c", DAEMON_IMPORTS, str(config), str(tmp_path / "state"),
+                           str(free_port())], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+def test_the_daemon_keeps_a_small_page_cache_and_other_commands_a_large_one(tmp_path):
+    """A large cache filled by the daemon's first cycle would stay resident for its whole life;
+    replay and the bulk commands keep the large one."""
+    from monitor.daemon import _open_daemon_store, open_store
+    from monitor.store.schema import CACHE_KIB, SMALL_CACHE_KIB
+
+    with open_store(tmp_path) as store:
+        large = store.conn.execute("PRAGMA cache_size").fetchone()[0]
+    with _open_daemon_store(tmp_path) as store:
+        small = store.conn.execute("PRAGMA cache_size").fetchone()[0]
+    assert (large, small) == (-CACHE_KIB, -SMALL_CACHE_KIB) and SMALL_CACHE_KIB < CACHE_KIB

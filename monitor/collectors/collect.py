@@ -15,7 +15,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 from monitor.collectors.federal_register import DEFAULT_FIELDS, parse_federal_register
 from monitor.collectors.feed import parse_feed
-from monitor.collectors.html_list import parse_html_list
 from monitor.collectors.http import Fetcher, FetchError, Response, Validators, redact_url
 from monitor.collectors.parsing import ParseError, ParseResult
 from monitor.collectors.screen import safe_line, screen
@@ -111,6 +110,10 @@ async def _feed(source, url: str, fetcher: Fetcher, memory: SourceMemory, outcom
 async def _html_list(source, url: str, fetcher: Fetcher, memory: SourceMemory, outcome: PollOutcome) -> None:
     response = await _fetch_first(url, fetcher, memory, outcome, source.max_bytes)
     if response is not None:
+        # Imported by the first poll of an `html_list` source: soupsieve and bs4 cost megabytes a
+        # daemon without such sources never needs.
+        from monitor.collectors.html_list import parse_html_list
+
         _take(outcome, parse_html_list(response.body, source=source.id, url=response.url, headers=response.headers,
                                        item=source.item, link=source.link, title=source.title, date=source.date,
                                        encoding=source.encoding, issuer=source.issuer, language=source.language))

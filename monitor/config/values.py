@@ -12,7 +12,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
-import soupsieve
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 
 from monitor.vocabulary import KINDS, SEVERITIES
@@ -183,6 +182,8 @@ def _not_blank(value: str) -> str:
 
 
 def _selector(value: str) -> str:
+    import soupsieve  # here: only `html_list` sources have selectors (it loads bs4, megabytes)
+
     try:
         soupsieve.compile(value)
     except Exception as error:  # soupsieve raises SelectorSyntaxError and, for odd input, others

@@ -32,7 +32,7 @@ from monitor.store.integrity import verify
 from monitor.views import console
 from monitor.vocabulary import ALERT_STATUSES, INCIDENT_STATUSES, SEVERITIES
 from monitor.store.errors import StoreError, describe
-from monitor.store.schema import connect
+from monitor.store.schema import SMALL_CACHE_KIB, connect
 from monitor.views import (
     ATOM_CONTENT_TYPE, CALENDAR_CONTENT_TYPE, METRICS_CONTENT_TYPE, StoreCollector, changes_feed, deadlines_calendar,
     render,
@@ -108,7 +108,7 @@ class StatusServer(ThreadingHTTPServer):
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     def read_only(self) -> sqlite3.Connection:
-        return connect(self.db_path, readonly=True)
+        return connect(self.db_path, readonly=True, cache_kib=SMALL_CACHE_KIB)
 
     def console_vocabulary(self, conn: sqlite3.Connection) -> ConsoleVocabulary:
         """What console filters may name: the gazetteer's, the kinds and statuses, and the sources and

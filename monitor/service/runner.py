@@ -4,7 +4,12 @@ An APScheduler ``AsyncIOScheduler`` in the running event loop holds the jobs, re
 configuration at every start (nothing about jobs is persisted; the log is the only state):
 
 - ``poll:<source>``: one interval job per enabled source, ``every`` plus up to 10% jitter, the
-  first run at start; a failed poll brings its next run forward to the backoff's retry time;
+  first run at start; a failed poll brings its next run forward to the backoff's retry time. A
+  poll that comes due waits a moment (``batch_wait``: a quarter of a second, at most a tenth of
+  its source's interval, the jitter's bound) for others, and the polls due together are made
+  by one ``Poller.cycle``, which shares the event loop's turns, timers, system calls and reads
+  among them as `monitor poll` does; each job still waits for its own source's report only, and
+  counts its own outcome;
 - ``relay``: sends due digests, in a thread of its own so a slow SMTP server never stalls polling;
   woken early when a poll or a reminder queued alerts;
 - ``reminders``: deadline reminders, hourly and at start;
@@ -74,6 +79,11 @@ REMINDER_EVERY = timedelta(hours=1)
 CLAIM_EVERY = 1.0  # seconds between two looks for due sources (also woken when a poll ends)
 MAX_IN_FLIGHT = 20  # polls one replica runs at once with a shared log
 FIRST_ANCHOR_AFTER = timedelta(minutes=1)
+# A poll that comes due waits for others to share its cycle: at most BATCH_WAIT seconds, and at
+# most BATCH_SHARE of its source's interval (no later than its jitter may make it anyway). At 30
+# polls a second a quarter of a second gathers batches of several; larger ones saved no more.
+BATCH_WAIT = 0.25
+BATCH_SHARE = 0.1
 
 disable_created_metrics()  # `*_created` series double the output and tell a scraper nothing it needs
 
@@ -140,6 +150,8 @@ class Service:
         self._relay_again = False
         self._narrated = 0
         self._due_again: set[str] = set()  # jobs whose run came due while the previous one was running
+        self._batch: dict[str, asyncio.Future] = {}  # polls due, waiting for the next batched cycle
+        self._batch_timer: asyncio.TimerHandle | None = None  # when that cycle starts
         self._closed = False  # the store is closed: nothing reads or writes it any more
         self.gate = Gate()  # closed at the stop: no relay outcome is recorded after it
         self.abandoned = False  # a send was still in flight at the stop deadline
@@ -210,6 +222,7 @@ class Service:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STOP_BUDGET
         self.scheduler.pause()  # no new runs from here on
+        self._start_batch()  # the polls waiting for company start now
         running = set(self._running)
         log.info("stopping: %d job(s) running", len(running), extra={"fields": {"event": "stopping",
                                                                                 "running": len(running)}})
@@ -238,6 +251,7 @@ class Service:
                                EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         scheduler.add_listener(self._on_job_submitted, EVENT_JOB_SUBMITTED)
         now = _scheduler_now()
+        self._batch_waits = {source.id: batch_wait(source.every.total_seconds()) for source in self.enabled_sources()}
         if self.leases is not None:
             scheduler.add_job(self._tracked, IntervalTrigger(seconds=CLAIM_EVERY), args=[self._claim], id="claim",
                               name="claim due sources", next_run_time=now, misfire_grace_time=60)
@@ -315,7 +329,7 @@ class Service:
         return {"replica": self.replica, "polling": sorted(self._in_flight), "leases": self.leases.held()}
 
     async def _poll(self, source_id: str):
-        [report] = await self.poller.cycle([source_id])
+        report = await self._batched(source_id)
         if not report.recorded:
             self.status.store_error = report.message
             raise RuntimeError(f"{source_id}: {report.message}")
@@ -326,6 +340,54 @@ class Service:
         if report.retry_at:
             self._bring_forward(f"poll:{source_id}", parse_iso(report.retry_at))
         return report
+
+    def _batched(self, source_id: str) -> asyncio.Future:
+        """This source's report from the next batched cycle, which starts when the first of its
+        polls has waited its ``batch_wait``. (A job cancelled while it waits cancels its future,
+        and its source is left out of the cycle.)"""
+        future = self._batch.get(source_id)
+        if future is None or future.done():
+            future = self._batch[source_id] = self._loop.create_future()
+        starts = self._loop.time() + self._batch_waits.get(source_id, 0.0)
+        if self.status.stopping:
+            starts = self._loop.time()  # the stop's grace is short: no waiting for company
+        if self._batch_timer is None or starts < self._batch_timer.when():
+            if self._batch_timer is not None:
+                self._batch_timer.cancel()
+            self._batch_timer = self._loop.call_at(starts, self._start_batch)
+        return future
+
+    def _start_batch(self) -> None:
+        if self._batch_timer is not None:
+            self._batch_timer.cancel()  # when started early, at a stop
+        self._batch_timer = None
+        batch = {source_id: future for source_id, future in self._batch.items() if not future.done()}
+        self._batch = {}
+        if batch:
+            task = self._loop.create_task(self._batch_cycle(batch))
+            self._running.add(task)  # a stop waits for it, then cancels it, as it does a job
+            task.add_done_callback(self._running.discard)
+
+    async def _batch_cycle(self, batch: dict[str, asyncio.Future]) -> None:
+        def settle(report) -> None:
+            future = batch.get(report.source)
+            if future is not None and not future.done():
+                future.set_result(report)
+
+        try:
+            await self.poller.cycle(list(batch), on_report=settle)
+        except asyncio.CancelledError:
+            for future in batch.values():
+                future.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 (the store failed before any poll: each job fails with it)
+            for future in batch.values():
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for source_id, future in batch.items():
+            if not future.done():  # no such source any more
+                future.set_exception(RuntimeError(f"{source_id}: not a configured source"))
 
     async def _relay(self) -> None:
         self._relay_task = asyncio.current_task()
@@ -482,6 +544,11 @@ def _scheduler_now() -> datetime:
     not on the service's clock (``Service.clock``, injected: what events and status are stamped
     with), which may be a test's clock or fixed; a run time on it could be missed or never come."""
     return system_clock()
+
+
+def batch_wait(interval_seconds: float) -> float:
+    """Seconds a poll that comes due waits for others to share its cycle."""
+    return min(BATCH_WAIT, BATCH_SHARE * interval_seconds)
 
 
 def _grace(interval_seconds: float) -> int:

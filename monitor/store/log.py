@@ -16,7 +16,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterator, Mapping, Protocol, Sequence
 
-import sqlite_utils
 
 from monitor.clock import Clock, system_clock, to_iso
 from monitor.events import UPCASTERS, Event, NewEvent, Upcasters, dumps
@@ -81,15 +80,15 @@ class EventStore:
         projections: LiveProjections | None = None,
         upcasters: Upcasters = UPCASTERS,
         readonly: bool = False,
+        cache_kib: int = schema.CACHE_KIB,
     ):
         self.path = Path(path)
         self.clock = clock
         self.upcasters = upcasters
         try:
-            self.conn = schema.connect(self.path, readonly=readonly)
+            self.conn = schema.connect(self.path, readonly=readonly, cache_kib=cache_kib)
         except sqlite3.Error as exc:
             raise describe(exc, self.path) from None
-        self.db = sqlite_utils.Database(self.conn)
         self._projections = projections
         try:
             if readonly:
@@ -110,6 +109,14 @@ class EventStore:
         except BaseException:
             self.conn.close()
             raise
+
+    @cached_property
+    def db(self):
+        """The connection as a ``sqlite_utils.Database``, imported at first use: it loads megabytes
+        (dateutil, pluggy, csv) that appending and reading never need."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     # -- transactions -------------------------------------------------------------------------
 

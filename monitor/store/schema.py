@@ -9,6 +9,11 @@ from pathlib import Path
 from monitor.store.errors import BUSY_TIMEOUT_S, StoreUnavailable
 
 EVENTS_DB = "events.db"  # the log's file name in a state directory
+# Page cache of a connection, KiB. 32 MiB keeps the hot parts of the two indexes in memory as the
+# log grows (replay, bulk reads and writes); the daemon, whose polls touch a few pages each, and
+# each scrape of /metrics (a thread of its own, whose arena glibc keeps) take SMALL_CACHE_KIB.
+CACHE_KIB = 32 * 1024
+SMALL_CACHE_KIB = 2 * 1024
 
 EVENTS_DDL = """
 CREATE TABLE IF NOT EXISTS events (
@@ -45,7 +50,7 @@ EVENT_COLUMNS = (
 )
 
 
-def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
+def connect(path: str | Path, *, readonly: bool = False, cache_kib: int = CACHE_KIB) -> sqlite3.Connection:
     """Open the database in WAL mode with explicit transactions (we issue BEGIN ourselves).
 
     ``readonly`` never writes, so it works on a read-only copy of the state (an auditor's, a
@@ -57,8 +62,7 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-    # 32 MiB of page cache keeps the hot parts of the two indexes in memory as the log grows.
-    conn.execute("PRAGMA cache_size = -32768")
+    conn.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
     if not readonly:
         conn.execute("PRAGMA journal_mode = WAL")
         # NORMAL in WAL mode survives a crash of the process (SIGKILL) without losing committed

@@ -8,12 +8,12 @@ anywhere but the console itself (the style sheet is inline, the charts are inlin
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from datetime import date, timedelta
 from typing import Any, Iterable, Sequence
 from urllib.parse import urlencode
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from monitor.events import SOURCE_POLLED
 from monitor.projections.browse import (
@@ -31,15 +31,22 @@ from monitor.vocabulary import ALERT_STATUSES, INCIDENT_STATUSES, KINDS, SEVERIT
 HTML = "text/html; charset=utf-8"
 JSON = "application/json"
 
-_ENV = Environment(loader=PackageLoader("monitor", "templates"), autoescape=True, undefined=StrictUndefined,
-                   trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+@functools.cache
+def _env():
+    """The templates, loaded with jinja2 at the first page (a daemon that only polls never needs it)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    return Environment(loader=PackageLoader("monitor", "templates"), autoescape=True, undefined=StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
 def render(template: str, **context: Any) -> bytes:
     context.setdefault("page", None)
     context.setdefault("head", None)
     context.setdefault("title", "")
-    return _ENV.get_template(template).render(**context).encode("utf-8")
+    return _env().get_template(template).render(**context).encode("utf-8")
 
 
 # --- shared shaping -----------------------------------------------------------------------------

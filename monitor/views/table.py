@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from wcwidth import wcswidth, wcwidth
-
 MAX_COLUMN = 40  # display columns of any column but the last
 MAX_LAST = 100
 
 
 def width(text: str) -> int:
+    from wcwidth import wcswidth, wcwidth  # here: its tables cost megabytes a daemon never needs
+
     w = wcswidth(text)
     if w >= 0:
         return w
@@ -23,6 +23,8 @@ def cut(text: str, limit: int) -> str:
     """``text`` at most ``limit`` display columns, ending in "…" when cut."""
     if width(text) <= limit:
         return text
+    from wcwidth import wcwidth
+
     out, used = [], 0
     for ch in text:
         w = max(wcwidth(ch), 0)
