@@ -75,8 +75,11 @@ def test_the_changes_name_each_kind_of_story_with_chinese_titles_intact(demo):
     slowdown = by_title["US slows licenses for Nvidia, AMD AI accelerator shipments to UAE, Saudi Arabia"]
     assert slowdown["kind"] == "license_slowdown" and "middle-east" in slowdown["regions"]
     assert {"nvidia", "amd"} <= set(slowdown["companies"]) and {"AE", "SA"} <= set(slowdown["countries"])
-    entity = next(c for t, c in by_title.items() if t.startswith("US adds 140 entities"))
-    assert entity["kind"] == "entity_list" and "china" in entity["regions"]
+    # the story reports the Entity List additions and, as a further event, the HBM controls of that day
+    reports = {c["kind"]: c for c in listed if c["title"].startswith("US adds 140 entities")}
+    assert sorted(reports) == ["entity_list", "new_rule"] and reports["new_rule"]["rule"] == "us-fdp-hbm-2024"
+    assert "china" in reports["entity_list"]["regions"]
+    assert reports["entity_list"]["incident"] != reports["new_rule"]["incident"]
     # The noise in the feed is recorded as items but is no change.
     assert not [t for t in by_title if re.search(r"Typhoon|TSMC|居民消费价格", t)]
     assert len(listed) == len(re.findall(r"^  seq \d+", section(result.stdout, "Changes detected"), re.M))
