@@ -66,6 +66,9 @@ class Poller:
         # The configuration's order, once: the daemon runs a cycle of one source per job, which
         # must not cost a walk over every source (that made a round of polls O(n²)).
         self._order = {source.id: i for i, source in enumerate(config.sources)}
+        # Per source, what the parse of its last recorded body left for the next (incremental feed
+        # parsing); set only once that poll is in the log, so a failed append repeats the full work.
+        self._parsed: dict[str, object] = {}
 
     async def cycle(self, only: Sequence[str] | None = None, *, force: bool = False) -> list[SourceReport]:
         self.store.refresh()  # a shared log: what the other replicas appended, into our projections
@@ -94,10 +97,14 @@ class Poller:
         memory = SourceMemory(
             Validators(state["etag"], state["last_modified"]) if state else Validators(),
             state["body_sha256"] if state else None,
+            self._parsed.get(source.id),
         )
         outcome = await collect(source, self.fetcher, memory, year=year)
         try:
-            return self.record(source, outcome)
+            report = self.record(source, outcome)
+            if outcome.ok and not (outcome.not_modified or outcome.unchanged):  # a new body, recorded
+                self._parsed[source.id] = outcome.parse_memory
+            return report
         except Exception as exc:  # recording one source must never cost the others their results
             # One line for the operator; the traceback (which may quote the body) at debug level.
             log.error("recording the poll of %s failed (%s)", source.id, exc.__class__.__name__)
