@@ -49,6 +49,9 @@ _PUBLISHER_SUFFIX = re.compile(r"^(?P<title>.+?)\s+[-–—|]\s+(?P<publisher>[^
 # start or end tags of item/entry, prefixed or not.
 _MARKUP = re.compile(rb"<(?:!--|!\[CDATA\[|\?|!|(/?)(?:([\w.-]+):)?(item|entry)([\s/>]))")
 _SECTION_END = {b"<!--": b"-->", b"<![CDATA[": b"]]>", b"<?": b"?>"}
+# feedparser carries a base URI (xml:base, or a plain base attribute) and a namespace declared
+# inside one entry on to the entries after it: such an entry cannot be parsed apart from the rest.
+_CARRIED_ON = re.compile(rb"xmlns|base\s*=")
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,8 @@ def entry_ranges(body: bytes) -> list[tuple[int, int]] | None:
     """The byte ranges of the feed's ``<item>``/``<entry>`` elements, one contiguous run apart from
     whitespace; None when the scan is not sure (a prefixed, nested, self-closing or unclosed entry
     tag, a DOCTYPE, an unterminated comment or CDATA section, anything but whitespace between
-    entries). Comments, CDATA and processing instructions are skipped whole, whatever they hold.
+    entries, an entry declaring a namespace or a base URI). Comments, CDATA and processing
+    instructions are skipped whole, whatever they hold.
     """
     ranges: list[tuple[int, int]] = []
     start, name, pos = -1, b"", 0
@@ -234,7 +238,9 @@ def entry_ranges(body: bytes) -> list[tuple[int, int]] | None:
             ranges.append((start, gt + 1))
             start = -1
         pos = gt + 1
-    return ranges if start < 0 else None
+    if start >= 0 or (ranges and _CARRIED_ON.search(body, ranges[0][0], ranges[-1][1])):
+        return None
+    return ranges
 
 
 def _envelope_digest(body: bytes, ranges: list[tuple[int, int]], sent: dict[str, str], base: str,
