@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import importlib.util
 import io
 import re
 import time
@@ -26,6 +27,7 @@ from typing import Any, Mapping
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+import feedparser.api
 
 from monitor.collectors.http import public_url
 from monitor.collectors.parsing import (
@@ -42,12 +44,17 @@ from monitor.collectors.parsing import (
 from monitor.observation import Observation
 
 ITEM_KEYS = ("auto", "guid", "link", "title")
+# feedparser asks xml.sax for libxml2's driver first, an import that fails on every parse when it
+# is not installed; without it, the parser is expat either way.
+if importlib.util.find_spec("drv_libxml2") is None:
+    feedparser.api.PREFERRED_XML_PARSERS = []
 _PASSED_HEADERS = ("content-type", "content-location", "content-language")
 _CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]{1,8}|[0-9]{1,10});")
 _PUBLISHER_SUFFIX = re.compile(r"^(?P<title>.+?)\s+[-–—|]\s+(?P<publisher>[^-–—|]{1,80})$")
-# Markup the entry scan must see: comments, CDATA, processing instructions, declarations, and
-# start or end tags of item/entry, prefixed or not.
-_MARKUP = re.compile(rb"<(?:!--|!\[CDATA\[|\?|!|(/?)(?:([\w.-]+):)?(item|entry)([\s/>]))")
+# Markup the entry scan must see: comments, CDATA, processing instructions, declarations (all
+# starting "<!" or "<?"), and start or end tags of item/entry.
+_MARKUP = re.compile(rb"<(?:[!?]|(/?)(item|entry)([\s/>]))")
+_PREFIXED_ENTRY = re.compile(rb"<[\w.-]+:(?:item|entry)[\s/>]")
 _SECTION_END = {b"<!--": b"-->", b"<![CDATA[": b"]]>", b"<?": b"?>"}
 # feedparser carries a base URI (xml:base, or a plain base attribute) and a namespace declared
 # inside one entry on to the entries after it: such an entry cannot be parsed apart from the rest.
@@ -101,13 +108,14 @@ def parse_feed(
     sent = {k.lower(): str(v) for k, v in (headers or {}).items() if k.lower() in _PASSED_HEADERS}
     sent["content-type"] = _xml_content_type(sent.get("content-type"))
     base = public_url(url)  # links resolve against the feed's URL without its API key
-    ranges = entry_ranges(body)
-    envelope = _envelope_digest(body, ranges, sent, base, item_key, language) if ranges else None
+    spans = _entry_spans(body)
+    envelope = _envelope_digest(body, spans, sent, base, item_key, language) if spans else None
     done = None
     if memory is not None and envelope == memory.envelope:
-        done = _parse_new_entries(body, ranges, sent, base, language, memory)
+        done = _parse_new_entries(body, spans, sent, base, language, memory)
     if done is None:
-        done = _parse_all(body, ranges, envelope, sent, base, language)
+        ranges = spans if spans and _apart(body, spans) else None
+        done = _parse_all(body, ranges, envelope if ranges else None, sent, base, language)
     if not done.drafts:
         return ParseResult([], done.warnings)
     return _result(done, source, item_key)
@@ -147,6 +155,9 @@ def _parse_new_entries(body: bytes, ranges: list[tuple[int, int]], sent: dict[st
     exactly as it saw the one the memory came from."""
     digests = [_digest(body, r) for r in ranges]
     new = [r for r, d in zip(ranges, digests) if d not in memory.drafts]
+    # The known entries and the envelope passed _apart when the memory was made; the new ones must.
+    if not all(_stands_apart(body[a:b]) for a, b in new):
+        return None
     reduced = b"".join([body[:ranges[0][0]], *(body[a:b] for a, b in new), body[ranges[-1][1]:]])
     parsed = _feedparser(reduced, sent)
     entries = list(parsed.get("entries") or [])
@@ -207,13 +218,21 @@ def entry_ranges(body: bytes) -> list[tuple[int, int]] | None:
     entries, an entry declaring a namespace or a base URI). Comments, CDATA and processing
     instructions are skipped whole, whatever they hold.
     """
+    spans = _entry_spans(body)
+    if not spans:
+        return None if spans is None or _prefixed_entry(body) else []
+    return spans if _apart(body, spans) else None
+
+
+def _entry_spans(body: bytes) -> list[tuple[int, int]] | None:
+    """entry_ranges without _apart: the byte structure alone."""
     ranges: list[tuple[int, int]] = []
     start, name, pos = -1, b"", 0
-    while (found := _MARKUP.search(body, pos)) is not None:
-        token = found.group(0)
-        closing, prefix, tag, after = found.groups()
+    search = _MARKUP.search
+    while (found := search(body, pos)) is not None:
+        closing, tag, after = found.groups()
         if tag is None:
-            opener = next((o for o in _SECTION_END if token.startswith(o)), None)
+            opener = next((o for o in _SECTION_END if body.startswith(o, found.start())), None)
             if opener is None:  # <!DOCTYPE ...> or another declaration: entities may live there
                 return None
             end = body.find(_SECTION_END[opener], found.start() + len(opener))
@@ -221,9 +240,7 @@ def entry_ranges(body: bytes) -> list[tuple[int, int]] | None:
                 return None
             pos = end + len(_SECTION_END[opener])
             continue
-        if prefix is not None:
-            return None
-        gt = body.find(b">", found.end() - 1)
+        gt = found.end() - 1 if after == b">" else body.find(b">", found.end())
         if gt < 0:
             return None
         if not closing:
@@ -238,9 +255,22 @@ def entry_ranges(body: bytes) -> list[tuple[int, int]] | None:
             ranges.append((start, gt + 1))
             start = -1
         pos = gt + 1
-    if start >= 0 or (ranges and _CARRIED_ON.search(body, ranges[0][0], ranges[-1][1])):
-        return None
-    return ranges
+    return ranges if start < 0 else None
+
+
+def _apart(body: bytes, spans: list[tuple[int, int]]) -> bool:
+    """Whether these entries can be parsed apart: none declares a namespace or a base URI, and no
+    prefixed entry tag (which the scan does not take for an entry) is in the body around them."""
+    return _stands_apart(body[spans[0][0]:spans[-1][1]]) and not _prefixed_entry(body[:spans[0][0]]) \
+        and not _prefixed_entry(body[spans[-1][1]:])
+
+
+def _stands_apart(entries: bytes) -> bool:
+    return not _CARRIED_ON.search(entries) and not _prefixed_entry(entries)
+
+
+def _prefixed_entry(part: bytes) -> bool:
+    return (b":item" in part or b":entry" in part) and _PREFIXED_ENTRY.search(part) is not None
 
 
 def _envelope_digest(body: bytes, ranges: list[tuple[int, int]], sent: dict[str, str], base: str,
