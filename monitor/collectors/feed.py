@@ -23,7 +23,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -72,12 +72,12 @@ class FeedMemory:
     encoding: str
     version: str
     feed_language: str | None
-    drafts: Mapping[bytes, dict | None]
+    drafts: Mapping[bytes, _Draft | None]
 
 
 @dataclass(frozen=True)
 class _Drafts:
-    drafts: list[dict | None]  # one per entry, in document order
+    drafts: list[_Draft | None]  # one per entry, in document order
     warnings: list[str]
     memory: FeedMemory | None
 
@@ -186,9 +186,6 @@ def _result(done: _Drafts, source: str, item_key: str) -> ParseResult:
     """Keys, duplicates and warnings over all the entries' drafts (remembered or fresh alike)."""
     warnings = list(done.warnings)
     drafts = [d for d in done.drafts if d]
-    if item_key == "title":  # news search: guids are as opaque as the links; keep them out of
-        for draft in drafts:  # the content hash so a re-issued guid is not a "revision"
-            draft["obs"]["fields"].pop("guid", None)
     skipped = len(done.drafts) - len(drafts)
     if skipped:
         warnings.append(f"skipped {skipped} entries without title, link or summary")
@@ -202,8 +199,9 @@ def _result(done: _Drafts, source: str, item_key: str) -> ParseResult:
             duplicates += 1
             continue
         seen.add(key)
-        obs = draft["obs"]  # fields copied: the draft may live on in a FeedMemory
-        observations.append(Observation(source=source, key=key, **{**obs, "fields": dict(obs["fields"])}))
+        # news search: guids are as opaque as the links; kept out of the content hash so that a
+        # re-issued guid is not a "revision"
+        observations.append(draft.observation(source, key, keep_guid=item_key != "title"))
     if duplicates:
         warnings.append(f"dropped {duplicates} entries whose key repeats an earlier entry")
     return ParseResult(observations, warnings, skipped=skipped, memory=done.memory)
@@ -338,7 +336,33 @@ def _one_line(exc: object) -> str:
     return f"{type(exc).__name__}: {text}"[:200] if exc is not None else "unknown error"
 
 
-def _draft(entry: Any, url: str, feed_language: str | None, configured: str | None) -> dict | None:
+class _Draft(NamedTuple):
+    """The observation's content for one entry, plus what the key is made from. Immutable and
+    small: a FeedMemory holds one for every entry of every feed."""
+
+    title: str
+    url: str | None
+    summary: str
+    language: str | None
+    published: str | None
+    updated: str | None
+    fields: tuple[tuple[str, Any], ...]  # lists as tuples
+    guid: str | None
+    link: str | None
+    publisher: str | None
+
+    @property
+    def title_date(self) -> str:
+        return f"{_norm(self.title)}\n{self.published or ''}"
+
+    def observation(self, source: str, key: str, *, keep_guid: bool) -> Observation:
+        fields = {name: list(value) if isinstance(value, tuple) else value for name, value in self.fields
+                  if keep_guid or name != "guid"}
+        return Observation(source=source, key=key, title=self.title, url=self.url, summary=self.summary,
+                           language=self.language, published=self.published, updated=self.updated, fields=fields)
+
+
+def _draft(entry: Any, url: str, feed_language: str | None, configured: str | None) -> _Draft | None:
     """The observation's content for one entry, plus what the key is made from."""
     title = clean_text(entry.get("title"))
     summary = clean_text(_summary(entry))
@@ -363,32 +387,19 @@ def _draft(entry: Any, url: str, feed_language: str | None, configured: str | No
     if updated == published:
         updated = None
 
-    fields: dict[str, Any] = {}
+    fields: list[tuple[str, Any]] = []
     if publisher:
-        fields["publisher"] = publisher
+        fields.append(("publisher", publisher))
     if guid:
-        fields["guid"] = guid
+        fields.append(("guid", guid))
     author = clean_text(entry.get("author"))
     if author:
-        fields["author"] = author
+        fields.append(("author", author))
     categories = _categories(entry)
     if categories:
-        fields["categories"] = categories
-    return {
-        "obs": {
-            "title": title,
-            "url": link or _http_url(guid, url),
-            "summary": summary,
-            "language": lang,
-            "published": published,
-            "updated": updated,
-            "fields": fields,
-        },
-        "guid": guid,
-        "link": link,
-        "publisher": publisher,
-        "title_date": f"{_norm(title)}\n{published or ''}",
-    }
+        fields.append(("categories", tuple(categories)))
+    return _Draft(title, link or _http_url(guid, url), summary, lang, published, updated, tuple(fields),
+                  guid, link, publisher)
 
 
 def _summary(entry: Any) -> Any:
@@ -448,12 +459,12 @@ def _norm(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def _assign_keys(drafts: list[dict], mode: str, warnings: list[str]) -> list[str]:
+def _assign_keys(drafts: list[_Draft], mode: str, warnings: list[str]) -> list[str]:
     """One key per entry, stable across polls of the same content, never longer than ~200 chars."""
     if mode == "title":
         keys = []
         for draft in drafts:
-            title, publisher = draft["obs"]["title"], draft["publisher"]
+            title, publisher = draft.title, draft.publisher
             if not publisher:  # no <source>: take the " - Publisher" suffix news search adds
                 match = _PUBLISHER_SUFFIX.match(title)
                 if match:
@@ -463,17 +474,17 @@ def _assign_keys(drafts: list[dict], mode: str, warnings: list[str]) -> list[str
 
     order = {"auto": ("guid", "link"), "guid": ("guid", "link"), "link": ("link", "guid")}[mode]
     if mode == "auto":
-        repeated = [g for g, n in Counter(d["guid"] for d in drafts if d["guid"]).items() if n > 1]
+        repeated = [g for g, n in Counter(d.guid for d in drafts if d.guid).items() if n > 1]
         if repeated:  # a CMS stamping one guid on every item: guids cannot tell items apart
             order = ("link",)
             warnings.append(f"{len(repeated)} guids repeat within the feed (e.g. {repeated[0][:80]!r}); "
                             "keyed every entry by link (or title + date) instead")
     keys, missing = [], 0
     for draft in drafts:
-        if mode != "auto" and not draft[mode]:
+        if mode != "auto" and not getattr(draft, mode):
             missing += 1
-        value = next((draft[name] for name in order if draft[name]), None)
-        keys.append(short_key(value) if value else "sha256:" + sha256_hex(draft["title_date"])[:32])
+        value = next((getattr(draft, name) for name in order if getattr(draft, name)), None)
+        keys.append(short_key(value) if value else "sha256:" + sha256_hex(draft.title_date)[:32])
     if missing:
         warnings.append(f"{missing} entries have no {mode}; keyed them by "
                         f"{'guid' if mode == 'link' else 'link'} or title + date instead")
