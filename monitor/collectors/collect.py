@@ -47,8 +47,6 @@ class PollOutcome:
     duration: float = 0.0
     validators: Validators = Validators()
     body_sha256: str | None = None
-    # What the parse of the last recorded body left (a FeedMemory): held in process, never logged.
-    parsed: object | None = None
     observations: list[Observation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     skipped: int = 0  # entries the parsers or the screen left out (each with a warning)
