@@ -307,9 +307,11 @@ class Poller:
         event); and the keys whose every observation here has the hash the log holds (settled:
         their content is not read, as nothing will diff it)."""
         rows = known_items(self.store.conn, source, [o.key for o in observations])
+        recorded = {row[0] for row in rows}
         hashes: dict[str, set[str]] = {}
         for obs in observations:
-            hashes.setdefault(obs.key, set()).add(obs.content_hash())
+            if obs.key in recorded:  # a new item has nothing to compare with
+                hashes.setdefault(obs.key, set()).add(obs.content_hash())
         settled = {key for key, _, content_hash, _ in rows if hashes.get(key) == {content_hash}}
         latest = self.store.get([seq for key, _, _, seq in rows if key not in settled])
         known = {key: KnownItem(version, content_hash,
