@@ -68,6 +68,9 @@ class Poller:
         # The configuration's order, once: the daemon runs cycles of the few sources due together,
         # which must not cost a walk over every source (that made a round of polls O(n²)).
         self._order = {source.id: i for i, source in enumerate(config.sources)}
+        # Per source, what the parse of its last recorded body left for the next (incremental feed
+        # parsing); set only once that poll is in the log, so a failed append repeats the full work.
+        self._parsed: dict[str, object] = {}
 
     async def cycle(self, only: Sequence[str] | None = None, *, force: bool = False,
                     on_report: Callable[[SourceReport], None] | None = None) -> list[SourceReport]:
@@ -107,10 +110,14 @@ class Poller:
         memory = SourceMemory(
             Validators(state["etag"], state["last_modified"]) if state else Validators(),
             state["body_sha256"] if state else None,
+            self._parsed.get(source.id),
         )
         outcome = await collect(source, self.fetcher, memory, year=year)
         try:
-            return self.record(source, outcome)
+            report = self.record(source, outcome)
+            if outcome.ok and not (outcome.not_modified or outcome.unchanged):  # a new body, recorded
+                self._parsed[source.id] = outcome.parse_memory
+            return report
         except Exception as exc:  # recording one source must never cost the others their results
             # One line for the operator; the traceback (which may quote the body) at debug level.
             log.error("recording the poll of %s failed (%s)", source.id, exc.__class__.__name__)
@@ -254,14 +261,16 @@ class Poller:
         at = to_iso(self.clock())
         stream = f"source:{source.id}"
         observations = outcome.observations
-        known = self._known(source.id, observations)
+        known, settled = self._known(source.id, observations)
         if KINDS[source.kind].rekeys_by_link and getattr(source, "item_key", "auto") == "auto":
             observations, rekeyed = rekey_unstable(observations, set(known), self._keys_by_url(source.id, observations))
             if rekeyed:
                 outcome.warnings.append(f"guids unstable: {rekeyed} entries matched earlier items by link; "
                                         "keyed as those items")
-                known = self._known(source.id, observations)
-        items, expected = item_events(observations, known)
+                known, settled = self._known(source.id, observations)
+        # An item every observation of which has the hash the log holds is nothing new: leaving it
+        # out spares item_events hashing it again, and changes nothing it returns.
+        items, expected = item_events([o for o in observations if o.key not in settled], known)
         changes = self.detector.detect_all(items, source_info(source)) if self.detector else []
         changes, incident_events, alerts = self._incidents(changes, at)
         new = sum(1 for e in items if e.type == "ItemDiscovered")
@@ -307,9 +316,19 @@ class Poller:
     def _keys_by_url(self, source: str, observations) -> dict[str, str]:
         return item_keys_by_url(self.store.conn, source, [o.url for o in observations if o.url])
 
-    def _known(self, source: str, observations) -> dict[str, KnownItem]:
-        """What the log knows of these items: version, content hash and content (from its last event)."""
+    def _known(self, source: str, observations) -> tuple[dict[str, KnownItem], set[str]]:
+        """What the log knows of these items: version, content hash and content (from its last
+        event); and the keys whose every observation here has the hash the log holds (settled:
+        their content is not read, as nothing will diff it)."""
         rows = known_items(self.store.conn, source, [o.key for o in observations])
-        latest = self.store.get([row[3] for row in rows])
-        return {key: KnownItem(version, content_hash, Observation.content_of(latest[seq].data))
-                for key, version, content_hash, seq in rows}
+        recorded = {row[0] for row in rows}
+        hashes: dict[str, set[str]] = {}
+        for obs in observations:
+            if obs.key in recorded:  # a new item has nothing to compare with
+                hashes.setdefault(obs.key, set()).add(obs.content_hash())
+        settled = {key for key, _, content_hash, _ in rows if hashes.get(key) == {content_hash}}
+        latest = self.store.get([seq for key, _, _, seq in rows if key not in settled])
+        known = {key: KnownItem(version, content_hash,
+                                {} if key in settled else Observation.content_of(latest[seq].data))
+                 for key, version, content_hash, seq in rows}
+        return known, settled

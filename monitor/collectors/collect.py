@@ -29,6 +29,8 @@ class SourceMemory:
 
     validators: Validators = Validators()
     body_sha256: str | None = None
+    # What the parse of the last recorded body left (a FeedMemory): held in process, never logged.
+    parsed: object | None = None
 
 
 @dataclass
@@ -51,6 +53,7 @@ class PollOutcome:
     message: str | None = None
     retry_after: float | None = None
     screening: ScreeningParse | None = None  # a screening list's records (None: nothing was parsed)
+    parse_memory: object | None = None  # what this parse leaves for the next (SourceMemory.parsed)
 
     def fail(self, reason: str, message: str, status: int | None = None, retry_after: float | None = None) -> "PollOutcome":
         self.ok, self.reason, self.message, self.status, self.retry_after = False, reason, message, status, retry_after
@@ -103,8 +106,10 @@ async def _fetch_first(url: str, fetcher: Fetcher, memory: SourceMemory, outcome
 async def _feed(source, url: str, fetcher: Fetcher, memory: SourceMemory, outcome: PollOutcome) -> None:
     response = await _fetch_first(url, fetcher, memory, outcome, source.max_bytes)
     if response is not None:
-        _take(outcome, parse_feed(response.body, source=source.id, url=response.url, headers=response.headers,
-                                  item_key=source.item_key, language=source.language))
+        result = parse_feed(response.body, source=source.id, url=response.url, headers=response.headers,
+                            item_key=source.item_key, language=source.language, memory=memory.parsed)
+        _take(outcome, result)
+        outcome.parse_memory = result.memory
 
 
 async def _html_list(source, url: str, fetcher: Fetcher, memory: SourceMemory, outcome: PollOutcome) -> None:

@@ -3,18 +3,31 @@
 feedparser gets the bytes as ``io.BytesIO`` (a ``bytes`` argument can be taken for a file path or
 URL) with the response headers, so it sees the HTTP charset and resolves relative links against
 the feed's own URL.
+
+Incremental parsing: a feed that changed usually changed by an entry or two, yet feedparser costs
+the same for every entry. So a parse can leave a ``FeedMemory`` (each entry's draft by the digest
+of its bytes, and the digest of everything around the entries); given it, the next parse hands
+feedparser only the new entries inside the very same envelope (so namespaces, xml:base, language
+and encoding are exact) and takes the unchanged entries' drafts from the memory. Everything after
+the drafts (keys, duplicates, warnings) runs over all entries as before, so the result equals a
+full parse. Whenever the byte scan is not clean or anything differs, it is a full parse.
 """
 
 from __future__ import annotations
 
+import codecs
+import hashlib
+import importlib.util
 import io
 import re
 import time
 from collections import Counter
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, Mapping, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+import feedparser.api
 
 from monitor.collectors.http import public_url
 from monitor.collectors.parsing import (
@@ -31,9 +44,42 @@ from monitor.collectors.parsing import (
 from monitor.observation import Observation
 
 ITEM_KEYS = ("auto", "guid", "link", "title")
+# feedparser asks xml.sax for libxml2's driver first, an import that fails on every parse when it
+# is not installed; without it, the parser is expat either way.
+if importlib.util.find_spec("drv_libxml2") is None:
+    feedparser.api.PREFERRED_XML_PARSERS = []
 _PASSED_HEADERS = ("content-type", "content-location", "content-language")
 _CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]{1,8}|[0-9]{1,10});")
 _PUBLISHER_SUFFIX = re.compile(r"^(?P<title>.+?)\s+[-–—|]\s+(?P<publisher>[^-–—|]{1,80})$")
+# Markup the entry scan must see: comments, CDATA, processing instructions, declarations (all
+# starting "<!" or "<?"), and start or end tags of item/entry.
+_MARKUP = re.compile(rb"<(?:[!?]|(/?)(item|entry)([\s/>]))")
+_PREFIXED_ENTRY = re.compile(rb"<[\w.-]+:(?:item|entry)[\s/>]")
+_SECTION_END = {b"<!--": b"-->", b"<![CDATA[": b"]]>", b"<?": b"?>"}
+# feedparser carries a base URI (xml:base, or a plain base attribute) and a namespace declared
+# inside one entry on to the entries after it: such an entry cannot be parsed apart from the rest.
+_CARRIED_ON = re.compile(rb"xmlns|base\s*=")
+
+
+@dataclass(frozen=True)
+class FeedMemory:
+    """What one parse of a feed leaves for the next: the digest of the feed's envelope (the bytes
+    around its entries, and the request and settings that shaped the parse), what feedparser said
+    of the whole feed, and each entry's draft (None: an entry without title, link or summary) by
+    the digest of its bytes. Valid for any later body with the same envelope digest."""
+
+    envelope: bytes
+    encoding: str
+    version: str
+    feed_language: str | None
+    drafts: Mapping[bytes, _Draft | None]
+
+
+@dataclass(frozen=True)
+class _Drafts:
+    drafts: list[_Draft | None]  # one per entry, in document order
+    warnings: list[str]
+    memory: FeedMemory | None
 
 
 def parse_feed(
@@ -44,11 +90,14 @@ def parse_feed(
     headers: Mapping[str, str] | None = None,
     item_key: str = "auto",
     language: str | None = None,
+    memory: FeedMemory | None = None,
 ) -> ParseResult:
     """Parse one RSS/Atom body. Raises only ParseError for bad input (ValueError for bad config).
 
     item_key: "auto" (guid, else link, else hash of title + date), "guid", "link", or "title"
     (normalised title + publisher: for news-search feeds whose links are opaque redirectors).
+    memory: what an earlier parse of this source left (``ParseResult.memory``): the result is the
+    same with or without it, only cheaper when few entries changed.
     """
     if item_key not in ITEM_KEYS:
         raise ValueError(f"item_key must be one of {', '.join(ITEM_KEYS)}, not {item_key!r}")
@@ -58,13 +107,24 @@ def parse_feed(
     body = _CHAR_REF.sub(_safe_char_ref, body)
     sent = {k.lower(): str(v) for k, v in (headers or {}).items() if k.lower() in _PASSED_HEADERS}
     sent["content-type"] = _xml_content_type(sent.get("content-type"))
-    # No content-location default: feedparser would then resolve every relative URI in every
-    # element (a third of its parse time); entry links are made absolute in _draft instead.
-    try:
-        parsed = feedparser.parse(io.BytesIO(body), response_headers=sent)
-    except Exception as exc:  # feedparser is third-party: whatever it raises is a bad body
-        raise ParseError(f"not a feed: the feed parser failed ({type(exc).__name__})") from exc
+    base = public_url(url)  # links resolve against the feed's URL without its API key
+    spans = _entry_spans(body)
+    envelope = _envelope_digest(body, spans, sent, base, item_key, language) if spans else None
+    done = None
+    if memory is not None and envelope == memory.envelope:
+        done = _parse_new_entries(body, spans, sent, base, language, memory)
+    if done is None:
+        ranges = spans if spans and _apart(body, spans) else None
+        done = _parse_all(body, ranges, envelope if ranges else None, sent, base, language)
+    if not done.drafts:
+        return ParseResult([], done.warnings)
+    return _result(done, source, item_key)
 
+
+def _parse_all(body: bytes, ranges: list[tuple[int, int]] | None, envelope: bytes | None, sent: dict[str, str],
+               base: str, language: str | None) -> _Drafts:
+    """feedparser over the whole body; a memory for the next parse when the entries scanned clean."""
+    parsed = _feedparser(body, sent)
     warnings: list[str] = []
     entries = list(parsed.get("entries") or [])
     if parsed.get("bozo"):
@@ -76,15 +136,57 @@ def parse_feed(
     elif not entries:
         _reject_empty(body, parsed, None)
     if not entries:
-        return ParseResult([], warnings)
+        return _Drafts([], warnings, None)
 
     feed_language = language_tag((parsed.get("feed") or {}).get("language"))
-    base = public_url(url)  # links resolve against the feed's URL without its API key
-    drafts = [d for d in (_draft(e, base, feed_language, language) for e in entries) if d]
-    if item_key == "title":  # news search: guids are as opaque as the links; keep them out of
-        for draft in drafts:  # the content hash so a re-issued guid is not a "revision"
-            draft["obs"]["fields"].pop("guid", None)
-    skipped = len(entries) - len(drafts)
+    drafts = [_draft(e, base, feed_language, language) for e in entries]
+    memory = None
+    encoding = _reusable_encoding(parsed)
+    if envelope is not None and encoding and ranges and len(ranges) == len(entries) and not parsed.get("bozo"):
+        memory = FeedMemory(envelope, encoding, parsed.get("version") or "", feed_language,
+                            {_digest(body, r): d for r, d in zip(ranges, drafts)})
+    return _Drafts(drafts, warnings, memory)
+
+
+def _parse_new_entries(body: bytes, ranges: list[tuple[int, int]], sent: dict[str, str], base: str,
+                       language: str | None, memory: FeedMemory) -> _Drafts | None:
+    """The drafts with feedparser reading only the entries the memory does not hold: the body with
+    the known entries' bytes cut out. None (parse it all) unless feedparser saw that reduced feed
+    exactly as it saw the one the memory came from."""
+    digests = [_digest(body, r) for r in ranges]
+    new = [r for r, d in zip(ranges, digests) if d not in memory.drafts]
+    # The known entries and the envelope passed _apart when the memory was made; the new ones must.
+    if not all(_stands_apart(body[a:b]) for a, b in new):
+        return None
+    reduced = b"".join([body[:ranges[0][0]], *(body[a:b] for a, b in new), body[ranges[-1][1]:]])
+    parsed = _feedparser(reduced, sent)
+    entries = list(parsed.get("entries") or [])
+    if (parsed.get("bozo") or len(entries) != len(new) or _reusable_encoding(parsed) != memory.encoding
+            or (parsed.get("version") or "") != memory.version
+            or language_tag((parsed.get("feed") or {}).get("language")) != memory.feed_language):
+        return None
+    fresh = dict(zip((d for d in digests if d not in memory.drafts),
+                     (_draft(e, base, memory.feed_language, language) for e in entries)))
+    drafts = [memory.drafts[d] if d in memory.drafts else fresh[d] for d in digests]
+    kept = FeedMemory(memory.envelope, memory.encoding, memory.version, memory.feed_language,
+                      dict(zip(digests, drafts)))
+    return _Drafts(drafts, [], kept)
+
+
+def _feedparser(body: bytes, sent: dict[str, str]) -> Any:
+    # No content-location default: feedparser would then resolve every relative URI in every
+    # element (a third of its parse time); entry links are made absolute in _draft instead.
+    try:
+        return feedparser.parse(io.BytesIO(body), response_headers=sent)
+    except Exception as exc:  # feedparser is third-party: whatever it raises is a bad body
+        raise ParseError(f"not a feed: the feed parser failed ({type(exc).__name__})") from exc
+
+
+def _result(done: _Drafts, source: str, item_key: str) -> ParseResult:
+    """Keys, duplicates and warnings over all the entries' drafts (remembered or fresh alike)."""
+    warnings = list(done.warnings)
+    drafts = [d for d in done.drafts if d]
+    skipped = len(done.drafts) - len(drafts)
     if skipped:
         warnings.append(f"skipped {skipped} entries without title, link or summary")
     keys = _assign_keys(drafts, item_key, warnings)
@@ -97,10 +199,105 @@ def parse_feed(
             duplicates += 1
             continue
         seen.add(key)
-        observations.append(Observation(source=source, key=key, **draft["obs"]))
+        # news search: guids are as opaque as the links; kept out of the content hash so that a
+        # re-issued guid is not a "revision"
+        observations.append(draft.observation(source, key, keep_guid=item_key != "title"))
     if duplicates:
         warnings.append(f"dropped {duplicates} entries whose key repeats an earlier entry")
-    return ParseResult(observations, warnings, skipped=skipped)
+    return ParseResult(observations, warnings, skipped=skipped, memory=done.memory)
+
+
+# --- the entry scan of incremental parsing ----------------------------------------------------
+
+def entry_ranges(body: bytes) -> list[tuple[int, int]] | None:
+    """The byte ranges of the feed's ``<item>``/``<entry>`` elements, one contiguous run apart from
+    whitespace; None when the scan is not sure (a prefixed, nested, self-closing or unclosed entry
+    tag, a DOCTYPE, an unterminated comment or CDATA section, anything but whitespace between
+    entries, an entry declaring a namespace or a base URI). Comments, CDATA and processing
+    instructions are skipped whole, whatever they hold.
+    """
+    spans = _entry_spans(body)
+    if not spans:
+        return None if spans is None or _prefixed_entry(body) else []
+    return spans if _apart(body, spans) else None
+
+
+def _entry_spans(body: bytes) -> list[tuple[int, int]] | None:
+    """entry_ranges without _apart: the byte structure alone."""
+    ranges: list[tuple[int, int]] = []
+    start, name, pos = -1, b"", 0
+    search = _MARKUP.search
+    while (found := search(body, pos)) is not None:
+        closing, tag, after = found.groups()
+        if tag is None:
+            opener = next((o for o in _SECTION_END if body.startswith(o, found.start())), None)
+            if opener is None:  # <!DOCTYPE ...> or another declaration: entities may live there
+                return None
+            end = body.find(_SECTION_END[opener], found.start() + len(opener))
+            if end < 0:
+                return None
+            pos = end + len(_SECTION_END[opener])
+            continue
+        gt = found.end() - 1 if after == b">" else body.find(b">", found.end())
+        if gt < 0:
+            return None
+        if not closing:
+            if start >= 0 or body[gt - 1:gt] == b"/":  # nested or <item/>
+                return None
+            start, name = found.start(), tag
+        else:
+            if start < 0 or tag != name or after == b"/" or body[found.end():gt].strip():
+                return None
+            if ranges and body[ranges[-1][1]:start].strip():  # entries among other elements
+                return None
+            ranges.append((start, gt + 1))
+            start = -1
+        pos = gt + 1
+    return ranges if start < 0 else None
+
+
+def _apart(body: bytes, spans: list[tuple[int, int]]) -> bool:
+    """Whether these entries can be parsed apart: none declares a namespace or a base URI, and no
+    prefixed entry tag (which the scan does not take for an entry) is in the body around them."""
+    return _stands_apart(body[spans[0][0]:spans[-1][1]]) and not _prefixed_entry(body[:spans[0][0]]) \
+        and not _prefixed_entry(body[spans[-1][1]:])
+
+
+def _stands_apart(entries: bytes) -> bool:
+    return not _CARRIED_ON.search(entries) and not _prefixed_entry(entries)
+
+
+def _prefixed_entry(part: bytes) -> bool:
+    return (b":item" in part or b":entry" in part) and _PREFIXED_ENTRY.search(part) is not None
+
+
+def _envelope_digest(body: bytes, ranges: list[tuple[int, int]], sent: dict[str, str], base: str,
+                     item_key: str, language: str | None) -> bytes:
+    """Everything around the entries that shapes their parse: the bytes before and after them, the
+    headers feedparser is given, the URL links resolve against, and the source's settings."""
+    digest = hashlib.blake2b(digest_size=16)
+    settings = repr((sorted(sent.items()), base, item_key, language, feedparser.__version__))
+    for part in (settings.encode(), body[:ranges[0][0]], body[ranges[-1][1]:]):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.digest()
+
+
+def _digest(body: bytes, span: tuple[int, int]) -> bytes:
+    return hashlib.blake2b(body[span[0]:span[1]], digest_size=16).digest()
+
+
+# Encodings in which a cut just before "<" is a cut between characters, whatever came before.
+_STATELESS_ASCII = re.compile(r"utf-8|ascii|latin-1|iso8859-\d+|cp125\d|koi8-[ru]")
+
+
+def _reusable_encoding(parsed: Any) -> str | None:
+    """The encoding feedparser decoded with, if entry bytes can be cut out and kept apart in it."""
+    try:
+        name = codecs.lookup(str(parsed.get("encoding") or "")).name
+    except LookupError:
+        return None
+    return name if _STATELESS_ASCII.fullmatch(name) else None
 
 
 def _safe_char_ref(match: re.Match[bytes]) -> bytes:
@@ -139,7 +336,33 @@ def _one_line(exc: object) -> str:
     return f"{type(exc).__name__}: {text}"[:200] if exc is not None else "unknown error"
 
 
-def _draft(entry: Any, url: str, feed_language: str | None, configured: str | None) -> dict | None:
+class _Draft(NamedTuple):
+    """The observation's content for one entry, plus what the key is made from. Immutable and
+    small: a FeedMemory holds one for every entry of every feed."""
+
+    title: str
+    url: str | None
+    summary: str
+    language: str | None
+    published: str | None
+    updated: str | None
+    fields: tuple[tuple[str, Any], ...]  # lists as tuples
+    guid: str | None
+    link: str | None
+    publisher: str | None
+
+    @property
+    def title_date(self) -> str:
+        return f"{_norm(self.title)}\n{self.published or ''}"
+
+    def observation(self, source: str, key: str, *, keep_guid: bool) -> Observation:
+        fields = {name: list(value) if isinstance(value, tuple) else value for name, value in self.fields
+                  if keep_guid or name != "guid"}
+        return Observation(source=source, key=key, title=self.title, url=self.url, summary=self.summary,
+                           language=self.language, published=self.published, updated=self.updated, fields=fields)
+
+
+def _draft(entry: Any, url: str, feed_language: str | None, configured: str | None) -> _Draft | None:
     """The observation's content for one entry, plus what the key is made from."""
     title = clean_text(entry.get("title"))
     summary = clean_text(_summary(entry))
@@ -164,32 +387,19 @@ def _draft(entry: Any, url: str, feed_language: str | None, configured: str | No
     if updated == published:
         updated = None
 
-    fields: dict[str, Any] = {}
+    fields: list[tuple[str, Any]] = []
     if publisher:
-        fields["publisher"] = publisher
+        fields.append(("publisher", publisher))
     if guid:
-        fields["guid"] = guid
+        fields.append(("guid", guid))
     author = clean_text(entry.get("author"))
     if author:
-        fields["author"] = author
+        fields.append(("author", author))
     categories = _categories(entry)
     if categories:
-        fields["categories"] = categories
-    return {
-        "obs": {
-            "title": title,
-            "url": link or _http_url(guid, url),
-            "summary": summary,
-            "language": lang,
-            "published": published,
-            "updated": updated,
-            "fields": fields,
-        },
-        "guid": guid,
-        "link": link,
-        "publisher": publisher,
-        "title_date": f"{_norm(title)}\n{published or ''}",
-    }
+        fields.append(("categories", tuple(categories)))
+    return _Draft(title, link or _http_url(guid, url), summary, lang, published, updated, tuple(fields),
+                  guid, link, publisher)
 
 
 def _summary(entry: Any) -> Any:
@@ -249,12 +459,12 @@ def _norm(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def _assign_keys(drafts: list[dict], mode: str, warnings: list[str]) -> list[str]:
+def _assign_keys(drafts: list[_Draft], mode: str, warnings: list[str]) -> list[str]:
     """One key per entry, stable across polls of the same content, never longer than ~200 chars."""
     if mode == "title":
         keys = []
         for draft in drafts:
-            title, publisher = draft["obs"]["title"], draft["publisher"]
+            title, publisher = draft.title, draft.publisher
             if not publisher:  # no <source>: take the " - Publisher" suffix news search adds
                 match = _PUBLISHER_SUFFIX.match(title)
                 if match:
@@ -264,17 +474,17 @@ def _assign_keys(drafts: list[dict], mode: str, warnings: list[str]) -> list[str
 
     order = {"auto": ("guid", "link"), "guid": ("guid", "link"), "link": ("link", "guid")}[mode]
     if mode == "auto":
-        repeated = [g for g, n in Counter(d["guid"] for d in drafts if d["guid"]).items() if n > 1]
+        repeated = [g for g, n in Counter(d.guid for d in drafts if d.guid).items() if n > 1]
         if repeated:  # a CMS stamping one guid on every item: guids cannot tell items apart
             order = ("link",)
             warnings.append(f"{len(repeated)} guids repeat within the feed (e.g. {repeated[0][:80]!r}); "
                             "keyed every entry by link (or title + date) instead")
     keys, missing = [], 0
     for draft in drafts:
-        if mode != "auto" and not draft[mode]:
+        if mode != "auto" and not getattr(draft, mode):
             missing += 1
-        value = next((draft[name] for name in order if draft[name]), None)
-        keys.append(short_key(value) if value else "sha256:" + sha256_hex(draft["title_date"])[:32])
+        value = next((getattr(draft, name) for name in order if getattr(draft, name)), None)
+        keys.append(short_key(value) if value else "sha256:" + sha256_hex(draft.title_date)[:32])
     if missing:
         warnings.append(f"{missing} entries have no {mode}; keyed them by "
                         f"{'guid' if mode == 'link' else 'link'} or title + date instead")

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from html.parser import HTMLParser
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -26,6 +27,7 @@ class ParseResult:
     next_url: str | None = None  # the next page to fetch, when the source pages its results
     total: int | None = None  # the source's own count of matching items, when it gives one
     skipped: int = 0  # entries left out, each named in a warning (all of them skipped: nothing usable)
+    memory: Any = None  # what this parse leaves for the next of the same source (feeds: a FeedMemory)
 
 
 class ParseError(Exception):
