@@ -137,11 +137,11 @@ class Detector:
         known rules it reports (``Catalog.also_about``; the change is linked to that rule, of that
         rule's kind), then events of other families found by their wording (``also_reported``),
         never two of one family. A Federal Register document is one event; so is a revision."""
+        if source.structured or (item.get("fields") or {}).get("type") or primary.kind in ("mention", "item_revised"):
+            return []
         out: list[tuple[Decision, Rule | None, Link | None, str]] = []
         families = {FAMILY[primary.kind]}
-        one_event = source.structured or (item.get("fields") or {}).get("type")
-        for other in () if one_event or primary.kind in ("mention", "item_revised") else \
-                self.catalog.also_about(item, text, rule.id if rule else None):
+        for other in self.catalog.also_about(item, text, rule.id if rule else None):
             other_rule = self.catalog.rules[other.rule]
             kind = other_rule.kind if other_rule.kind in FAMILY else "new_rule"
             decision = Decision(kind, severity(kind, official=source.official, linked=True), (), primary.modality)

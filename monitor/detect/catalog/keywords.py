@@ -188,8 +188,8 @@ class KeywordIndex:
         if not texts.normalized:
             return {}
         # Gate: an entry can match only if an alternative of its first term is present: a whole
-        # word or a needle (Chinese), all found in one automaton pass.
-        joined = texts.joined
+        # word or a needle (Chinese), all found in one automaton pass; once per text (linking and
+        # the further rules both ask).
         if texts.gate is not None and texts.gate[0] is self:
             entries, words = texts.gate[1], texts.gate[2]
         else:

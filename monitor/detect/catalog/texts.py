@@ -40,7 +40,8 @@ class Texts:
         self._joined: str | None = None
         self._words: set[bytes] | None = None
         self._issuers: set[str] | None = None
-        # (keyword index, entries its gate let through): linking and the further rules read it
+        # (keyword index, entries its gate let through, the words it found): read again by the
+        # further rules after linking
         self.gate: tuple[object, set[tuple[int, int]], set] | None = None
 
     @property
