@@ -1,12 +1,17 @@
 """Incident clustering quality, and the incident step's own cost.
 
-    python bench/incidents.py [--split tune|holdout|all] [--errors] [--json]
+    python bench/incidents.py [--split tune|holdout|fresh|all] [--errors] [--json]
 
 Every labelled item (tests/corpus/items.jsonl plus bench/incidents/extra_items.jsonl, labels in
 bench/incidents/labels.jsonl) goes through detection and the incident fold in published order, as
 polls would bring them. Scored as pairwise precision and recall of "same incident" over the
 items of the split (each item by its primary change; an item that joins no incident is alone).
 Targets: precision >= 0.95, recall >= 0.9. The last line printed is one JSON object.
+
+Splits (bench/incidents/README.md): ``tune`` chose the rules and data; ``holdout`` was kept out of
+that at first but has since been read (its error lists were printed), so it is no longer unseen;
+``fresh`` (fresh_items.jsonl, fresh_labels.jsonl) was written later, by someone who read none of
+the code, about events the other splits do not hold, and has not been looked at by anyone tuning.
 """
 
 from __future__ import annotations
@@ -26,17 +31,16 @@ from monitor.events import ITEM_DISCOVERED, NewEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFICIAL = ("fr-", "mofcom", "whitehouse", "bis-press")
+SPLITS = ("tune", "holdout", "fresh")
 
 
 def load() -> tuple[list[dict], dict[str, dict]]:
-    records = []
-    for path in (ROOT / "tests" / "corpus" / "items.jsonl", ROOT / "bench" / "incidents" / "extra_items.jsonl"):
-        records += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    labels = {}
-    for line in (ROOT / "bench" / "incidents" / "labels.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            label = json.loads(line)
-            labels[label["id"]] = label
+    def lines(path: Path) -> list[dict]:
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    here = ROOT / "bench" / "incidents"
+    records = lines(ROOT / "tests" / "corpus" / "items.jsonl") + lines(here / "extra_items.jsonl") + lines(here / "fresh_items.jsonl")
+    labels = {label["id"]: label for label in lines(here / "labels.jsonl") + lines(here / "fresh_labels.jsonl")}
     return records, labels
 
 
@@ -127,14 +131,14 @@ def further_scores(labels: dict[str, dict], predicted: dict[str, str | None],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=("tune", "holdout", "all"), default="all")
+    parser.add_argument("--split", choices=(*SPLITS, "all"), default="all")
     parser.add_argument("--errors", action="store_true", help="print every pair decided wrongly")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     records, labels = load()
     predicted, further, detect_s, incident_s = cluster(records)  # every item, in order: splits share a timeline
     results: dict = {"items": len(records)}
-    for split in ("tune", "holdout") if args.split == "all" else (args.split,):
+    for split in SPLITS if args.split == "all" else (args.split,):
         ids = [r["id"] for r in records if labels[r["id"]]["split"] == split]
         scored = pairwise(ids, {i: labels[i]["incident"] for i in ids}, predicted)
         if args.errors:

@@ -370,6 +370,9 @@ class ChangeDetected(Payload):
     public_inspection: bool = _()
     action: str | None = _()
     modality: str | None = _()
+    # the common words of title and lead, as concepts (added within v2: a row without them was
+    # written before; the fold then reads its title's alone)
+    concepts: list[str] = _()
     # a screening-list change: the list, what happened on it, its FR citation and the parties named
     list: str = _()
     list_action: str = _()

@@ -21,7 +21,7 @@ from monitor.detect.catalog import Catalog
 from monitor.detect.changes import Detector, SourceInfo
 from monitor.detect.classify import classify
 from monitor.detect.gazetteer import Gazetteer
-from monitor.detect.incidents import IncidentFold, assign_all, terms_of, title_words
+from monitor.detect.incidents import IncidentFold, assign_all, concepts_in, concepts_of, terms_of, title_words
 from monitor.events import ITEM_DISCOVERED, NewEvent
 from monitor.projections import Projector, default_projections, replay
 from monitor.projections.incidents import incident_rows, incident_timeline
@@ -228,6 +228,40 @@ def test_subject_terms_are_read_in_both_scripts_and_as_whole_words():
     assert "#hbm" in title_words("美國限制HBM出口中國") and "#hbm" in title_words("高頻寬記憶體")
     assert "#gallium" in title_words("China curbs gallium exports") and "#gallium" in title_words("镓锗出口管制")
     assert not terms_of(title_words("a widening gulf over H2O and HBMX"))
+
+
+def test_an_english_and_a_chinese_report_that_share_only_common_words_are_one_incident():
+    # A bill no catalog knows, no company, no subject term: only what the titles and leads say
+    # ("bill", "senator", "location", "smuggling") crosses from English to Chinese, as concepts.
+    changes, fold = assign([
+        item_event("news-en", "a", "Senator introduces bill requiring location tracking for AI chips",
+                   "The bill would require export-controlled processors to carry location verification, to curb "
+                   "smuggling.", published="2025-05-09"),
+        item_event("news-zh", "b", "美议员提出法案 要求出口AI芯片具备位置验证功能", "法案要求先进芯片加装位置验证机制，以防止走私。",
+                   published="2025-05-12", language="zh"),
+    ])
+    assert [c["kind"] for c in changes] == ["legislation"] * 2
+    assert {"+bill", "+location", "+smuggling"} <= set(changes[1]["concepts"])
+    assert len({c["incident"] for c in changes}) == 1
+    (incident,) = fold.incidents.values()
+    assert {"+bill", "+lawmaker", "+location"} <= incident.concepts
+
+
+def test_common_words_alone_do_not_join_two_events_that_share_fewer_than_three():
+    changes, _fold = assign([
+        item_event("news-en", "a", "Senator introduces bill requiring location tracking for AI chips",
+                   published="2025-05-09"),
+        item_event("news-en", "b", "House passes bill on chip research funding", published="2025-05-12"),
+    ])
+    assert [c["kind"] for c in changes] == ["legislation"] * 2
+    assert len({c["incident"] for c in changes}) == 2
+
+
+def test_concepts_are_whole_words_in_latin_and_found_anywhere_in_both_chinese_scripts():
+    assert concepts_in("u.s. blacklists subsidiaries") == {"+blacklist", "+subsidiary"}
+    assert not concepts_in("billion-dollar billboards for subsidiarywise rebans")
+    assert concepts_of(title_words("美國擴大出口黑名單範圍 涵蓋子公司")) == {"+blacklist", "+expand", "+subsidiary"}
+    assert concepts_of(title_words("美国扩大出口黑名单范围 涵盖子公司")) == {"+blacklist", "+expand", "+subsidiary"}
 
 
 def test_two_entity_list_rules_on_the_same_day_are_two_incidents():

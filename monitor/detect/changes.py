@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping, Protocol
 from monitor.detect.catalog import Catalog, Evidence, Link, Rule
 from monitor.detect.classify import DOMAIN, Decision, also_reported, classify, severity
 from monitor.detect.gazetteer import Gazetteer
+from monitor.detect.incidents import item_concepts
 from monitor.detect.text import ItemText
 from monitor.events import CHANGE_DETECTED, CHANGE_DETECTED_VERSION, ITEM_DISCOVERED, ITEM_REVISED, NewEvent, derive_event_id
 from monitor.observation import Observation
@@ -94,6 +95,9 @@ class Detector:
             "revision": changed is not None, "cause": event.event_id, "official": source.official,
             "public_inspection": bool(fields.get("public_inspection")), "action": fields.get("action"),
             "named": sorted({m.slug for m in tags.matches}),  # what the text itself names (not derived)
+            # the common words of its title and its summary's lead, in one vocabulary for English and
+            # Chinese: what lets the incident fold compare reports across languages
+            "concepts": item_concepts(text),
         }
         unique_identifiers = list({(i["name"], i["key"], i["own"]): i for i in identifiers}.values())[:MAX_IDENTIFIERS]
         stream = change_stream(data["source"], data["key"])

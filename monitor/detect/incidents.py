@@ -37,7 +37,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
-from monitor.detect.text import normalize
+from monitor.detect.literals import Literals
+from monitor.detect.text import ItemText, normalize
 from monitor.events import (
     INCIDENT_ITEM_ATTACHED, INCIDENT_OPENED, INCIDENT_STATUS_CHANGED, INCIDENTS_MERGED, NewEvent, derive_event_id,
 )
@@ -77,9 +78,11 @@ class Incident:
     official: bool = False  # an official document is attached (a press-only thread can be adopted)
     words: set[str] = field(default_factory=set)  # distinctive words of the titles attached
     terms: set[str] = field(init=False)  # the subject terms among them
+    concepts: set[str] = field(init=False)  # and the concepts
 
     def __post_init__(self) -> None:
         self.terms = terms_of(self.words)
+        self.concepts = concepts_of(self.words)
 
     @property
     def subject(self) -> set[str]:
@@ -90,6 +93,9 @@ class Incident:
         words = title_words(change.get("title"))
         self.words.update(words)
         self.terms.update(terms_of(words))
+        concepts = change_concepts(change)
+        self.words.update(concepts)
+        self.concepts.update(concepts)
         self.regions.update(change.get("regions") or ())
         self.countries.update(change.get("countries") or ())
         self.companies.update(change.get("companies") or ())
@@ -138,26 +144,56 @@ companies company government officials official administration commerce departme
 _STOP_ZH = frozenset("美国 美方 中国 中方 出口 管制 芯片 晶片 半导 导体 商务 务部 公告 关于 实施 规则 措施 限制 对华 政府 企业".split())
 _LATIN = re.compile(r"[a-z0-9][a-z0-9.\-]*[a-z0-9]|[a-z0-9]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_WORD_CHAR = re.compile(r"[a-z0-9]")
 TEXT_MIN = 0.5  # share of an item's distinctive title words the incident must already have
 TEXT_MIN_WORDS = 3
 # A subject term travels among the title words, marked, so that the incident projection keeps
-# it with them (sorted first, it survives MAX_WORDS).
+# it with them (sorted first, it survives MAX_WORDS); so does a concept.
 TERM = "#"
+CONCEPT = "+"
+LEAD = 500  # characters of a summary read for its concepts: about its first paragraph
+CONCEPT_MIN = 0.5  # share of an item's concepts the incident must already have
+CONCEPT_MIN_SHARED = 3
+MINIMUM = {"subject": SUBJECT_MIN, "title": TEXT_MIN, "concepts": CONCEPT_MIN}
 # Families whose event is defined by its destination, not by the companies it affects.
 BY_PLACE = frozenset({"license_slowdown"})
 
 
 @functools.cache
 def _subjects() -> tuple[re.Pattern[str], dict[str, str]]:
-    """One pattern over every subject alias (normalised as titles are), and alias -> subject."""
-    data = tomllib.loads(importlib.resources.files("monitor").joinpath("data/subjects.toml").read_text("utf-8"))
-    alias_of: dict[str, str] = {}
-    for subject, aliases in data["subjects"].items():
-        for alias in aliases:
-            alias_of[normalize(alias).lower()] = subject
+    """One pattern over every subject alias (normalised as titles are), and alias -> its marked
+    token (``#subject``)."""
+    alias_of = {normalize(alias).lower(): TERM + name for name, aliases in _vocabulary()["subjects"].items()
+                for alias in aliases}
     parts = [re.escape(a) if _CJK_RUN.search(a) else rf"(?<![a-z0-9]){re.escape(a)}(?![a-z0-9])"
              for a in sorted(alias_of, key=len, reverse=True)]
     return re.compile("|".join(parts)), alias_of
+
+
+@functools.cache
+def _vocabulary() -> dict[str, dict[str, list[str]]]:
+    return tomllib.loads(importlib.resources.files("monitor").joinpath("data/subjects.toml").read_text("utf-8"))
+
+
+@functools.cache
+def _concepts() -> tuple[Literals, list[tuple[str, bool]]]:
+    """One automaton over every concept alias (normalised as texts are), and per alias its marked
+    token (``+concept``) and whether it must be a whole word (Latin) or may be anywhere (Chinese)."""
+    aliases = [(normalize(alias).lower(), CONCEPT + name) for name, names in _vocabulary()["concepts"].items()
+               for alias in names]
+    return Literals([a for a, _ in aliases]), [(token, not _CJK_RUN.search(a)) for a, token in aliases]
+
+
+def concepts_in(lowered: str) -> set[str]:
+    """The concepts of a normalised, lower-cased text; a Latin alias counts as a whole word only."""
+    automaton, tokens = _concepts()
+    found = set()
+    for index, start, end in automaton.find(lowered):
+        token, whole = tokens[index]
+        if whole and (start and _WORD_CHAR.match(lowered, start - 1) or _WORD_CHAR.match(lowered, end)):
+            continue
+        found.add(token)
+    return found
 
 
 def title_words(title: Any) -> frozenset[str]:
@@ -176,12 +212,28 @@ def _title_words(title: str) -> frozenset[str]:
     for run in _CJK_RUN.findall(text):
         words.update(pair for pair in (run[i:i + 2] for i in range(len(run) - 1)) if pair not in _STOP_ZH)
     pattern, alias_of = _subjects()
-    words.update(TERM + alias_of[m.group(0)] for m in pattern.finditer(text))
+    words.update(alias_of[m.group(0)] for m in pattern.finditer(text))
+    words.update(concepts_in(text))
     return frozenset(words)
 
 
 def terms_of(words: Iterable[str]) -> set[str]:
     return {w for w in words if w.startswith(TERM)}
+
+
+def concepts_of(words: Iterable[str]) -> set[str]:
+    return {w for w in words if w.startswith(CONCEPT)}
+
+
+def item_concepts(text: ItemText) -> list[str]:
+    """The concepts of an item's title and of its summary's lead (its normalised texts)."""
+    return sorted(set().union(*(concepts_in(text.lowered(name)[:LEAD]) for name in ("title", "summary")
+                                if name in text.normalized)))
+
+
+def change_concepts(change: Mapping[str, Any]) -> set[str]:
+    """A change's concepts: its title's, and those the detector found in its summary's lead."""
+    return concepts_of(title_words(change.get("title"))) | set(change.get("concepts") or ())
 
 
 def subject_of(change: Mapping[str, Any]) -> set[str]:
@@ -347,8 +399,8 @@ class IncidentFold:
             places = (specific - set(change.get("companies") or ())) | (set(change.get("regions") or ()) - BROAD)
             specific = places or specific
         words = title_words(change.get("title"))
-        terms = terms_of(words)
-        words = words - terms
+        terms, concepts = terms_of(words), change_concepts(change)
+        words = words - terms - concepts
         specific |= terms
         if not day or change["kind"] in NO_INCIDENT_KINDS:
             return None
@@ -374,8 +426,10 @@ class IncidentFold:
             named = len(specific & incident.subject) / len(specific) if specific else 0.0
             shared = words & incident.words
             text = len(shared) / len(words) if len(shared) >= TEXT_MIN_WORDS else 0.0
-            score, by = max((named, "subject"), (text, "title"))
-            if score < (SUBJECT_MIN if by == "subject" else TEXT_MIN):
+            common = concepts & incident.concepts
+            meaning = len(common) / len(concepts) if len(common) >= CONCEPT_MIN_SHARED else 0.0
+            score, by = max((named, "subject"), (text, "title"), (meaning, "concepts"))
+            if score < MINIMUM[by]:
                 continue
             if best is None or (score, incident.last_date) > best[0]:
                 best = ((score, incident.last_date), incident, by)
@@ -448,7 +502,7 @@ class IncidentFold:
             "regions": list(change.get("regions") or ()), "countries": list(change.get("countries") or ()),
             "companies": list(change.get("companies") or ()), "rule": change.get("rule"),
             "rule_title": change.get("rule_title"), "official": bool(change.get("official")),
-            "words": sorted(title_words(change.get("title")))[:MAX_WORDS],
+            "words": sorted(title_words(change.get("title")) | change_concepts(change))[:MAX_WORDS],
         })
 
     @staticmethod
