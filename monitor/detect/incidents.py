@@ -18,12 +18,17 @@ How a change finds its incident, strongest first (the first rung that names one 
    a party named in passing further down is context), never only "US" or "China", and the subjects of its title
    (products, materials, measures: ``monitor/data/subjects.toml``, in English and Chinese) — or at
    least ``TEXT_MIN`` of the distinctive words of its title (Traditional and Simplified compare as
-   one script). A licence slowdown is defined by where the licences are for: it is compared by
+   one script), or at least ``CONCEPT_MIN`` (and ``CONCEPT_MIN_SHARED``) of the concepts of its
+   title and lead: the field's common words in one vocabulary for both languages ("bill" and 法案,
+   "subsidiaries" and 子公司), which is how reports of an event no catalog knows meet across
+   languages. A licence slowdown is defined by where the licences are for: it is compared by
    the places it names and the regions they make up, not by its companies, when it names a place.
 
-Rung 4 is safe because it needs all three at once: the same kind of event, the same named actors,
-and the same fortnight; an item that names nobody specific never attaches by subject, and an
-official document with its own identifiers never does either (it opens its own incident).
+Rung 4 is safe because it needs three things at once: the same kind of event, the same fortnight,
+and the same named actors (or, by concepts, at least three of the same common words, half of what
+the item says: two bills of one fortnight share "bill" and "senator", not also "location" and
+"smuggling"); an item that names nobody specific never attaches by subject, and an official
+document with its own identifiers never does either (it opens its own incident).
 """
 
 from __future__ import annotations
