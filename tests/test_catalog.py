@@ -230,6 +230,15 @@ def test_near_identifiers_do_not_link(catalog, text):
     assert catalog.link(item(text)) is None
 
 
+def test_a_press_release_that_names_the_rule_without_its_certain_links_to_it(catalog):
+    # BIS's release of 2022-10-07 calls the rule "... Advanced Computing and Semiconductor
+    # Manufacturing Items to the People's Republic of China (PRC)", without the title's "Certain".
+    release = item("Commerce Implements New Export Controls on Advanced Computing and Semiconductor Manufacturing "
+                   "Items to the People's Republic of China (PRC)")
+    assert rule_of(catalog, release) == "us-advanced-computing-2022"
+    assert rule_of(catalog, item("Export Controls on Semiconductor Manufacturing Items")) != "us-advanced-computing-2022"
+
+
 def test_a_bare_announcement_number_takes_the_items_issuer(catalog):
     assert rule_of(catalog, item("关于暂停实施2024年第46号公告第二款的公告", issuer="商务部")) == "cn-dual-use-us-ban"
     assert rule_of(catalog, item("2023年第23号", announcement_number="2023年第23号", issuer="商务部")) \
