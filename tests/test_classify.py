@@ -34,6 +34,12 @@ def kind(title, summary="", **options):
     ("美国商务部将多家中国实体列入出口管制实体清单", "entity_list"),
     ("美國撤銷AI擴散規則 改採雙邊協議", "rescission"),
     ("中国宣布对稀土相关技术实施出口管制", "countermeasure"),
+    # China as the one who controls exports is a countermeasure, not a new (US) rule
+    ("China announces export controls on drone equipment", "countermeasure"),
+    ("China imposes export controls on lithium batteries", "countermeasure"),
+    ("China's commerce ministry adjusts UAV export controls", "countermeasure"),
+    ("中国商务部宣布对无人机相关物项实施出口管制", "countermeasure"),
+    ("Nvidia says China sales hit by U.S. export controls", "mention"),
     ("Apple unveils new iPhone with faster A19 chip", None),
     ("台積電宣布在美國亞利桑那州加碼投資", None),
     ("Typhoon churns across South China Sea", None),

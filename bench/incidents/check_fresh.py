@@ -97,7 +97,7 @@ def main():
         by_id[i] = l
         if not set(l) <= {"id", "incident", "split", "note", "also"} or not {"id", "incident", "split", "note"} <= set(l):
             problems.append(f"label {i}: keys {sorted(l)}")
-        if l.get("split") != "fresh":
+        if l.get("split") not in ("fresh", "fresh-read"):
             problems.append(f"label {i}: split {l.get('split')!r}")
         if l.get("incident") in old_incidents:
             problems.append(f"label {i}: incident {l['incident']} is already in labels.jsonl")

@@ -66,7 +66,7 @@ _RULE_NOUN = r"rules?|regulations?|framework|controls?|ban|measures?|requirement
 _LICENCE = r"licen[cs](?:e|es|ing)|permits?"
 
 _US = r"(?:美国|美方|美国政府|美国商务部|美商务部|美国总统|特朗普|拜登|美(?=[拟将对要禁限批撤吊放暂推延])|华盛顿)"
-_CN_ACTOR = r"(?:(?<!美国)(?<!美)(?<!国)商务部|海关总署|中方|中国政府|国务院|网信办|市场监管总局|国家互联网信息办公室|北京)"
+_CN_ACTOR = r"(?:(?<!美国)(?<!美)(?<!国)商务部|中国商务部|海关总署|中方|中国政府|国务院|网信办|市场监管总局|国家互联网信息办公室|北京)"
 
 # Procedural kinds come first (a correction of an Entity List rule is a correction), then the
 # kinds of substance, most specific first. The first kind whose pattern matches the text wins.
@@ -123,6 +123,11 @@ TEXT_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"\b(?:controls?|curbs?|bans?|restrict\w*|licen[cs]\w*|permits?)\b[^.;]{0,40}?\b(?:gallium|germanium|antimony|graphite|rare[- ]earths?|superhard materials?)\b",
         r"\b(?:china|chinese government|beijing|mofcom|commerce ministry|ministry of commerce|cac|samr)\b(?!'s)[^.;]{0,60}?\b(?:retaliat\w*|countermeasures?|"
         r"control list|blacklist\w*|bans?|banned|halts? exports?|restricts? exports?|summon\w*|probe\w*|investigat\w*|fin(?:e|es|ed))\b",
+        # China as the one who acts: "China announces export controls on ...", "China's commerce
+        # ministry adjusts UAV export controls", "China to impose export restrictions on ..."
+        r"\b(?:china|beijing|chinese government|mofcom)\b(?:'s (?:commerce ministry|ministry of commerce))?\s+"
+        r"(?:is\s+|to\s+|will\s+)?(?:announc\w*|impos\w*|introduc\w*|tighten\w*|expand\w*|restrict\w*|regulat\w*|adjust\w*|unveil\w*)"
+        r"\b[^.;]{0,40}?\bexports?\b",
         r"不可靠实体清单|管控名单|网络安全审查|反倾销|反规避|反补贴|反歧视|反垄断|反制",
         r"(?:镓|锗|锑|石墨|稀土|超硬材料|钨)[^。；]{0,20}?(?:管制|管控|禁止|限制)",
         r"(?:管制|管控|禁止|限制)[^。；]{0,20}?(?:镓|锗|锑|石墨|稀土|超硬材料|钨)",
