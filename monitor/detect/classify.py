@@ -415,11 +415,20 @@ def classify(
                 kind = candidate
                 phrases.append(found)
                 break
-    in_domain = companies or _first(domain, fields, "domain") is not None
+    # Whether the item names the domain is searched only when the answer counts (a relevance test
+    # not passed before it, or the severity of an official item below), once: the search is pure,
+    # so not making it changes nothing (about half the items never need it).
+    found_domain: list[bool] = []
+
+    def in_domain() -> bool:
+        if not found_domain:
+            found_domain.append(companies or _first(domain, fields, "domain") is not None)
+        return found_domain[0]
+
     fr_rule = item_fields.get("type") in ("Rule", "Proposed Rule", "Correction")
     relevant = (rule_id is not None or topic is not None or fr_rule
-                or (kind is not None and kind != "mention" and in_domain)
-                or (item_fields.get("type") is not None and in_domain)  # an FR notice about chips or AI
+                or (kind is not None and kind != "mention" and in_domain())
+                or (item_fields.get("type") is not None and in_domain())  # an FR notice about chips or AI
                 or (companies and _first(ENFORCEMENT, fields, "enforcement") is not None)
                 or (official and kind in PROCEDURAL))
     if not relevant:
@@ -443,7 +452,8 @@ def classify(
             phrases.append(modal)
             modality = "reported"
             kind = "proposed_rule" if kind in ("new_rule", "rule_amended") else kind
-    on_topic = rule_id is not None or in_domain
+    # ``severity`` reads ``on_topic`` only for an official item of a kind that is high when official
+    on_topic = rule_id is not None or not (official and kind in HIGH_WHEN_OFFICIAL) or in_domain()
     return Decision(kind, severity(kind, official=official, linked=rule_id is not None, on_topic=on_topic),
                     tuple(phrases), modality)
 
