@@ -765,3 +765,19 @@ def test_evidence_built_fast_equals_evidence():
         Evidence("identifier", "rin", "0694-AJ90", "title", 3, 12)
     assert fast == plain and hash(fast) == hash(plain) and fast.__dict__ == plain.__dict__
     assert evidence("context", "date", "2025-01-15", "published") == Evidence("context", "date", "2025-01-15", "published")
+
+
+def test_the_rules_dated_near_a_day_are_those_with_a_window_over_it():
+    """``also_about`` finds the rules dated near an item's day by bisecting the windows' bounds;
+    against every window tested on every day, for the shipped rules and with configured ones
+    (overlapping and adjoining windows: a date 21 days after another)."""
+    extra = [RuleConfig.model_validate({"id": f"x-{n}", "title": "X", "jurisdiction": "US", "keywords": ["x"],
+                                        "dates": {"a": day, "b": day + dt.timedelta(days=21)}}).model_dump()
+             for n, day in enumerate([dt.date(2024, 12, 2), dt.date(2024, 12, 9), dt.date(2025, 1, 15)])]
+    for catalog in (Catalog.load(), Catalog.load(extra)):
+        days = [low for _rid, windows in catalog._windows for low, _high in windows]
+        assert len(days) > 20
+        for day in range(min(days) - 40, max(days) + 60):
+            expected = {rid for rid, windows in catalog._windows if any(low <= day <= high for low, high in windows)}
+            assert set(catalog._dated_near(day)) == expected, day
+            assert len(catalog._dated_near(day)) == len(expected)
