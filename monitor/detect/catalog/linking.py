@@ -50,6 +50,9 @@ class Catalog:
         self._topic_starts = Starts(self._topic_patterns.values())
         # each rule's dates, parsed once (linking by context compares them with every news item's)
         self._days = {rid: sorted(date.fromisoformat(d) for d in rule.dates.values()) for rid, rule in by_id.items()}
+        # a week before each rule's first date to two weeks after its last (``link_in_context``)
+        self._context_spans = {rid: (days[0] - timedelta(days=7), days[-1] + timedelta(days=14))
+                               for rid, days in self._days.items() if days}
         # each date as a window of day numbers, a week before to two weeks after (``also_about``)
         self._windows = [(rid, [(d.toordinal() - 7, d.toordinal() + 14) for d in days])
                          for rid, days in self._days.items() if days]
@@ -196,9 +199,10 @@ class Catalog:
                 continue
             if _CONTEXT_FAMILY.get(kind, "rule") != _CONTEXT_FAMILY.get(rule.kind or "", "rule"):
                 continue
-            days = self._days[rule.id]
-            if not (days[0] - timedelta(days=7) <= when <= days[-1] + timedelta(days=14)):
+            first, last = self._context_spans[rule.id]
+            if not first <= when <= last:
                 continue
+            days = self._days[rule.id]
             if joined is None:
                 joined = _joined(item, text)
             hits = [m.group(0) for m in self._topic_starts.finditer(self._topic_pattern(rule), joined)]
