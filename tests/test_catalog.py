@@ -15,6 +15,7 @@ from monitor.collectors.html_list import parse_html_list
 from monitor.config import CHANGE_KINDS, RuleConfig
 from monitor.detect.catalog import Catalog, CatalogError, Evidence, Link, identifier_key
 from monitor.detect.catalog import identifiers as _identifiers
+from monitor.detect.catalog.issuers import issuer_of
 from monitor.detect.catalog.texts import Texts
 from monitor.observation import Observation
 
@@ -781,3 +782,24 @@ def test_the_rules_dated_near_a_day_are_those_with_a_window_over_it():
             expected = {rid for rid, windows in catalog._windows if any(low <= day <= high for low, high in windows)}
             assert set(catalog._dated_near(day)) == expected, day
             assert len(catalog._dated_near(day)) == len(expected)
+
+
+_ISSUER_PIECES = st.sampled_from([
+    "mofcom", "MOFCOM", "MoFCoM", "ministry of commerce", "Ministry of Commerce", "mınistry of commerce",
+    "İ", "ı", "ſ", "\u212a", "gacc", "GACC", "cac", "CAC", "china customs", "China", "cyberspace administration of china",
+    "general administration of customs", "商务部", "商務部", "海关总署", "国家发展和改革委员会", "国家发展改革委", "国务院",
+    "外交部", "公安部", "x", "X1", " ", "-", ".", "'s", "年", "\ud800", "\n", "é",
+])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_ISSUER_PIECES, max_size=20).map("".join), st.lists(_ISSUER_PIECES, max_size=20).map("".join))
+def test_the_issuers_an_item_names_are_those_the_whole_pattern_finds(title, summary):
+    """``Texts.issuers`` tries the pattern only where a name starts; against ``finditer`` on the
+    whole text (adjoining and overlapping names, letters next to them, case and its Unicode folds)."""
+    texts = Texts({"title": title, "summary": summary})
+    whole = set()
+    for _name, norm in texts.normalized:
+        for match in _identifiers.ISSUER_ANYWHERE.finditer(norm):
+            whole.add(issuer_of(match.group()))
+    assert texts.issuers() == whole
