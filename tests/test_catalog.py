@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -694,7 +695,8 @@ def test_the_bill_gate_never_hides_a_match(text):
 
 _ANN_PIECES = st.sampled_from(["商务部", "海关总署", "国家发展改革委", "商务部令", "公告", "联合", "、", "和", "与", " ",
                                "(", "[", "【", "〔", "2024", "2023", "年", "第", "46", "23", "号", "号公告",
-                               "发布", "关于", "令", "x", "MOFCOM", "\u3000"])
+                               "发布", "关于", "令", "x", "MOFCOM", "\u3000", "２０２４", "٢٠٢٤", "国务院", "外交部",
+                               "2024年第46号", "2023年 第 23 号", "٢٠٢٤年第٤٦号", "商务部公告2024年第46号", "令2024年第1号"])
 
 
 @settings(max_examples=500, deadline=None)
@@ -702,6 +704,10 @@ _ANN_PIECES = st.sampled_from(["商务部", "海关总署", "国家发展改革�
 def test_chinese_announcement_numbers_are_found_as_by_finditer(text):
     found = [(m.span(), m.group()) for m in _identifiers._zh_announcement_matches(text)]
     assert found == [(m.span(), m.group()) for m in _identifiers._ANN_ZH.finditer(text)]
+    # and the pattern's leading lookahead changes no match (nor any group)
+    plain = re.compile(_identifiers._ANN_ZH_BODY)
+    assert [(m.span(), m.groupdict()) for m in _identifiers._ANN_ZH.finditer(text)] == [
+        (m.span(), m.groupdict()) for m in plain.finditer(text)]
 
 
 _NEEDLE_PIECES = st.sampled_from(["镓", "锗", "、", "镓、锗", "实体清单", "两用物项", "美光", "云服务", "人工智能扩散",
