@@ -500,7 +500,7 @@ def also_reported(item: Mapping[str, Any], primary: Decision, rule_kind: str | N
     for name in ("title", "summary"):
         value = item.get(name) or ""
         if name == "summary":
-            value = re.split(r"(?<=[.;!?。；！？])\s*", value[:LEAD], maxsplit=1)[0]
+            value = _first_sentence(value[:LEAD])
         if value:
             shared = text is not None and name in text.original
             lead[name] = text.prefix(name, len(value)) if shared else (value, normalize(value))
@@ -516,6 +516,16 @@ def also_reported(item: Mapping[str, Any], primary: Decision, rule_kind: str | N
         seen.add(FAMILY[kind])
         found.append(Decision(kind, severity(kind, official=False, linked=False), (phrase,)))
     return found
+
+
+_SENTENCE_END = re.compile(r"[.;!?。；！？]")
+
+
+def _first_sentence(text: str) -> str:
+    r"""``re.split(r"(?<=[.;!?。；！？])\s*", text, maxsplit=1)[0]``: the text up to its first
+    sentence mark, that included (a search for the mark, not the lookbehind tried at every position)."""
+    end = _SENTENCE_END.search(text)
+    return text[:end.end()] if end is not None else text
 
 
 def _revision(changed: Mapping[str, Any], official: bool) -> Decision:
