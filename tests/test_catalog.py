@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from monitor.collectors.html_list import parse_html_list
 from monitor.config import CHANGE_KINDS, RuleConfig
 from monitor.detect.catalog import Catalog, CatalogError, Evidence, Link, identifier_key
 from monitor.detect.catalog import identifiers as _identifiers
+from monitor.detect.catalog.issuers import issuer_of
 from monitor.detect.catalog.texts import Texts
 from monitor.observation import Observation
 
@@ -702,7 +704,8 @@ def test_the_bill_gate_never_hides_a_match(text):
 
 _ANN_PIECES = st.sampled_from(["商务部", "海关总署", "国家发展改革委", "商务部令", "公告", "联合", "、", "和", "与", " ",
                                "(", "[", "【", "〔", "2024", "2023", "年", "第", "46", "23", "号", "号公告",
-                               "发布", "关于", "令", "x", "MOFCOM", "\u3000"])
+                               "发布", "关于", "令", "x", "MOFCOM", "\u3000", "２０２４", "٢٠٢٤", "国务院", "外交部",
+                               "2024年第46号", "2023年 第 23 号", "٢٠٢٤年第٤٦号", "商务部公告2024年第46号", "令2024年第1号"])
 
 
 @settings(max_examples=500, deadline=None)
@@ -710,6 +713,10 @@ _ANN_PIECES = st.sampled_from(["商务部", "海关总署", "国家发展改革�
 def test_chinese_announcement_numbers_are_found_as_by_finditer(text):
     found = [(m.span(), m.group()) for m in _identifiers._zh_announcement_matches(text)]
     assert found == [(m.span(), m.group()) for m in _identifiers._ANN_ZH.finditer(text)]
+    # and the pattern's leading lookahead changes no match (nor any group)
+    plain = re.compile(_identifiers._ANN_ZH_BODY)
+    assert [(m.span(), m.groupdict()) for m in _identifiers._ANN_ZH.finditer(text)] == [
+        (m.span(), m.groupdict()) for m in plain.finditer(text)]
 
 
 _NEEDLE_PIECES = st.sampled_from(["镓", "锗", "、", "镓、锗", "实体清单", "两用物项", "美光", "云服务", "人工智能扩散",
@@ -774,3 +781,40 @@ def test_evidence_built_fast_equals_evidence():
         Evidence("identifier", "rin", "0694-AJ90", "title", 3, 12)
     assert fast == plain and hash(fast) == hash(plain) and fast.__dict__ == plain.__dict__
     assert evidence("context", "date", "2025-01-15", "published") == Evidence("context", "date", "2025-01-15", "published")
+
+
+def test_the_rules_dated_near_a_day_are_those_with_a_window_over_it():
+    """``also_about`` finds the rules dated near an item's day by bisecting the windows' bounds;
+    against every window tested on every day, for the shipped rules and with configured ones
+    (overlapping and adjoining windows: a date 21 days after another)."""
+    extra = [RuleConfig.model_validate({"id": f"x-{n}", "title": "X", "jurisdiction": "US", "keywords": ["x"],
+                                        "dates": {"a": day, "b": day + dt.timedelta(days=21)}}).model_dump()
+             for n, day in enumerate([dt.date(2024, 12, 2), dt.date(2024, 12, 9), dt.date(2025, 1, 15)])]
+    for catalog in (Catalog.load(), Catalog.load(extra)):
+        days = [low for _rid, windows in catalog._windows for low, _high in windows]
+        assert len(days) > 20
+        for day in range(min(days) - 40, max(days) + 60):
+            expected = {rid for rid, windows in catalog._windows if any(low <= day <= high for low, high in windows)}
+            assert set(catalog._dated_near(day)) == expected, day
+            assert len(catalog._dated_near(day)) == len(expected)
+
+
+_ISSUER_PIECES = st.sampled_from([
+    "mofcom", "MOFCOM", "MoFCoM", "ministry of commerce", "Ministry of Commerce", "mınistry of commerce",
+    "İ", "ı", "ſ", "\u212a", "gacc", "GACC", "cac", "CAC", "china customs", "China", "cyberspace administration of china",
+    "general administration of customs", "商务部", "商務部", "海关总署", "国家发展和改革委员会", "国家发展改革委", "国务院",
+    "外交部", "公安部", "x", "X1", " ", "-", ".", "'s", "年", "\ud800", "\n", "é",
+])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_ISSUER_PIECES, max_size=20).map("".join), st.lists(_ISSUER_PIECES, max_size=20).map("".join))
+def test_the_issuers_an_item_names_are_those_the_whole_pattern_finds(title, summary):
+    """``Texts.issuers`` tries the pattern only where a name starts; against ``finditer`` on the
+    whole text (adjoining and overlapping names, letters next to them, case and its Unicode folds)."""
+    texts = Texts({"title": title, "summary": summary})
+    whole = set()
+    for _name, norm in texts.normalized:
+        for match in _identifiers.ISSUER_ANYWHERE.finditer(norm):
+            whole.add(issuer_of(match.group()))
+    assert texts.issuers() == whole

@@ -189,3 +189,9 @@ def test_bills_in_the_plural_are_legislation_and_the_month_may_is_not_a_modal():
     reported = classify({"title": "US may require licences for AI chip exports to Malaysia", "summary": ""},
                         official=False, rule_id=None)
     assert reported.modality == "reported"
+
+
+@given(st.text(alphabet=st.sampled_from(list(".;!?。；！？ \t\n\u3000ab中")), max_size=40))
+def test_the_first_sentence_is_what_the_split_made_of_it(text):
+    import re
+    assert module._first_sentence(text) == re.split(r"(?<=[.;!?。；！？])\s*", text, maxsplit=1)[0]

@@ -426,3 +426,39 @@ def test_hostile_records_cost_only_themselves():
     assert len(key) <= 200 and "\n" not in key
     with pytest.raises(Exception, match="holds no records"):
         parse_screening_list(header.encode() + b"\n")
+
+
+LAZY_FUZZ = """
+import json, sys
+import monitor.daemon, monitor.polling  # the daemon's modules, which import screening and watchlist
+from monitor.detect.catalog import Catalog
+from monitor.detect.changes import Detector, SourceInfo
+from monitor.detect.gazetteer import Gazetteer
+from monitor.detect.watchlist import Entry, Screener
+from monitor.events import ITEM_DISCOVERED, NewEvent, derive_event_id
+from monitor.observation import Observation
+
+obs = Observation(source="news", key="n1", title="US slows licences for Nvidia AI chip sales to the UAE",
+                  url="https://news.example/1", summary="Officials are holding up export licences.")
+stream = f"item:news:n1"
+event = NewEvent(ITEM_DISCOVERED, stream, {"source": "news", "key": "n1", "content_hash": obs.content_hash(),
+                                           **obs.content()}, derive_event_id(stream, ITEM_DISCOVERED, obs.content_hash()))
+found = Detector(Catalog.load(), Gazetteer.load()).detect(event, SourceInfo("news", "feed", False))
+loaded = {"changes": len(found), "after detecting": "rapidfuzz" in sys.modules}
+screener = Screener([{"key": "EL:huawei", "source": "csl", "list": "EL", "name": "Huawei Technologies Co., Ltd.",
+                      "alt_names": [], "countries": ["CN"]}])
+loaded["matches"] = len(screener.screen(Entry("Huawei Technologeis Co Ltd")))  # a typo: scored, not exact
+loaded["after screening"] = "rapidfuzz" in sys.modules
+print(json.dumps(loaded))
+"""
+
+
+def test_rapidfuzz_is_imported_when_a_name_is_first_screened_not_by_polling_and_detecting():
+    """rapidfuzz costs ~4 MB of resident memory a daemon that polls and detects, but screens
+    nothing, never uses: it is imported at the first screening (which then finds the typo)."""
+    done = subprocess.run([sys.executable, "-c", LAZY_FUZZ], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout.splitlines()[-1])
+    assert loaded["changes"] >= 1
+    assert loaded == {"changes": loaded["changes"], "after detecting": False, "matches": 1, "after screening": True}

@@ -9,6 +9,7 @@ from pathlib import Path
 import opencc
 import pytest
 
+from monitor.detect import text as text_module
 from monitor.detect.text import CJK, ItemText, normalize, normalized_cut
 
 SHARE = Path(opencc.__file__).parent / "clib" / "share" / "opencc"
@@ -63,3 +64,36 @@ def test_a_cut_is_normalised_as_normalize_of_the_prefix(t2s_entries):
             assert normalized_cut(original, whole, size) == normalize(original[:size]), (original, size)
             text = ItemText({"summary": original})
             assert text.prefix("summary", size) == (original[:size], normalize(original[:size]))
+
+
+def test_the_characters_t2s_may_change_are_those_of_the_installed_dictionaries(t2s_entries):
+    """``monitor/data/t2s_changing.txt`` (what lets ``normalize`` leave Simplified text to itself)
+    is every character standing where an entry's conversion differs from its key."""
+    changing = {k for key, values in t2s_entries for k, v in zip(key, values[0]) if k != v}
+    shipped = text_module._CHANGING
+    assert len(shipped) == len(set(shipped)) and set(shipped) == changing, (
+        "regenerate monitor/data/t2s_changing.txt: ''.join(sorted(changing)) + '\\n'",
+        sorted(changing ^ set(shipped))[:20])
+
+
+def test_text_without_a_changing_character_is_what_t2s_makes_of_it(t2s_entries, monkeypatch):
+    """The shortcut against OpenCC on random texts of keys, conversions and other characters
+    (Simplified, Traditional and mixed), and on the corpus; Simplified texts take it."""
+    rng = random.Random(1602)
+    keys = [key for key, _values in t2s_entries]
+    values = [values[0] for _key, values in t2s_entries]
+    pieces = values * 3 + keys + ["美國", "美国", "商务部", "，", "。", " ", "a", "1", "ＡＢＣ", "\U00020000", "\ud800", "𠀀"]
+    corpus = [json.loads(line)["item"] for line in (Path(__file__).parent / "corpus" / "items.jsonl").open(encoding="utf-8")]
+    texts = [value for item in corpus for value in (item.get("title"), item.get("summary")) if value]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 20))) for _ in range(3000)]
+    texts += keys  # each key alone: its conversion with the shortcut, a character missing from the data shows
+    skipped = 0
+    for text in texts:
+        fast = normalize(text)
+        monkeypatch.setattr(text_module, "USE_CHANGING", False)
+        assert fast == normalize(text), text
+        monkeypatch.setattr(text_module, "USE_CHANGING", True)
+        skipped += not text.isascii() and not text_module._t2s_changes(text)
+    assert skipped > 200  # the Simplified corpus texts (~130) and the random ones that happen to be
+    simplified = "美国商务部发布新规，收紧对华芯片出口管制。"
+    assert not text_module._t2s_changes(simplified) and text_module._t2s_changes("美國商務部")

@@ -420,11 +420,20 @@ def classify(
                 kind = candidate
                 phrases.append(found)
                 break
-    in_domain = companies or _first(domain, fields, "domain") is not None
+    # Whether the item names the domain is searched only when the answer counts (a relevance test
+    # not passed before it, or the severity of an official item below), once: the search is pure,
+    # so not making it changes nothing (about half the items never need it).
+    found_domain: list[bool] = []
+
+    def in_domain() -> bool:
+        if not found_domain:
+            found_domain.append(companies or _first(domain, fields, "domain") is not None)
+        return found_domain[0]
+
     fr_rule = item_fields.get("type") in ("Rule", "Proposed Rule", "Correction")
     relevant = (rule_id is not None or topic is not None or fr_rule
-                or (kind is not None and kind != "mention" and in_domain)
-                or (item_fields.get("type") is not None and in_domain)  # an FR notice about chips or AI
+                or (kind is not None and kind != "mention" and in_domain())
+                or (item_fields.get("type") is not None and in_domain())  # an FR notice about chips or AI
                 or (companies and _first(ENFORCEMENT, fields, "enforcement") is not None)
                 or (official and kind in PROCEDURAL))
     if not relevant:
@@ -448,7 +457,8 @@ def classify(
             phrases.append(modal)
             modality = "reported"
             kind = "proposed_rule" if kind in ("new_rule", "rule_amended") else kind
-    on_topic = rule_id is not None or in_domain
+    # ``severity`` reads ``on_topic`` only for an official item of a kind that is high when official
+    on_topic = rule_id is not None or not (official and kind in HIGH_WHEN_OFFICIAL) or in_domain()
     return Decision(kind, severity(kind, official=official, linked=rule_id is not None, on_topic=on_topic),
                     tuple(phrases), modality)
 
@@ -495,7 +505,7 @@ def also_reported(item: Mapping[str, Any], primary: Decision, rule_kind: str | N
     for name in ("title", "summary"):
         value = item.get(name) or ""
         if name == "summary":
-            value = re.split(r"(?<=[.;!?。；！？])\s*", value[:LEAD], maxsplit=1)[0]
+            value = _first_sentence(value[:LEAD])
         if value:
             shared = text is not None and name in text.original
             lead[name] = text.prefix(name, len(value)) if shared else (value, normalize(value))
@@ -511,6 +521,16 @@ def also_reported(item: Mapping[str, Any], primary: Decision, rule_kind: str | N
         seen.add(FAMILY[kind])
         found.append(Decision(kind, severity(kind, official=False, linked=False), (phrase,)))
     return found
+
+
+_SENTENCE_END = re.compile(r"[.;!?。；！？]")
+
+
+def _first_sentence(text: str) -> str:
+    r"""``re.split(r"(?<=[.;!?。；！？])\s*", text, maxsplit=1)[0]``: the text up to its first
+    sentence mark, that included (a search for the mark, not the lookbehind tried at every position)."""
+    end = _SENTENCE_END.search(text)
+    return text[:end.end()] if end is not None else text
 
 
 def _revision(changed: Mapping[str, Any], official: bool) -> Decision:

@@ -36,8 +36,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from rapidfuzz import fuzz
-
 from monitor.collectors.screening_list import list_code
 from monitor.detect.catalog import identifier_key
 from monitor.detect.changes import change_id, change_stream
@@ -205,6 +203,7 @@ def _pair_group(olds: list[Known], news: list[tuple[dict[str, str], str]]) -> tu
 
 
 def _is_rename(old: Mapping[str, str], new: Mapping[str, str]) -> bool:
+    from rapidfuzz import fuzz  # at first use, not with this module: see watchlist.Screener.screen
     old_names = {name_key(n) for n in names_of(old)}
     new_names = {name_key(n) for n in names_of(new)}
     if name_key(old.get("name", "")) in new_names or name_key(new.get("name", "")) in old_names:

@@ -32,8 +32,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from rapidfuzz import fuzz
-
 from monitor.detect.text import CJK, normalize
 
 WORD_SIMILARITY = 80
@@ -97,6 +95,7 @@ def _starts(form: str) -> set[str]:
 
 def words_correspond(a: str, b: str) -> bool:
     """Past their shared words, each word of either form pairs with a like word of the other."""
+    from rapidfuzz import fuzz  # at first use: see Screener.screen
     shared = set(a.split()) & set(b.split())
     left = [w for w in a.split() if w not in shared]
     right = [w for w in b.split() if w not in shared]
@@ -192,6 +191,9 @@ class Screener:
 
     def screen(self, entry: Entry) -> list[Match]:
         """The best match per listed entity, best first."""
+        # rapidfuzz is imported when a name is first screened, not with this module: a daemon that
+        # polls and detects but screens nothing does not hold its ~4 MB.
+        from rapidfuzz import fuzz
         best: dict[str, Match] = {}
         for query in dict.fromkeys(v for n in (entry.name, entry.name_zh) if n for v in variants(n)):
             form, compact = match_form(query), compact_form(query)

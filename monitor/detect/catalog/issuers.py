@@ -23,3 +23,11 @@ ISSUERS_EN = {
 ZH_ISSUER = "(?:" + "|".join(map(re.escape, sorted(ISSUERS_ZH, key=len, reverse=True))) + ")"
 EN_ISSUER = "(?:" + "|".join(map(re.escape, sorted(ISSUERS_EN, key=len, reverse=True))) + ")"
 ISSUER_ANYWHERE = re.compile(f"{ZH_ISSUER}|(?<![A-Za-z]){EN_ISSUER}(?![A-Za-z])", re.IGNORECASE)
+# Case-insensitive, ISSUER_ANYWHERE lets the i of a name match İ and ı too, which ``lower`` does not
+# make an i: they are read as i (a name so written was a KeyError).
+_DOTTED_I = str.maketrans({"\u0130": "i", "\u0131": "i"})
+
+
+def issuer_of(name: str) -> str:
+    """The canonical issuer of a name ISSUER_ANYWHERE found."""
+    return ISSUERS_ZH.get(name) or ISSUERS_EN[name.translate(_DOTTED_I).lower()]

@@ -7,6 +7,7 @@ item.
 
 from __future__ import annotations
 
+import bisect
 import re
 from datetime import date, timedelta
 from types import MappingProxyType
@@ -49,9 +50,17 @@ class Catalog:
         self._topic_starts = Starts(self._topic_patterns.values())
         # each rule's dates, parsed once (linking by context compares them with every news item's)
         self._days = {rid: sorted(date.fromisoformat(d) for d in rule.dates.values()) for rid, rule in by_id.items()}
+        # a week before each rule's first date to two weeks after its last (``link_in_context``)
+        self._context_spans = {rid: (days[0] - timedelta(days=7), days[-1] + timedelta(days=14))
+                               for rid, days in self._days.items() if days}
         # each date as a window of day numbers, a week before to two weeks after (``also_about``)
         self._windows = [(rid, [(d.toordinal() - 7, d.toordinal() + 14) for d in days])
                          for rid, days in self._days.items() if days]
+        # the windows' bounds cut the days into spans, each with the rules whose windows cover it:
+        # an item's day finds its rules by one bisection (testing every window cost ~5 µs an item)
+        self._span_starts = sorted({b for _rid, windows in self._windows for low, high in windows for b in (low, high + 1)})
+        self._span_rules = [tuple(rid for rid, windows in self._windows if any(low <= b <= high for low, high in windows))
+                            for b in self._span_starts]
         for rule in by_id.values():
             for kind in IDENTIFIER_KINDS:
                 for value in rule.identifiers.get(kind, ()):
@@ -146,6 +155,11 @@ class Catalog:
                                               _neg(self._recency[rid]), rid))
         return Link(best, "keyword", satisfied[best][1])
 
+    def _dated_near(self, day: int) -> tuple[str, ...]:
+        """The rules one of whose dates ``day`` (a day number) is near: a week before to two weeks after."""
+        span = bisect.bisect_right(self._span_starts, day) - 1
+        return self._span_rules[span] if span >= 0 else ()
+
     def also_about(self, item: Mapping[str, Any], text: ItemText | None, primary: str | None) -> list[Link]:
         """Other known rules a news item reports as events of their own: a rule other than the
         primary whose keyword entries the item satisfies, and on one of whose dates the item falls
@@ -157,9 +171,7 @@ class Catalog:
             when = date.fromisoformat(published)
         except ValueError:
             return []
-        day = when.toordinal()
-        dated = [rid for rid, windows in self._windows if rid != primary
-                 and any(low <= day <= high for low, high in windows)]
+        dated = [rid for rid in self._dated_near(when.toordinal()) if rid != primary]
         if not dated:  # most items: no other known rule has a date near theirs, nothing to match
             return []
         satisfied = self._keywords.matches(Texts.of(item, text), dated)
@@ -187,9 +199,10 @@ class Catalog:
                 continue
             if _CONTEXT_FAMILY.get(kind, "rule") != _CONTEXT_FAMILY.get(rule.kind or "", "rule"):
                 continue
-            days = self._days[rule.id]
-            if not (days[0] - timedelta(days=7) <= when <= days[-1] + timedelta(days=14)):
+            first, last = self._context_spans[rule.id]
+            if not first <= when <= last:
                 continue
+            days = self._days[rule.id]
             if joined is None:
                 joined = _joined(item, text)
             hits = [m.group(0) for m in self._topic_starts.finditer(self._topic_pattern(rule), joined)]

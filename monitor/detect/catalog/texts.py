@@ -7,11 +7,15 @@ from __future__ import annotations
 import string
 from typing import Any, Mapping
 
-from monitor.detect.catalog.issuers import ISSUER_ANYWHERE, ISSUERS_EN, ISSUERS_ZH
+from monitor.detect.catalog.issuers import ISSUER_ANYWHERE, issuer_of
 from monitor.detect.text import ItemText
+from monitor.detect.windows import Starts
 
 __all__ = ["Texts"]
 
+# The issuer pattern tried only where an issuer's name starts (one automaton pass finds the places):
+# searched whole, its English branch's leading lookbehind is tried at every position, ~70 µs a 2 KB text.
+_ISSUER_STARTS = Starts([ISSUER_ANYWHERE])
 # ASCII punctuation (and "?", which stands for every non-ASCII character) to spaces, on bytes.
 _PUNCTUATION_TO_SPACE = bytes.maketrans(string.punctuation.encode(), b" " * len(string.punctuation))
 
@@ -71,9 +75,8 @@ class Texts:
         if self._issuers is None:
             found: set[str] = set()
             for _name, text in self.normalized:
-                for match in ISSUER_ANYWHERE.finditer(text):
-                    name = match.group()
-                    found.add(ISSUERS_ZH.get(name) or ISSUERS_EN[name.lower()])
+                for match in _ISSUER_STARTS.finditer(ISSUER_ANYWHERE, text):
+                    found.add(issuer_of(match.group()))
             self._issuers = found
         return self._issuers
 
