@@ -39,6 +39,8 @@ def kind(title, summary="", **options):
     ("China imposes export controls on lithium batteries", "countermeasure"),
     ("China's commerce ministry adjusts UAV export controls", "countermeasure"),
     ("中国商务部宣布对无人机相关物项实施出口管制", "countermeasure"),
+    ("美將27個中巴等國實體列入實體名單 涉助中國軍方量子計算", "entity_list"),  # Taiwan's word for the US list
+    ("美国宣布将28家中国企业实体加入实体管制清单", "entity_list"),
     ("Nvidia says China sales hit by U.S. export controls", "mention"),
     ("Apple unveils new iPhone with faster A19 chip", None),
     ("台積電宣布在美國亞利桑那州加碼投資", None),

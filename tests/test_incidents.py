@@ -21,7 +21,9 @@ from monitor.detect.catalog import Catalog
 from monitor.detect.changes import Detector, SourceInfo
 from monitor.detect.classify import classify
 from monitor.detect.gazetteer import Gazetteer
-from monitor.detect.incidents import IncidentFold, assign_all, concepts_in, concepts_of, terms_of, title_words
+from monitor.detect.incidents import (
+    LONG_DAYS, IncidentFold, assign_all, concepts_in, concepts_of, terms_of, title_words, wanted_keys,
+)
 from monitor.events import ITEM_DISCOVERED, NewEvent
 from monitor.projections import Projector, default_projections, replay
 from monitor.projections.incidents import incident_rows, incident_timeline
@@ -190,6 +192,26 @@ def test_the_same_subject_a_season_later_is_another_incident():
                    published="2024-09-30"),
     ])
     assert len({c["incident"] for c in changes}) == 2
+
+
+def test_a_report_naming_only_the_threads_subject_terms_joins_it_weeks_later_and_places_alone_do_not():
+    changes, _fold = assign([
+        item_event("news-en", "a", "US orders EDA firms to stop selling chip design software to China",
+                   "Licences are now required for chip design software sales to China.", published="2025-05-29"),
+        item_event("news-zh", "b", "美國取消對中國銷售晶片設計軟體的出口許可要求", "美国政府已取消对中国销售晶片设计软体的出口许可要求。",
+                   published="2025-07-03", language="zh"),
+        item_event("news-en", "c", "US slows licenses for AI chip sales to the UAE", published="2025-05-29"),
+        item_event("news-en", "d", "US licences for AI chip sales to the UAE still stalled", published="2025-07-03"),
+    ])
+    assert [c["kind"] for c in changes[:2]] == ["license_policy", "license_policy"]
+    assert changes[0]["incident"] == changes[1]["incident"]  # five weeks apart, all of its terms shared
+    assert changes[2]["incident"] != changes[3]["incident"]  # a place is not a term: a fortnight only
+
+
+def test_a_poll_reads_every_incident_a_change_could_join_by_subject():
+    # the fold in a poll holds only the candidates read from the store: the window must be the longest
+    _keys, windows = wanted_keys([{"source": "s", "key": "k", "published": "2025-07-03", "identifiers": []}], "2026-12-01")
+    assert LONG_DAYS > 14 and windows == [("2025-05-19", "2025-08-17")]
 
 
 def test_reports_that_share_only_a_subject_term_across_languages_are_one_incident():

@@ -112,7 +112,9 @@ TEXT_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"(?<!unreliable )\bentity list\b",
         r"\b(?:trade|export|commerce) blacklist\b",
         r"(?:\bU\.S\.|\bUS\b|\bUnited States\b|\bWashington\b|\bCommerce Department\b|\bBIS\b)[^.;]{0,60}?\bblacklist\w*",
-        r"(?<!不可靠)实体清单",
+        r"(?<!不可靠)实体(?:管制)?清单",  # 实体管制清单: the long form
+        # 實體名單: how Taiwan's press names the US list, and Taiwan's own list (not an Entity List action)
+        _US + r"[^。；]{0,20}?实体名单",
         _US + r"[^。；]{0,20}?黑名单",
     )),
     ("countermeasure", _rx(
@@ -186,7 +188,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     "license_slowdown": ("slow", "delay", "paus", "held up", "holding up", "stall", "sitting on", "sat on",
                          "froze", "frozen", "freez", "bottleneck", "backlog", "limbo", "approv", "放慢", "放缓", "暂停",
                          "推迟", "延迟", "延缓", "搁置", "冻结", "拖延", "停滞", "卡住", "受阻", "卡关"),
-    "entity_list": ("entity list", "blacklist", "实体清单", "黑名单"),
+    "entity_list": ("entity list", "blacklist", "实体清单", "实体名单", "实体管制清单", "黑名单"),
     "countermeasure": ("unreliable", "cybersecurity review", "dumping", "circumvention", "discrimination", "subsidy", "monopoly",
                        "antitrust", "gallium", "germanium", "antimony", "graphite", "rare", "superhard",
                        "tungsten", "indium", "china", "chinese", "beijing", "mofcom", "commerce ministry",
@@ -269,7 +271,7 @@ TOPIC = _rx(
     r"\b(?:smuggl\w+|diversion)\b", r"\bknow[- ]your[- ]customer\b", r"\bcybersecurity review\b",
     r"\bOrder Relating to\b", r"\b(?:temporary )?denial order\b",
     r"\bunreliable entit", r"\bexport\w*\b[^.;]{0,40}?\b(?:AI|chips?|semiconductors?|GPUs?)\b",
-    r"出口管制|出口限制|出口禁令|实体清单|两用物项|制裁|管控名单|网络安全审查|禁售|走私",
+    r"出口管制|出口限制|出口禁令|实体(?:管制)?清单|实体名单|两用物项|制裁|管控名单|网络安全审查|禁售|走私",
     r"(?:芯片|晶片|半导体|算力|GPU|光刻)[^。；]{0,20}?(?:管制|限制|禁令|许可|禁售|禁止)",
     r"(?:管制|限制|禁令|许可|禁售|禁止)[^。；]{0,20}?(?:芯片|晶片|半导体|算力|GPU|光刻)",
 )

@@ -13,7 +13,8 @@ How a change finds its incident, strongest first (the first rung that names one 
    docket, bill, announcement number), then the ones its text cites, then its own RIN;
 4. subject and time, for news that names no identifier: an incident of the same family (a
    slowdown with a slowdown, an Entity List action with an Entity List action) updated within
-   ``SUBJECT_DAYS`` that already names at least ``SUBJECT_MIN`` of what the item names
+   ``SUBJECT_DAYS`` (``LONG_DAYS`` when the item names nothing the thread does not, a subject term
+   among it) that already names at least ``SUBJECT_MIN`` of what the item names
    specifically — parties and places of its title (of its summary when the title names none;
    a party named in passing further down is context), never only "US" or "China", and the subjects of its title
    (products, materials, measures: ``monitor/data/subjects.toml``, in English and Chinese) — or at
@@ -51,6 +52,9 @@ from monitor.vocabulary import EXPLICIT_STATUSES, FAMILY, SEVERITY_RANK, STAGE_R
 
 SUBJECT_DAYS = 14
 SUBJECT_MIN = 0.5
+# A thread whose subject terms the item names all of (an EDA licence requirement and its lifting;
+# Nexperia's ban and its exemptions) stays open longer: a term names the matter, not the week.
+LONG_DAYS = 45
 # Too common to tie two stories together on their own.
 BROAD = frozenset({"US", "CN", "HK", "MO", "china", "greater-china", "east-asia", "asia", "north-america", "americas"})
 # Identifier classes in order of strength; RIN last: one rulemaking's documents share it.
@@ -150,6 +154,18 @@ _STOP_ZH = frozenset("美国 美方 中国 中方 出口 管制 芯片 晶片 �
 _LATIN = re.compile(r"[a-z0-9][a-z0-9.\-]*[a-z0-9]|[a-z0-9]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _WORD_CHAR = re.compile(r"[a-z0-9]")
+QUANTITY = "n"
+_NUMBER_WORDS = {w: n for n, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen".split())} | {w: 10 * n for n, w in enumerate(
+    "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if n >= 2}
+_TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_QUANTITY = re.compile(
+    r"(?<![a-z0-9.,$¥€£第])(\d{2,4})(?![a-z0-9.,%月日年号]|\s*(?:million|billion|trillion|亿|万))"
+    rf"|\b(eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|{_TENS})(?:-({_UNITS}))?\b")
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_AFTER_MONTH = re.compile(r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? $")
 TEXT_MIN = 0.5  # share of an item's distinctive title words the incident must already have
 TEXT_MIN_WORDS = 3
 # A subject term travels among the title words, marked, so that the incident projection keeps
@@ -189,6 +205,19 @@ def _concepts() -> tuple[Literals, list[tuple[str, bool]]]:
     return Literals([a for a, _ in aliases]), [(token, not _CJK_RUN.search(a)) for a, token in aliases]
 
 
+def quantities_in(lowered: str) -> set[str]:
+    """The counts a normalised, lower-cased text states ("28 chinese firms", "28家中企", "twenty-eight
+    entities"), as subject terms: a count is written alike in every language. Not a year, a day
+    of a month, a decimal, an amount of money or an announcement's number (its own key)."""
+    found = set()
+    for m in _QUANTITY.finditer(lowered):
+        number = m.group(1) or str(_NUMBER_WORDS.get(m.group(2), 0) + _NUMBER_WORDS.get(m.group(3) or "", 0))
+        if _YEAR.fullmatch(number) or _AFTER_MONTH.search(lowered, max(0, m.start() - 11), m.start()):
+            continue
+        found.add(TERM + QUANTITY + number)
+    return found
+
+
 def concepts_in(lowered: str) -> set[str]:
     """The concepts of a normalised, lower-cased text; a Latin alias counts as a whole word only."""
     automaton, tokens = _concepts()
@@ -219,6 +248,7 @@ def _title_words(title: str) -> frozenset[str]:
     pattern, alias_of = _subjects()
     words.update(alias_of[m.group(0)] for m in pattern.finditer(text))
     words.update(concepts_in(text))
+    words.update(quantities_in(text))
     return frozenset(words)
 
 
@@ -425,10 +455,12 @@ class IncidentFold:
                 gap = abs((when - date.fromisoformat(incident.last_date)).days)
             except ValueError:
                 continue
-            if gap > SUBJECT_DAYS:
+            if gap > LONG_DAYS:
                 continue
             # the share of what the item names specifically that the thread already names
             named = len(specific & incident.subject) / len(specific) if specific else 0.0
+            if gap > SUBJECT_DAYS and not (named == 1.0 and terms_of(specific)):
+                continue
             shared = words & incident.words
             text = len(shared) / len(words) if len(shared) >= TEXT_MIN_WORDS else 0.0
             common = concepts & incident.concepts
@@ -545,7 +577,7 @@ def wanted_keys(changes: Iterable[Mapping[str, Any]], today: str) -> tuple[set[s
             pass
     windows: list[tuple[date, date]] = []
     for day in sorted(days):
-        low, high = day - timedelta(days=SUBJECT_DAYS), day + timedelta(days=SUBJECT_DAYS)
+        low, high = day - timedelta(days=LONG_DAYS), day + timedelta(days=LONG_DAYS)  # the longest a thread stays open
         if windows and low <= windows[-1][1]:
             windows[-1] = (windows[-1][0], high)
         else:
