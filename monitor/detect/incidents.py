@@ -181,28 +181,18 @@ BY_PLACE = frozenset({"license_slowdown"})
 
 
 @functools.cache
-def _subjects() -> tuple[re.Pattern[str], dict[str, str]]:
-    """One pattern over every subject alias (normalised as titles are), and alias -> its marked
-    token (``#subject``)."""
-    alias_of = {normalize(alias).lower(): TERM + name for name, aliases in _vocabulary()["subjects"].items()
-                for alias in aliases}
-    parts = [re.escape(a) if _CJK_RUN.search(a) else rf"(?<![a-z0-9]){re.escape(a)}(?![a-z0-9])"
-             for a in sorted(alias_of, key=len, reverse=True)]
-    return re.compile("|".join(parts)), alias_of
-
-
-@functools.cache
-def _vocabulary() -> dict[str, dict[str, list[str]]]:
-    return tomllib.loads(importlib.resources.files("monitor").joinpath("data/subjects.toml").read_text("utf-8"))
-
-
-@functools.cache
-def _concepts() -> tuple[Literals, list[tuple[str, bool]]]:
-    """One automaton over every concept alias (normalised as texts are), and per alias its marked
-    token (``+concept``) and whether it must be a whole word (Latin) or may be anywhere (Chinese)."""
-    aliases = [(normalize(alias).lower(), CONCEPT + name) for name, names in _vocabulary()["concepts"].items()
-               for alias in names]
-    return Literals([a for a, _ in aliases]), [(token, not _CJK_RUN.search(a)) for a, token in aliases]
+def _vocabulary() -> tuple[Literals, list[tuple[str, bool]]]:
+    """One automaton over every alias of ``monitor/data/subjects.toml`` (normalised as texts are):
+    per alias, its marked token (``#subject``, ``+concept``) and whether it must be a whole word
+    (Latin) or may be anywhere (Chinese)."""
+    data = tomllib.loads(importlib.resources.files("monitor").joinpath("data/subjects.toml").read_text("utf-8"))
+    token_of: dict[str, str] = {}
+    for table, mark in (("subjects", TERM), ("concepts", CONCEPT)):
+        for name, aliases in data[table].items():
+            for alias in map(lambda a: normalize(a).lower(), aliases):
+                if token_of.setdefault(alias, mark + name) != mark + name:
+                    raise ValueError(f"subjects.toml: {alias!r} is both {token_of[alias]} and {mark + name}")
+    return Literals(list(token_of)), [(token, not _CJK_RUN.search(alias)) for alias, token in token_of.items()]
 
 
 def quantities_in(lowered: str) -> set[str]:
@@ -218,9 +208,10 @@ def quantities_in(lowered: str) -> set[str]:
     return found
 
 
-def concepts_in(lowered: str) -> set[str]:
-    """The concepts of a normalised, lower-cased text; a Latin alias counts as a whole word only."""
-    automaton, tokens = _concepts()
+def vocabulary_in(lowered: str) -> set[str]:
+    """The subject terms and concepts of a normalised, lower-cased text; a Latin alias counts as
+    a whole word only."""
+    automaton, tokens = _vocabulary()
     found = set()
     for index, start, end in automaton.find(lowered):
         token, whole = tokens[index]
@@ -228,6 +219,10 @@ def concepts_in(lowered: str) -> set[str]:
             continue
         found.add(token)
     return found
+
+
+def concepts_in(lowered: str) -> set[str]:
+    return concepts_of(vocabulary_in(lowered))
 
 
 def title_words(title: Any) -> frozenset[str]:
@@ -245,9 +240,7 @@ def _title_words(title: str) -> frozenset[str]:
     words = {w for w in _LATIN.findall(text) if len(w) > 2 and w not in _STOP}
     for run in _CJK_RUN.findall(text):
         words.update(pair for pair in (run[i:i + 2] for i in range(len(run) - 1)) if pair not in _STOP_ZH)
-    pattern, alias_of = _subjects()
-    words.update(alias_of[m.group(0)] for m in pattern.finditer(text))
-    words.update(concepts_in(text))
+    words.update(vocabulary_in(text))
     words.update(quantities_in(text))
     return frozenset(words)
 
@@ -353,7 +346,7 @@ class IncidentFold:
     """Assigns changes to incidents, one after another, and says what happened as events."""
 
     def __init__(self, known: Iterable[Incident] = ()):
-        _subjects()  # compiled once per process, here rather than inside the first poll's timing
+        _vocabulary()  # built once per process, here rather than inside the first poll's timing
         self.incidents: dict[str, Incident] = {}
         self.by_key: dict[str, list[str]] = {}
         for incident in known:
