@@ -33,7 +33,7 @@ from monitor.events import ITEM_DISCOVERED, NewEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFICIAL = ("fr-", "mofcom", "whitehouse", "bis-press")
-SPLITS = ("tune", "holdout", "fresh-read", "fresh")
+SPLITS = ("tune", "holdout", "fresh-read", "fresh", "fresh2")
 
 
 def load() -> tuple[list[dict], dict[str, dict]]:
@@ -41,8 +41,10 @@ def load() -> tuple[list[dict], dict[str, dict]]:
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
     here = ROOT / "bench" / "incidents"
-    records = lines(ROOT / "tests" / "corpus" / "items.jsonl") + lines(here / "extra_items.jsonl") + lines(here / "fresh_items.jsonl")
-    labels = {label["id"]: label for label in lines(here / "labels.jsonl") + lines(here / "fresh_labels.jsonl")}
+    records = (lines(ROOT / "tests" / "corpus" / "items.jsonl") + lines(here / "extra_items.jsonl")
+               + lines(here / "fresh_items.jsonl") + lines(here / "fresh2_items.jsonl"))
+    labels = {label["id"]: label for label in lines(here / "labels.jsonl") + lines(here / "fresh_labels.jsonl")
+              + lines(here / "fresh2_labels.jsonl")}
     return records, labels
 
 

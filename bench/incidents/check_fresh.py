@@ -1,7 +1,12 @@
-"""Check the fresh holdout (fresh_items.jsonl + fresh_labels.jsonl) and print its counts.
+"""Check the fresh holdouts and print their counts.
+
+Two sets are checked with the same rules: fresh_items.jsonl + fresh_labels.jsonl (ids `fh-`,
+splits fresh/fresh-read) and fresh2_items.jsonl + fresh2_labels.jsonl (ids `f2-`, split fresh2).
+Each set's ids must be new to everything that existed before it (the corpus, the extra items,
+labels.jsonl and, for fresh2, the first fresh set), and so must its incident slugs.
 
 Run from the repository root: python bench/incidents/check_fresh.py
-It prints only ids, slugs and counts, never item texts, so the holdout stays unread.
+It prints only ids, slugs and counts, never item texts, so the holdouts stay unread.
 Exit status 1 if any check fails.
 """
 import collections
@@ -34,19 +39,45 @@ def read_jsonl(path, problems):
     return rows
 
 
+# (name, items file, labels file, id prefix, allowed splits), in the order the sets were written.
+SETS = (
+    ("fresh", "fresh_items.jsonl", "fresh_labels.jsonl", "fh-", ("fresh", "fresh-read")),
+    ("fresh2", "fresh2_items.jsonl", "fresh2_labels.jsonl", "f2-", ("fresh2",)),
+)
+
+
 def main():
     problems = []
     corpus = read_jsonl(ROOT / "tests" / "corpus" / "items.jsonl", problems)
     extra = read_jsonl(HERE / "extra_items.jsonl", problems)
     old_labels = read_jsonl(HERE / "labels.jsonl", problems)
-    items = read_jsonl(HERE / "fresh_items.jsonl", problems)
-    labels = read_jsonl(HERE / "fresh_labels.jsonl", problems)
-
-    languages = {r["item"]["language"] for r in corpus + extra}
-    sources = {r["source"] for r in corpus + extra}
-    slugs = {c for r in corpus + extra for c in r["expected"]["companies"]}
+    reference = {
+        "languages": {r["item"]["language"] for r in corpus + extra},
+        "sources": {r["source"] for r in corpus + extra},
+        "slugs": {c for r in corpus + extra for c in r["expected"]["companies"]},
+    }
     old_ids = {r["id"] for r in corpus + extra} | {r["id"] for r in old_labels}
-    old_incidents = {r["incident"] for r in old_labels}
+    old_incidents = {r["incident"] for r in old_labels} | {a for r in old_labels for a in r.get("also", [])}
+    for name, items_file, labels_file, prefix, splits in SETS:
+        items = read_jsonl(HERE / items_file, problems)
+        labels = read_jsonl(HERE / labels_file, problems)
+        print(f"== {name} ({items_file}, {labels_file})")
+        check_set(items, labels, prefix, splits, reference, old_ids, old_incidents, problems)
+        print()
+        # A later set must be new to this one too.
+        old_ids |= {r.get("id") for r in items} | {l.get("id") for l in labels}
+        old_incidents |= {l.get("incident") for l in labels}
+    if problems:
+        print(f"{len(problems)} problem(s):")
+        for p in problems:
+            print("  " + p)
+        return 1
+    print("all checks passed")
+    return 0
+
+
+def check_set(items, labels, prefix, splits, reference, old_ids, old_incidents, problems):
+    languages, sources, slugs = reference["languages"], reference["sources"], reference["slugs"]
 
     ids = [r.get("id") for r in items]
     for i, c in collections.Counter(ids).items():
@@ -58,8 +89,8 @@ def main():
             problems.append(f"{i}: keys {sorted(r)}")
             continue
         it, ex = r["item"], r["expected"]
-        if not i.startswith("fh-"):
-            problems.append(f"{i}: id not prefixed fh-")
+        if not i.startswith(prefix):
+            problems.append(f"{i}: id not prefixed {prefix}")
         if i in old_ids:
             problems.append(f"{i}: id already in the corpus or the existing set")
         if set(it) != {"title", "url", "summary", "language", "published", "fields"}:
@@ -82,11 +113,11 @@ def main():
             problems.append(f"{i}: companies not sorted known slugs")
         text = it["title"] + it["summary"]
         trad, simp = sum(ch in TRAD_ONLY for ch in text), sum(ch in SIMP_ONLY for ch in text)
-        if i.startswith("fh-zh-hant-") and simp > trad:
+        if i.startswith(prefix + "zh-hant-") and simp > trad:
             problems.append(f"{i}: looks Simplified ({simp} vs {trad})")
-        if i.startswith("fh-zh-hans-") and trad > simp:
+        if i.startswith(prefix + "zh-hans-") and trad > simp:
             problems.append(f"{i}: looks Traditional ({trad} vs {simp})")
-        if i.startswith(("fh-zh-", "fh-mofcom-")) and it["language"] != "zh":
+        if i.startswith((prefix + "zh-", prefix + "mofcom-")) and it["language"] != "zh":
             problems.append(f"{i}: Chinese id with language {it['language']!r}")
 
     by_id = {}
@@ -97,31 +128,33 @@ def main():
         by_id[i] = l
         if not set(l) <= {"id", "incident", "split", "note", "also"} or not {"id", "incident", "split", "note"} <= set(l):
             problems.append(f"label {i}: keys {sorted(l)}")
-        if l.get("split") not in ("fresh", "fresh-read"):
+        if l.get("split") not in splits:
             problems.append(f"label {i}: split {l.get('split')!r}")
         if l.get("incident") in old_incidents:
-            problems.append(f"label {i}: incident {l['incident']} is already in labels.jsonl")
+            problems.append(f"label {i}: incident {l['incident']} is already in an earlier label file")
     if set(by_id) != set(ids):
         problems.append(f"items without label: {sorted(set(ids) - set(by_id))}; labels without item: {sorted(set(by_id) - set(ids))}")
     fresh_incidents = {l["incident"] for l in labels}
     for l in labels:
         for a in l.get("also", []):
             if a not in fresh_incidents:
-                problems.append(f"label {l['id']}: also {a} is not a fresh incident")
+                problems.append(f"label {l['id']}: also {a} is not an incident of this set")
             if a == l["incident"]:
                 problems.append(f"label {l['id']}: also repeats the primary incident")
         if l["incident"].startswith(("noise-", "mention-")) and l["incident"].split("-", 1)[1] != l["id"]:
             problems.append(f"label {l['id']}: singleton slug does not name its id")
 
     # Counts
-    lang = {r["id"]: ("zh-Hant" if r["id"].startswith("fh-zh-hant-") else "zh-Hans" if r["item"]["language"] == "zh" else "en")
+    lang = {r["id"]: ("zh-Hant" if r["id"].startswith(prefix + "zh-hant-") else "zh-Hans" if r["item"]["language"] == "zh" else "en")
             for r in items}
     groups = collections.defaultdict(list)
     for l in labels:
         groups[l["incident"]].append(l["id"])
     multi = {k: v for k, v in groups.items() if len(v) > 1}
     pairs = sum(len(v) * (len(v) - 1) // 2 for v in groups.values())
-    cross = [k for k, v in multi.items() if {"en"} & {lang[i] for i in v} and {"zh-Hans", "zh-Hant"} & {lang[i] for i in v}]
+    # .get: a label without an item is already reported above; the counts must still print.
+    cross = [k for k, v in multi.items()
+             if {"en"} & {lang.get(i) for i in v} and {"zh-Hans", "zh-Hant"} & {lang.get(i) for i in v}]
     print(f"items {len(items)}, labels {len(labels)}")
     print("by source:", dict(collections.Counter(r["source"] for r in items)))
     print("by language (script from id prefix; MOFCOM titles are Simplified):", dict(collections.Counter(lang.values())))
@@ -132,13 +165,6 @@ def main():
     print(f"items with also: {sum('also' in l for l in labels)}")
     for k, v in sorted(multi.items()):
         print(f"  {k} ({len(v)})")
-    if problems:
-        print(f"\n{len(problems)} problem(s):")
-        for p in problems:
-            print("  " + p)
-        return 1
-    print("\nall checks passed")
-    return 0
 
 
 if __name__ == "__main__":
