@@ -630,45 +630,70 @@ def _transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
 
 
 class _Pool(httpcore.AsyncConnectionPool):
-    """httpcore's pool with its bookkeeping done in one pass.
+    """httpcore's pool with its bookkeeping done in one pass, and idle connections re-checked
+    when handed out rather than all of them at every change.
 
     httpcore re-checks every pooled connection each time a request is queued or a response
-    closed, and for each idle one it counts all of them again (O(n²)): ~1,100 calls and ~60
-    socket polls a request with 16 connections to one host (11% of the daemon's CPU). Here
-    the closed and expired connections are dropped in one pass, idle connections beyond
-    ``max_keepalive_connections`` closed (httpcore's count, by a slip, includes busy ones),
-    and each queued request takes the first available connection, as there.
+    closed (a poll(2) for each idle one), and for each idle one counts all of them again
+    (O(n²)): ~1,100 calls and ~60 socket polls a request with 16 connections to one host, 11%
+    of the daemon's CPU. Here a connection is checked (keep-alive expiry, or readable: the
+    server closed it) before it takes a request, and all of them at most once a second, so an
+    expired one is still closed soon; idle connections beyond ``max_keepalive_connections`` are
+    closed (httpcore's count, by a slip, includes busy ones); a queued request takes the first
+    available connection no other request holds, else a new one. (HTTP/1.1 only, as the
+    Fetcher uses it.)
     """
 
+    _SWEEP_EVERY = 1.0  # seconds between two checks of every pooled connection
+    _swept = -math.inf
+
     def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
+        now = time.monotonic()
+        sweep = now - self._swept >= self._SWEEP_EVERY
+        if sweep:
+            self._swept = now
         closing: list[httpcore.AsyncConnectionInterface] = []
         live: list[httpcore.AsyncConnectionInterface] = []
         for connection in self._connections:
             if connection.is_closed():
                 continue
-            (closing if connection.has_expired() else live).append(connection)
+            (closing if sweep and connection.has_expired() else live).append(connection)
         idle = [c for c in live if c.is_idle()]
         surplus = idle[:max(0, len(idle) - self._max_keepalive_connections)]  # maxsize when unbounded
         if surplus:
             closing += surplus
             live = [c for c in live if c not in surplus]
-        self._connections = live
+        # HTTP/1.1: a connection serves one request at a time. One handed to a request that has not
+        # sent it yet still looks available; httpcore would hand it to every queued request, and
+        # all but one would fail over (ConnectionNotAvailable) and queue again.
+        taken = {id(r.connection) for r in self._requests if r.connection is not None}
         for request in self._requests:
-            if not request.is_queued():
-                continue
-            origin = request.request.url.origin
-            connection = next((c for c in live if c.can_handle_request(origin) and c.is_available()), None)
-            if connection is None and len(live) >= self._max_connections:
-                spare = next((c for c in live if c.is_idle()), None)
-                if spare is None:
-                    continue  # stays queued until a connection is free
-                live.remove(spare)
-                closing.append(spare)
-            if connection is None:
-                connection = self.create_connection(origin)
-                live.append(connection)
-            request.assign_to_connection(connection)
+            if request.is_queued():
+                self._assign(request, live, closing, taken)
+        self._connections = live
         return closing
+
+    def _assign(self, request, live: list, closing: list, taken: set[int]) -> None:
+        origin = request.request.url.origin
+        for connection in [c for c in live if id(c) not in taken and c.can_handle_request(origin)
+                           and c.is_available()]:
+            if connection.has_expired():
+                live.remove(connection)
+                closing.append(connection)
+            else:
+                request.assign_to_connection(connection)
+                taken.add(id(connection))
+                return
+        if len(live) >= self._max_connections:
+            spare = next((c for c in live if id(c) not in taken and c.is_idle()), None)
+            if spare is None:
+                return  # stays queued until a connection is free
+            live.remove(spare)
+            closing.append(spare)
+        connection = self.create_connection(origin)
+        live.append(connection)
+        request.assign_to_connection(connection)
+        taken.add(id(connection))
 
 
 class _Backend(httpcore.AnyIOBackend):
