@@ -658,15 +658,15 @@ class _Pool(httpcore.AsyncConnectionPool):
             if connection.is_closed():
                 continue
             (closing if sweep and connection.has_expired() else live).append(connection)
-        idle = [c for c in live if c.is_idle()]
+        # HTTP/1.1: a connection serves one request at a time. One handed to a request that has not
+        # sent it yet still looks idle and available; httpcore would hand it to every queued
+        # request (all but one then fail over, ConnectionNotAvailable, and queue again).
+        taken = {id(r.connection) for r in self._requests if r.connection is not None}
+        idle = [c for c in live if c.is_idle() and id(c) not in taken]
         surplus = idle[:max(0, len(idle) - self._max_keepalive_connections)]  # maxsize when unbounded
         if surplus:
             closing += surplus
             live = [c for c in live if c not in surplus]
-        # HTTP/1.1: a connection serves one request at a time. One handed to a request that has not
-        # sent it yet still looks available; httpcore would hand it to every queued request, and
-        # all but one would fail over (ConnectionNotAvailable) and queue again.
-        taken = {id(r.connection) for r in self._requests if r.connection is not None}
         for request in self._requests:
             if request.is_queued():
                 self._assign(request, live, closing, taken)
