@@ -165,3 +165,33 @@ def test_arbitrary_bytes_as_a_notice_list_are_recorded_or_refused(body):
     except ParseError:
         return
     record("html", result)
+
+
+# --- the screen's fast path ------------------------------------------------------------------------
+
+VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), HOSTILE,
+                   st.lists(st.one_of(st.none(), st.integers(), st.floats(), HOSTILE, st.lists(st.integers())),
+                            max_size=4),
+                   st.lists(st.just("x"), min_size=999, max_size=1002), st.dictionaries(RAW, RAW, max_size=1))
+DATES = st.one_of(st.none(), st.just("2024-12-03"), st.just("2024-12-03T10:00:00Z"), RAW, st.integers())
+
+
+@SETTINGS
+@given(st.one_of(HOSTILE, st.none(), st.integers()), st.one_of(HOSTILE, st.none()), HOSTILE,
+       st.one_of(HOSTILE, st.none()), st.one_of(st.just("en"), st.none(), HOSTILE), DATES, DATES,
+       st.one_of(st.dictionaries(st.one_of(RAW, st.sampled_from(["url", "alt_urls", "guid"])), VALUES, max_size=4),
+                 st.lists(st.integers(), max_size=1)))
+def test_the_screens_fast_path_passes_only_what_the_full_rules_pass(key, url, title, summary, language,
+                                                                     published, updated, fields):
+    """``entry_problem`` answers most entries with one search over all their strings; it must
+    agree with the field-by-field rules on every observation (which then name the problem)."""
+    from monitor.collectors.screen import _plainly_fine, _problem
+    from monitor.observation import Observation
+
+    obs = Observation(source="s", key=key, title=title, url=url, summary=summary, language=language,
+                      published=published, updated=updated, fields=fields)
+    if _plainly_fine(obs):
+        assert _problem(obs) is None
+    plain = Observation(source="s", key="k1", title="A title", url="https://example.org/1", summary="text",
+                        language="en", published="2024-12-03", fields={"guid": "g", "categories": ["a", "b"]})
+    assert _plainly_fine(plain) and _problem(plain) is None

@@ -443,3 +443,90 @@ def test_host_limit_is_validated():
         HostLimit(rate=0)
     with pytest.raises(ValueError):
         HostLimit(concurrency=0)
+
+
+class _Counting(__import__("http.server").server.BaseHTTPRequestHandler):
+    """Keep-alive answers; counts connections; /close.rss closes the connection once it has
+    answered, without saying so (a server dropping an idle connection)."""
+
+    protocol_version = "HTTP/1.1"
+    connections = 0
+
+    def setup(self) -> None:
+        super().setup()
+        type(self).connections += 1
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        time.sleep(0.02)
+        body = b"<rss/>"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        if self.path == "/close.rss":
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def counting_server():
+    from http.server import ThreadingHTTPServer
+
+    class Handler(_Counting):
+        connections = 0
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", Handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_pool_reuses_its_connections_across_rounds_of_concurrent_requests(counting_server):
+    """Three rounds of 12 requests, 4 at a time to the host: 4 connections, kept between rounds."""
+    base, handler = counting_server
+
+    async def rounds():
+        async with Fetcher(user_agent=UA, default_host_limit=HostLimit(concurrency=4)) as f:
+            for _ in range(3):
+                answers = await asyncio.gather(*(f.get(f"{base}/{i}.rss") for i in range(12)))
+                assert [a.status for a in answers] == [200] * 12
+            return len(f._client._transport._pool.connections)
+
+    pooled = asyncio.run(rounds())
+    assert handler.connections == 4
+    assert pooled == 4
+
+
+def test_a_connection_the_server_dropped_while_idle_is_replaced_not_used(counting_server):
+    """The pool sees the dropped connection as readable (EOF) and opens a new one: no error."""
+    base, handler = counting_server
+
+    async def twice():
+        async with Fetcher(user_agent=UA) as f:
+            first = await f.get(f"{base}/close.rss")
+            await asyncio.sleep(0.2)  # the server's close reaches the idle socket
+            return first, await f.get(f"{base}/feed.rss")
+
+    first, second = asyncio.run(twice())
+    assert (first.status, second.status) == (200, 200)
+    assert handler.connections == 2
+
+
+def test_idle_connections_beyond_the_keepalive_bound_are_closed(counting_server):
+    """40 requests at once to one host (no host bound): at most 32 connections stay pooled."""
+    base, handler = counting_server
+
+    async def burst():
+        async with Fetcher(user_agent=UA, default_host_limit=HostLimit(concurrency=40)) as f:
+            answers = await asyncio.gather(*(f.get(f"{base}/{i}.rss") for i in range(40)))
+            assert [a.status for a in answers] == [200] * 40
+            return len(f._client._transport._pool.connections)
+
+    assert asyncio.run(burst()) == 32
+    assert handler.connections == 40

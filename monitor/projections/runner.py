@@ -66,30 +66,31 @@ class Projector:
                 self._checkpoint(conn, projection, head)
 
     def apply(self, conn: sqlite3.Connection, events: Sequence[Event], store: "EventStore") -> None:
-        """Fold freshly appended events (called inside the append transaction)."""
+        """Fold freshly appended events (called inside the append transaction). The checkpoints
+        are read in one statement and written in one: most appends are one poll's few events,
+        for which a read and a write per projection were most of the statements."""
         first, last = events[0].seq, events[-1].seq
+        done = dict(conn.execute("SELECT name, seq FROM projection_checkpoints"))
         for projection in self.projections:
-            (done,) = conn.execute(
-                "SELECT seq FROM projection_checkpoints WHERE name = ?", (projection.name,)
-            ).fetchone()
-            if done == first - 1:
+            seq = done[projection.name]
+            if seq == first - 1:
                 fold(conn, projection, events)
-            elif done < first - 1:  # behind (another process appended with other code): catch up
-                fold(conn, projection, store.read(since=done, until=last))
+            elif seq < first - 1:  # behind (another process appended with other code): catch up
+                fold(conn, projection, store.read(since=seq, until=last))
             else:
-                fold(conn, projection, (e for e in events if e.seq > done))
-            self._checkpoint(conn, projection, last)
+                fold(conn, projection, (e for e in events if e.seq > seq))
+        conn.executemany(_CHECKPOINT, [(p.name, p.version, last) for p in self.projections])
 
     def digests(self, conn: sqlite3.Connection) -> list[dict]:
         return [projection_digest(conn, p) for p in self.projections]
 
     @staticmethod
     def _checkpoint(conn: sqlite3.Connection, projection: Projection, seq: int) -> None:
-        conn.execute(
-            "INSERT INTO projection_checkpoints (name, version, seq) VALUES (?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET version = excluded.version, seq = excluded.seq",
-            (projection.name, projection.version, seq),
-        )
+        conn.execute(_CHECKPOINT, (projection.name, projection.version, seq))
+
+
+_CHECKPOINT = ("INSERT INTO projection_checkpoints (name, version, seq) VALUES (?, ?, ?) "
+               "ON CONFLICT (name) DO UPDATE SET version = excluded.version, seq = excluded.seq")
 
 
 def _chunks(events: Iterator[Event], size: int) -> Iterator[list[Event]]:
