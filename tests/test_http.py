@@ -530,3 +530,22 @@ def test_idle_connections_beyond_the_keepalive_bound_are_closed(counting_server)
 
     assert asyncio.run(burst()) == 32
     assert handler.connections == 40
+
+
+def test_the_fetcher_pools_with_its_own_pool_on_the_locked_releases_and_with_httpx_s_on_others(counting_server, monkeypatch):
+    """`_Pool` overrides httpcore internals: on the locked httpx/httpcore it is used; on any other
+    release the Fetcher falls back to httpx's own pool and still fetches."""
+    from monitor.collectors import http as module
+
+    base, _handler = counting_server
+
+    async def pool_and_status():
+        async with Fetcher(user_agent=UA) as f:
+            answer = await f.get(f"{base}/feed.rss")
+            return type(f._client._transport._pool), answer.status
+
+    assert module._POOL_FITS, "httpx or httpcore moved: check _Pool against the new release before re-enabling it"
+    assert asyncio.run(pool_and_status()) == (module._Pool, 200)
+    monkeypatch.setattr(module, "_POOL_FITS", False)
+    pool, status = asyncio.run(pool_and_status())
+    assert pool is not module._Pool and status == 200

@@ -414,7 +414,7 @@ class Fetcher:
             limits=limits,
             http1=True,
             http2=False,
-            transport=transport or _transport(limits),
+            transport=transport or (_transport(limits) if _POOL_FITS else None),
             event_hooks={"request": [_only_http]},
         )
 
@@ -611,6 +611,13 @@ class Fetcher:
         ):
             return "reset", f"{host} closed the connection before the response was complete"
         return "protocol", f"invalid HTTP exchange with {host}: {text}"
+
+
+# ``_Pool`` overrides a private method of httpcore's pool and ``_transport`` sets httpx's private
+# ``_pool``, both as httpcore 1.0 and httpx 0.28 have them (the locked versions): with other
+# releases the Fetcher keeps httpx's own pool, slower but sure.
+_POOL_FITS = (httpcore.__version__.startswith("1.0.") and httpx.__version__.startswith("0.28.")
+              and hasattr(httpcore.AsyncConnectionPool, "_assign_requests_to_connections"))
 
 
 def _transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
