@@ -14,7 +14,8 @@ full parse. Whenever the byte scan is not clean or anything differs, it is a ful
 
 A daemon holds one memory for every feed it polls, so a memory keeps its drafts packed (marshal,
 then zlib: one bytes object a feed, ~50 to 400 bytes an entry instead of ~1.1 KB of Python
-objects); unpacking and packing them again cost ~0.1 ms a parse, feedparser ~0.1 ms an entry.
+objects); unpacking and packing them again cost ~0.2 ms a parse of 50 entries, feedparser ~0.1 ms
+an entry.
 """
 
 from __future__ import annotations
