@@ -11,6 +11,11 @@ feedparser only the new entries inside the very same envelope (so namespaces, xm
 and encoding are exact) and takes the unchanged entries' drafts from the memory. Everything after
 the drafts (keys, duplicates, warnings) runs over all entries as before, so the result equals a
 full parse. Whenever the byte scan is not clean or anything differs, it is a full parse.
+
+A daemon holds one memory for every feed it polls, so a memory keeps its drafts packed (marshal,
+then zlib: one bytes object a feed, ~50 to 400 bytes an entry instead of ~1.1 KB of Python
+objects); unpacking and packing them again cost ~0.2 ms a parse of 50 entries, feedparser ~0.1 ms
+an entry.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ import codecs
 import hashlib
 import importlib.util
 import io
+import marshal
 import re
 import time
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Mapping, NamedTuple
@@ -72,7 +79,26 @@ class FeedMemory:
     encoding: str
     version: str
     feed_language: str | None
-    drafts: Mapping[bytes, _Draft | None]
+    digests: bytes  # the entries' digests, _DIGEST_SIZE bytes each, in document order
+    packed: bytes  # their drafts, in the same order: _pack
+
+    @classmethod
+    def of(cls, envelope: bytes, encoding: str, version: str, feed_language: str | None,
+           digests: list[bytes], drafts: list[_Draft | None]) -> FeedMemory:
+        return cls(envelope, encoding, version, feed_language, b"".join(digests), _pack(drafts))
+
+    def drafts(self) -> dict[bytes, _Draft | None]:
+        n = _DIGEST_SIZE
+        return dict(zip((self.digests[i:i + n] for i in range(0, len(self.digests), n)), _unpack(self.packed)))
+
+
+def _pack(drafts: list[_Draft | None]) -> bytes:
+    # marshal keeps str, None and tuples exactly as they are (a _Draft holds nothing else)
+    return zlib.compress(marshal.dumps([None if d is None else tuple(d) for d in drafts]), 1)
+
+
+def _unpack(packed: bytes) -> list[_Draft | None]:
+    return [None if d is None else _Draft(*d) for d in marshal.loads(zlib.decompress(packed))]
 
 
 @dataclass(frozen=True)
@@ -143,8 +169,8 @@ def _parse_all(body: bytes, ranges: list[tuple[int, int]] | None, envelope: byte
     memory = None
     encoding = _reusable_encoding(parsed)
     if envelope is not None and encoding and ranges and len(ranges) == len(entries) and not parsed.get("bozo"):
-        memory = FeedMemory(envelope, encoding, parsed.get("version") or "", feed_language,
-                            {_digest(body, r): d for r, d in zip(ranges, drafts)})
+        memory = FeedMemory.of(envelope, encoding, parsed.get("version") or "", feed_language,
+                               [_digest(body, r) for r in ranges], drafts)
     return _Drafts(drafts, warnings, memory)
 
 
@@ -154,7 +180,8 @@ def _parse_new_entries(body: bytes, ranges: list[tuple[int, int]], sent: dict[st
     the known entries' bytes cut out. None (parse it all) unless feedparser saw that reduced feed
     exactly as it saw the one the memory came from."""
     digests = [_digest(body, r) for r in ranges]
-    new = [r for r, d in zip(ranges, digests) if d not in memory.drafts]
+    known = memory.drafts()
+    new = [r for r, d in zip(ranges, digests) if d not in known]
     # The known entries and the envelope passed _apart when the memory was made; the new ones must.
     if not all(_stands_apart(body[a:b]) for a, b in new):
         return None
@@ -165,11 +192,10 @@ def _parse_new_entries(body: bytes, ranges: list[tuple[int, int]], sent: dict[st
             or (parsed.get("version") or "") != memory.version
             or language_tag((parsed.get("feed") or {}).get("language")) != memory.feed_language):
         return None
-    fresh = dict(zip((d for d in digests if d not in memory.drafts),
+    fresh = dict(zip((d for d in digests if d not in known),
                      (_draft(e, base, memory.feed_language, language) for e in entries)))
-    drafts = [memory.drafts[d] if d in memory.drafts else fresh[d] for d in digests]
-    kept = FeedMemory(memory.envelope, memory.encoding, memory.version, memory.feed_language,
-                      dict(zip(digests, drafts)))
+    drafts = [known[d] if d in known else fresh[d] for d in digests]
+    kept = FeedMemory.of(memory.envelope, memory.encoding, memory.version, memory.feed_language, digests, drafts)
     return _Drafts(drafts, [], kept)
 
 
@@ -283,8 +309,11 @@ def _envelope_digest(body: bytes, ranges: list[tuple[int, int]], sent: dict[str,
     return digest.digest()
 
 
+_DIGEST_SIZE = 16
+
+
 def _digest(body: bytes, span: tuple[int, int]) -> bytes:
-    return hashlib.blake2b(body[span[0]:span[1]], digest_size=16).digest()
+    return hashlib.blake2b(body[span[0]:span[1]], digest_size=_DIGEST_SIZE).digest()
 
 
 # Encodings in which a cut just before "<" is a cut between characters, whatever came before.
@@ -337,8 +366,8 @@ def _one_line(exc: object) -> str:
 
 
 class _Draft(NamedTuple):
-    """The observation's content for one entry, plus what the key is made from. Immutable and
-    small: a FeedMemory holds one for every entry of every feed."""
+    """The observation's content for one entry, plus what the key is made from. Immutable; a
+    FeedMemory holds one for every entry of every feed (packed)."""
 
     title: str
     url: str | None
