@@ -217,6 +217,21 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _any
 
 
+class CountingHandler(BaseHTTPRequestHandler):
+    """A keep-alive handler that counts the connections made to it (subclass it per server, so
+    each keeps its own count) and logs nothing."""
+
+    protocol_version = "HTTP/1.1"
+    connections = 0
+
+    def setup(self) -> None:
+        super().setup()
+        type(self).connections += 1
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 class _TCPServer(socketserver.ThreadingTCPServer):
     # Not http.server.HTTPServer: its server_bind does a reverse DNS lookup of the address.
     daemon_threads = True

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from monitor.clock import system_clock
 from monitor.config import load_config
+from servers import CountingHandler
 from test_daemon import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,15 +113,8 @@ def test_a_cycle_of_named_sources_polls_those_in_the_configurations_order(tmp_pa
                                                                                       "off": 1}
 
 
-class _Conditional(BaseHTTPRequestHandler):
+class _Conditional(CountingHandler):
     """200 with an ETag, 304 when it is sent back; keep-alive, and every connection counted."""
-
-    protocol_version = "HTTP/1.1"
-    connections = 0
-
-    def setup(self) -> None:
-        super().setup()
-        type(self).connections += 1
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         if self.headers.get("If-None-Match") == '"v1"':
@@ -134,9 +128,6 @@ class _Conditional(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 def test_a_304_leaves_its_connection_for_the_next_request():

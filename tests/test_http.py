@@ -22,7 +22,7 @@ from monitor.collectors.http import (
     parse_retry_after,
     redact_url,
 )
-from servers import LoopbackServer, gzip_bomb
+from servers import CountingHandler, LoopbackServer, gzip_bomb
 
 UA = "export-control-monitor-tests/0.1 (+https://example.invalid/contact)"
 LAST_MODIFIED = "Wed, 21 Oct 2015 07:28:00 GMT"
@@ -445,16 +445,9 @@ def test_host_limit_is_validated():
         HostLimit(concurrency=0)
 
 
-class _Counting(__import__("http.server").server.BaseHTTPRequestHandler):
-    """Keep-alive answers; counts connections; /close.rss closes the connection once it has
-    answered, without saying so (a server dropping an idle connection)."""
-
-    protocol_version = "HTTP/1.1"
-    connections = 0
-
-    def setup(self) -> None:
-        super().setup()
-        type(self).connections += 1
+class _Counting(CountingHandler):
+    """Answers every path; /close.rss closes the connection once it has answered, without saying
+    so (a server dropping an idle connection)."""
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         time.sleep(0.02)
@@ -467,9 +460,6 @@ class _Counting(__import__("http.server").server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 @pytest.fixture
