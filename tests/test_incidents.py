@@ -279,6 +279,26 @@ def test_common_words_alone_do_not_join_two_events_that_share_fewer_than_three()
     assert len({c["incident"] for c in changes}) == 2
 
 
+def test_a_count_in_a_title_is_a_subject_term_in_every_language_but_years_days_and_amounts_are_not():
+    counts = lambda title: {w for w in terms_of(title_words(title)) if w.startswith("#n")}  # noqa: E731
+    assert counts("Commerce adds 28 Chinese firms to Entity List") == {"#n28"}
+    assert counts("28家中企被美国商务部列入“实体清单”") == {"#n28"}
+    assert counts("adding twenty-eight entities to the Entity List") == {"#n28"}
+    assert not counts("Rules effective July 23, 2025: $800 million hit, 25% tariff, 10月7日, 2025年第61号, H20")
+
+
+def test_two_entity_list_reports_of_one_count_meet_across_languages_and_another_count_stays_apart():
+    changes, _fold = assign([
+        item_event("news-en", "a", "U.S. adds 28 Chinese firms to trade blacklist",
+                   "The Commerce Department added 28 entities to the Entity List.", published="2019-10-08"),
+        item_event("news-zh", "b", "28家中企被美国商务部列入实体清单", published="2019-10-09", language="zh"),
+        item_event("news-en", "c", "Washington blacklists 11 more Chinese companies",
+                   "The Commerce Department put 11 companies on the Entity List.", published="2019-10-10"),
+    ])
+    assert [c["kind"] for c in changes] == ["entity_list"] * 3
+    assert changes[0]["incident"] == changes[1]["incident"] != changes[2]["incident"]
+
+
 def test_concepts_are_whole_words_in_latin_and_found_anywhere_in_both_chinese_scripts():
     assert concepts_in("u.s. blacklists subsidiaries") == {"+blacklist", "+subsidiary"}
     assert not concepts_in("billion-dollar billboards for subsidiarywise rebans")

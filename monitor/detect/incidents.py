@@ -154,16 +154,15 @@ _STOP_ZH = frozenset("美国 美方 中国 中方 出口 管制 芯片 晶片 �
 _LATIN = re.compile(r"[a-z0-9][a-z0-9.\-]*[a-z0-9]|[a-z0-9]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _WORD_CHAR = re.compile(r"[a-z0-9]")
-QUANTITY = "n"
-_NUMBER_WORDS = {w: n for n, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen".split())} | {w: 10 * n for n, w in enumerate(
-    "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if n >= 2}
-_TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
-_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+QUANTITY = "n"  # a count travels as the subject term ``#n28``
+_UNITS = "one two three four five six seven eight nine".split()
+_TEENS = "eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_NUMBER_WORDS = {**{w: i + 1 for i, w in enumerate(_UNITS)}, **{w: i + 11 for i, w in enumerate(_TEENS)},
+                 **{w: 10 * (i + 2) for i, w in enumerate(_TENS)}}
 _QUANTITY = re.compile(
     r"(?<![a-z0-9.,$¥€£第])(\d{2,4})(?![a-z0-9.,%月日年号]|\s*(?:million|billion|trillion|亿|万))"
-    rf"|\b(eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|{_TENS})(?:-({_UNITS}))?\b")
+    rf"|\b({'|'.join(_TEENS + _TENS)})(?:-({'|'.join(_UNITS)}))?\b")
 _YEAR = re.compile(r"(?:19|20)\d\d")
 _AFTER_MONTH = re.compile(r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? $")
 TEXT_MIN = 0.5  # share of an item's distinctive title words the incident must already have
@@ -228,7 +227,7 @@ def concepts_in(lowered: str) -> set[str]:
 def title_words(title: Any) -> frozenset[str]:
     """Distinctive words of a title: Latin words (not the field's common ones) and Chinese
     character pairs, after Traditional -> Simplified, so both scripts compare; and its subject
-    terms, marked with ``TERM``."""
+    terms and counts, marked with ``TERM``, and its concepts, marked with ``CONCEPT``."""
     if not isinstance(title, str) or not title:
         return frozenset()
     return _title_words(title)
