@@ -12,6 +12,7 @@ import random
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -71,6 +72,38 @@ def test_a_run_that_comes_due_during_a_slow_poll_is_made_when_it_ends(tmp_path, 
     assert seen["next"] > datetime.now(timezone.utc)  # and then back on its hourly schedule
     polls = service.registry.get_sample_value("monitor_job_runs_total", {"job": "poll:news", "outcome": "ok"})
     assert polls == 2
+
+
+def test_a_poll_wakes_the_relay_when_it_queued_alerts_and_not_otherwise(tmp_path, http_server, capsys):
+    """A change with no route to send it queues nothing: the relay is left to its own schedule (its
+    run at start only, here). With a route the same poll wakes it at once, and the alert goes out."""
+    from monitor.daemon import make_service
+
+    http_server.route("/news.rss", body=RSS, content_type="application/rss+xml")
+    runs = {}
+    for routed in (False, True):
+        (tmp_path / str(routed)).mkdir()
+        config_path = write_config(tmp_path / str(routed), {"news": http_server.url_for("/news.rss")}, "1h")
+        if routed:
+            with config_path.open("a", encoding="utf-8") as config_file:
+                config_file.write('[alerts]\nrelay_every = "1h"\ndigest_window = "0s"\n[[alerts.routes]]\ntag = "compliance"\n')
+        service = make_service(load_config(config_path), tmp_path / str(routed) / "state")
+
+        def relay_runs() -> float:
+            return service.registry.get_sample_value("monitor_job_runs_total", {"job": "relay", "outcome": "ok"}) or 0
+
+        def observe():
+            wait_for(lambda: service.registry.get_sample_value(
+                "monitor_job_runs_total", {"job": "poll:news", "outcome": "ok"}), 20, "the poll")
+            if routed:
+                wait_for(lambda: relay_runs() >= 2, 20, "the relay woken by the poll's alert")
+            else:
+                time.sleep(1.0)  # a wake would run the relay within milliseconds of the poll's end
+
+        run_in_process(service, observe)
+        runs[routed] = relay_runs()
+    assert runs == {False: 1, True: 2}
+    assert "SMIC" in capsys.readouterr().out  # the routed alert was sent (printed: no apprise file)
 
 
 def run_in_process(service, observe) -> None:

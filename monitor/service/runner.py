@@ -152,6 +152,7 @@ class Service:
         self._relay_busy = False  # from the relay job's submission to its end
         self._relay_again = False
         self._narrated = 0
+        self._narration: asyncio.Handle | None = None  # the narration due at the loop's next turn
         self._due_again: set[str] = set()  # jobs whose run came due while the previous one was running
         self._batch: dict[str, asyncio.Future] = {}  # polls due, waiting for the next batched cycle
         self._batch_start: asyncio.Handle | None = None  # that cycle's start, at the loop's next turn
@@ -283,7 +284,7 @@ class Service:
             await work(*args)
         finally:
             self._running.discard(task)
-            self._narrate()
+            self._narrate_soon()
 
     async def _claim(self) -> None:
         """Start a poll of each due source no replica holds, up to this replica's share."""
@@ -337,7 +338,7 @@ class Service:
             raise RuntimeError(f"{source_id}: {report.message}")
         self.status.store_error = None
         self.status.last_cycle_at = self.clock()
-        if report.changes or report.status == "failed":  # changes queue alerts; failures may queue ops alerts
+        if report.alerts:  # a pass for them now, rather than at the relay's next run
             self._wake_relay()
         if report.retry_at:
             self._bring_forward(f"poll:{source_id}", parse_iso(report.retry_at))
@@ -481,8 +482,15 @@ class Service:
 
     # -- log lines ----------------------------------------------------------------------------------
 
+    def _narrate_soon(self) -> None:
+        """Narrate at the loop's next turn: the polls of a batch end together, and one read of the
+        log tells what they all appended."""
+        if self._narration is None:
+            self._narration = self._loop.call_soon(self._narrate)
+
     def _narrate(self) -> None:
         """One log line per new event worth reading, whoever appended it."""
+        self._narration = None
         if self._closed:
             return  # after the stop: a job that ends now has nothing to tell, and no store to read
         try:
