@@ -54,6 +54,7 @@ class SourceReport:
     recorded: bool = True  # False when the outcome could not be appended (the store is failing)
     removed: int = 0  # screening lists: entities removed
     matches: int = 0  # screening lists: new watchlist matches
+    alerts: int = 0  # alerts queued for the relay (changes, matches, a failing source's ops alert)
 
 
 class Poller:
@@ -232,7 +233,8 @@ class Poller:
         status = "new" if not diff.empty else "no_change"
         message = "; ".join(outcome.warnings[:3]) or None
         return SourceReport(source.id, status, len(diff.added), len(diff.modified), len(changes), len(parsed.records),
-                            message, removed=len(diff.removed), matches=len(matches))
+                            message, removed=len(diff.removed), matches=len(matches),
+                            alerts=len(alerts) + len(match_alerts))
 
     def _polled(self, source, outcome: PollOutcome, at: str, *, new: int, revised: int, changes: int,
                 entries: int | None) -> SourcePolled:
@@ -281,7 +283,8 @@ class Poller:
         status = "not_modified" if outcome.not_modified else "unchanged" if outcome.unchanged else (
             "new" if items else "no_change")
         message = "; ".join(outcome.warnings[:3]) or None
-        return SourceReport(source.id, status, new, len(items) - new, len(changes), polled.entries, message)
+        return SourceReport(source.id, status, new, len(items) - new, len(changes), polled.entries, message,
+                            alerts=len(alerts))
 
     def _incidents(self, changes: list[NewEvent], at: str) -> tuple[list[NewEvent], list[NewEvent], list[NewEvent]]:
         """The changes with their incidents, the incident events, and the alerts they queue."""
@@ -311,7 +314,7 @@ class Poller:
             consecutive_failures=failures, retry_at=retry_at,
             duration_ms=round(outcome.duration * 1000, 1),
         ), stream, derive_event_id(stream, SOURCE_FAILED, at), occurred_at=at), *ops])
-        return SourceReport(source.id, "failed", message=message, retry_at=retry_at)
+        return SourceReport(source.id, "failed", message=message, retry_at=retry_at, alerts=len(ops))
 
     def _keys_by_url(self, source: str, observations) -> dict[str, str]:
         return item_keys_by_url(self.store.conn, source, [o.url for o in observations if o.url])

@@ -1,5 +1,6 @@
-"""The daemon's schedule and what it loads: a slow poll does not cost its source a round, polls
-due together share one cycle and a slow one holds up no other, a 304 leaves its connection for
+"""The daemon's schedule and what it loads: a slow poll does not cost its source a round, poll
+runs fall on a grid inside their interval and jitter, polls due together share one cycle and a
+slow one holds up no other, a 304 leaves its connection for
 the next request, the daemon's page cache is small, and apprise, soupsieve, jinja2, wcwidth and
 sqlite-utils are imported only by what uses them."""
 
@@ -7,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import subprocess
 import sys
 import threading
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -71,6 +74,38 @@ def test_a_run_that_comes_due_during_a_slow_poll_is_made_when_it_ends(tmp_path, 
     assert polls == 2
 
 
+def test_a_poll_wakes_the_relay_when_it_queued_alerts_and_not_otherwise(tmp_path, http_server, capsys):
+    """A change with no route to send it queues nothing: the relay is left to its own schedule (its
+    run at start only, here). With a route the same poll wakes it at once, and the alert goes out."""
+    from monitor.daemon import make_service
+
+    http_server.route("/news.rss", body=RSS, content_type="application/rss+xml")
+    runs = {}
+    for routed in (False, True):
+        (tmp_path / str(routed)).mkdir()
+        config_path = write_config(tmp_path / str(routed), {"news": http_server.url_for("/news.rss")}, "1h")
+        if routed:
+            with config_path.open("a", encoding="utf-8") as config_file:
+                config_file.write('[alerts]\nrelay_every = "1h"\ndigest_window = "0s"\n[[alerts.routes]]\ntag = "compliance"\n')
+        service = make_service(load_config(config_path), tmp_path / str(routed) / "state")
+
+        def relay_runs() -> float:
+            return service.registry.get_sample_value("monitor_job_runs_total", {"job": "relay", "outcome": "ok"}) or 0
+
+        def observe():
+            wait_for(lambda: service.registry.get_sample_value(
+                "monitor_job_runs_total", {"job": "poll:news", "outcome": "ok"}), 20, "the poll")
+            if routed:
+                wait_for(lambda: relay_runs() >= 2, 20, "the relay woken by the poll's alert")
+            else:
+                time.sleep(1.0)  # a wake would run the relay within milliseconds of the poll's end
+
+        run_in_process(service, observe)
+        runs[routed] = relay_runs()
+    assert runs == {False: 1, True: 2}
+    assert "SMIC" in capsys.readouterr().out  # the routed alert was sent (printed: no apprise file)
+
+
 def run_in_process(service, observe) -> None:
     async def main():
         loop = asyncio.get_running_loop()
@@ -84,6 +119,32 @@ def run_in_process(service, observe) -> None:
             await running
 
     asyncio.run(main())
+
+
+def test_poll_runs_fall_on_a_grid_never_before_the_interval_nor_after_its_jitter():
+    """Sources due close together wake the daemon once: their runs are rounded up to a grid, and
+    still come every ``every`` plus 0..10% (the jitter drawn is the grid's step less)."""
+    from monitor.service.runner import GridTrigger, poll_grid
+
+    random.seed(16)
+    for seconds in (1, 10, 90, 3600):
+        grid = poll_grid(seconds)
+        trigger = GridTrigger(seconds, jitter=seconds * 0.1, grid=grid)
+        previous = datetime(2026, 12, 2, 5, 0, 0, 123_456, tzinfo=timezone.utc)  # the start: off the grid
+        gaps = set()
+        for _ in range(400):
+            fire = trigger.get_next_fire_time(previous, previous)
+            gap = (fire - previous).total_seconds()
+            assert seconds <= gap <= seconds * 1.1 + 1e-6, (seconds, gap)
+            steps = fire.timestamp() / grid
+            assert abs(steps - round(steps)) < 1e-6, (seconds, fire)
+            gaps.add(round(gap, 6))
+            previous = fire
+        assert len(gaps) > 1 or seconds * 0.1 <= grid, seconds  # the jitter still spreads the runs
+    # two sources whose runs fall within one step of each other run together
+    a, b = (GridTrigger(10, jitter=0.0, grid=0.25) for _ in range(2))
+    at = datetime(2026, 12, 2, 5, 0, 0, tzinfo=timezone.utc)
+    assert a.get_next_fire_time(at + timedelta(seconds=0.05), at) == b.get_next_fire_time(at + timedelta(seconds=0.2), at)
 
 
 def test_a_cycle_of_named_sources_polls_those_in_the_configurations_order(tmp_path, http_server):
