@@ -30,6 +30,9 @@ class Observation:
     published: str | None = None  # ISO date ("2025-01-15") or UTC datetime ("...Z")
     updated: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
+    # content_hash once known: no part of the observation's value, and never copied by
+    # dataclasses.replace (init=False), so an observation made from another hashes afresh.
+    _content_hash: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def content(self) -> dict[str, Any]:
         """The meaningful content: what a revision is measured against."""
@@ -49,5 +52,14 @@ class Observation:
         return {key: data.get(key) for key in CONTENT_KEYS}
 
     def content_hash(self) -> str:
-        canonical = json.dumps(self.content(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        """The digest of ``content()``, computed once (an observation is immutable)."""
+        if self._content_hash is None:
+            canonical = json.dumps(self.content(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+            object.__setattr__(self, "_content_hash", hashlib.sha256(canonical.encode()).hexdigest())
+        return self._content_hash
+
+    def knowing_hash(self, content_hash: str) -> "Observation":
+        """This observation, told its content hash by whoever hashed the very same content before
+        (a feed parse's memory of an entry whose bytes did not change). Returns self."""
+        object.__setattr__(self, "_content_hash", content_hash)
+        return self

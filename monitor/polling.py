@@ -265,7 +265,8 @@ class Poller:
         observations = outcome.observations
         known, settled = self._known(source.id, observations)
         if KINDS[source.kind].rekeys_by_link and getattr(source, "item_key", "auto") == "auto":
-            observations, rekeyed = rekey_unstable(observations, set(known), self._keys_by_url(source.id, observations))
+            observations, rekeyed = rekey_unstable(observations, set(known),
+                                                   self._keys_by_url(source.id, observations, known))
             if rekeyed:
                 outcome.warnings.append(f"guids unstable: {rekeyed} entries matched earlier items by link; "
                                         "keyed as those items")
@@ -316,8 +317,10 @@ class Poller:
         ), stream, derive_event_id(stream, SOURCE_FAILED, at), occurred_at=at), *ops])
         return SourceReport(source.id, "failed", message=message, retry_at=retry_at, alerts=len(ops))
 
-    def _keys_by_url(self, source: str, observations) -> dict[str, str]:
-        return item_keys_by_url(self.store.conn, source, [o.url for o in observations if o.url])
+    def _keys_by_url(self, source: str, observations, known) -> dict[str, str]:
+        # Only an entry whose key the log does not know can be re-keyed (rekey_unstable): the
+        # others' links are not looked up (49 of a feed's 50 entries, a poll that brings one).
+        return item_keys_by_url(self.store.conn, source, [o.url for o in observations if o.url and o.key not in known])
 
     def _known(self, source: str, observations) -> tuple[dict[str, KnownItem], set[str]]:
         """What the log knows of these items: version, content hash and content (from its last

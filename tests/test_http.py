@@ -522,6 +522,26 @@ def test_idle_connections_beyond_the_keepalive_bound_are_closed(counting_server)
     assert handler.connections == 40
 
 
+def test_cookies_a_server_sets_are_sent_back_and_a_response_without_one_leaves_them_as_they_were(http_server, monkeypatch):
+    """The jar skips responses with no cookie header (`_Cookies`), on the locked releases and
+    with httpx's own jar alike: what is kept and sent back is the same."""
+    from monitor.collectors import http as module
+
+    async def cookies_sent(run: str):
+        http_server.route(f"/{run}/login", body="ok", headers={"Set-Cookie": "session=abc; Path=/"})
+        http_server.route(f"/{run}/plain", body="ok")
+        async with Fetcher(user_agent=UA) as f:
+            await f.get(http_server.url_for(f"/{run}/plain"))
+            await f.get(http_server.url_for(f"/{run}/login"))
+            await f.get(http_server.url_for(f"/{run}/plain"))  # no Set-Cookie: the session stays
+            await f.get(http_server.url_for(f"/{run}/plain"))
+            return type(f._client.cookies), [r.headers.get("cookie") for r in http_server.requests_for(f"/{run}/plain")]
+
+    assert asyncio.run(cookies_sent("ours")) == (module._Cookies, [None, "session=abc", "session=abc"])
+    monkeypatch.setattr(module, "_POOL_FITS", False)
+    assert asyncio.run(cookies_sent("httpx")) == (httpx.Cookies, [None, "session=abc", "session=abc"])
+
+
 def test_the_fetcher_pools_with_its_own_pool_on_the_locked_releases_and_with_httpx_s_on_others(counting_server, monkeypatch):
     """`_Pool` overrides httpcore internals: on the locked httpx/httpcore it is used; on any other
     release the Fetcher falls back to httpx's own pool and still fetches."""

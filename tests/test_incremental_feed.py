@@ -16,7 +16,7 @@ import random
 import sqlite3
 import tempfile
 import tracemalloc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -165,12 +165,16 @@ def histories(draw) -> list[tuple[bytes, dict[str, str]]]:
 
 
 def parse(body: bytes, headers: dict[str, str], item_key: str, memory=None):
-    """The result as comparable data, or the error's message."""
+    """The result as comparable data (each observation with its content hash), or the error's
+    message. An observation may arrive knowing its hash (the memory's, for an entry whose bytes
+    did not change): it must be the hash of its content, computed afresh (``replace`` copies no hash)."""
     try:
         result = parse_feed(body, source="news", url=URL, headers=headers, item_key=item_key, memory=memory)
     except ParseError as error:
         return ("error", str(error)), None
-    return (result.observations, result.warnings, result.skipped), result.memory
+    hashed = [(o, o.content_hash()) for o in result.observations]
+    assert [h for _, h in hashed] == [replace(o).content_hash() for o in result.observations]
+    return (hashed, result.warnings, result.skipped), result.memory
 
 
 # --- the parse with memory equals the parse without ---------------------------------------------
@@ -229,6 +233,34 @@ def test_a_window_sliding_by_one_entry_hands_feedparser_one_entry(feedparser_ent
     assert feedparser_entries == [0, 40]  # nothing new: feedparser read the envelope alone
 
 
+def test_an_unchanged_entry_arrives_knowing_its_content_hash_and_a_new_one_is_hashed_once(monkeypatch):
+    """The memory keeps each entry's content hash: a window sliding by one entry hashes one
+    observation (the new entry's), whoever asks for the hashes afterwards (the poll's lookup of
+    the known items, the item events)."""
+    import monitor.observation as observation
+
+    headers = {"content-type": "application/rss+xml"}
+    memory = parse_feed(sliding(0), source="news", url=URL, headers=headers).memory
+    hashed: list[str] = []
+    real = observation.hashlib.sha256
+
+    def counting(data=b""):
+        hashed.append(data.decode())
+        return real(data)
+
+    monkeypatch.setattr(observation.hashlib, "sha256", counting)
+    result = parse_feed(sliding(1), source="news", url=URL, headers=headers, memory=memory)
+    hashes = [o.content_hash() for o in result.observations] + [o.content_hash() for o in result.observations]
+    assert len(hashed) == 1 and '"Entry 50"' in hashed[0]  # the new entry, once
+    monkeypatch.setattr(observation.hashlib, "sha256", real)
+    assert hashes[:50] == [replace(o).content_hash() for o in result.observations]
+    # without a memory every entry is hashed (here, once each, for the memory the parse leaves)
+    hashed.clear()
+    monkeypatch.setattr(observation.hashlib, "sha256", counting)
+    parse_feed(sliding(1), source="news", url=URL, headers=headers)
+    assert len(hashed) == 50
+
+
 def test_a_memory_holds_its_entries_in_fewer_bytes_than_the_feed_they_came_from():
     """A daemon keeps one memory for every feed it polls: as parsed objects (~1.1 KB an entry) a
     memory outweighed the feed's own bytes; packed, it is a fraction of them, and still exact.
@@ -248,7 +280,9 @@ def test_a_memory_holds_its_entries_in_fewer_bytes_than_the_feed_they_came_from(
                 held[len(kept)] = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-    assert (held[40] - held[10]) / 30 < len(bodies[0]) / 2, held
+    # half the feed's bytes, plus the 32-byte content hash a memory keeps of each of its 50 entries
+    # (which spares hashing an unchanged entry again: its own test is below)
+    assert (held[40] - held[10]) / 30 < len(bodies[0]) / 2 + 50 * 32, held
     result, _ = parse(sliding(1), headers, "auto", kept[0])
     assert result == parse(sliding(1), headers, "auto")[0]
 

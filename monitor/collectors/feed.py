@@ -15,7 +15,8 @@ full parse. Whenever the byte scan is not clean or anything differs, it is a ful
 A daemon holds one memory for every feed it polls, so a memory keeps its drafts packed (marshal,
 then zlib: one bytes object a feed, ~50 to 400 bytes an entry instead of ~1.1 KB of Python
 objects); unpacking and packing them again cost ~0.2 ms a parse of 50 entries, feedparser ~0.1 ms
-an entry.
+an entry. It also keeps each entry's content hash (32 bytes), which the observation of an
+unchanged entry is given, so that nothing downstream hashes its content again.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import re
 import time
 import zlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
@@ -81,15 +82,27 @@ class FeedMemory:
     feed_language: str | None
     digests: bytes  # the entries' digests, _DIGEST_SIZE bytes each, in document order
     packed: bytes  # their drafts, in the same order: _pack
+    # The content hashes of their observations (sha256, 32 bytes each, in the same order; zeros: not
+    # known). The item key is not part of the content, and keep_guid is the envelope's item_key.
+    hashes: bytes = b""
 
     @classmethod
     def of(cls, envelope: bytes, encoding: str, version: str, feed_language: str | None,
            digests: list[bytes], drafts: list[_Draft | None]) -> FeedMemory:
         return cls(envelope, encoding, version, feed_language, b"".join(digests), _pack(drafts))
 
-    def drafts(self) -> dict[bytes, _Draft | None]:
-        n = _DIGEST_SIZE
-        return dict(zip((self.digests[i:i + n] for i in range(0, len(self.digests), n)), _unpack(self.packed)))
+    def entries(self) -> dict[bytes, tuple[_Draft | None, bytes | None]]:
+        """Each entry's (draft, content hash or None) by the digest of its bytes."""
+        n, digests, hashes = _DIGEST_SIZE, self.digests, self.hashes
+        return {digests[i * n:(i + 1) * n]: (draft, _known_hash(hashes[i * 32:(i + 1) * 32]))
+                for i, draft in enumerate(_unpack(self.packed))}
+
+
+_NO_HASH = bytes(32)
+
+
+def _known_hash(digest: bytes) -> bytes | None:
+    return digest if len(digest) == 32 and digest != _NO_HASH else None
 
 
 def _pack(drafts: list[_Draft | None]) -> bytes:
@@ -105,7 +118,8 @@ def _unpack(packed: bytes) -> list[_Draft | None]:
 class _Drafts:
     drafts: list[_Draft | None]  # one per entry, in document order
     warnings: list[str]
-    memory: FeedMemory | None
+    memory: FeedMemory | None  # without its hashes: _result adds them
+    hashes: list[bytes | None] | None = None  # one per entry: its content hash, when the memory had it
 
 
 def parse_feed(
@@ -180,7 +194,7 @@ def _parse_new_entries(body: bytes, ranges: list[tuple[int, int]], sent: dict[st
     the known entries' bytes cut out. None (parse it all) unless feedparser saw that reduced feed
     exactly as it saw the one the memory came from."""
     digests = [_digest(body, r) for r in ranges]
-    known = memory.drafts()
+    known = memory.entries()
     new = [r for r, d in zip(ranges, digests) if d not in known]
     # The known entries and the envelope passed _apart when the memory was made; the new ones must.
     if not all(_stands_apart(body[a:b]) for a, b in new):
@@ -194,9 +208,10 @@ def _parse_new_entries(body: bytes, ranges: list[tuple[int, int]], sent: dict[st
         return None
     fresh = dict(zip((d for d in digests if d not in known),
                      (_draft(e, base, memory.feed_language, language) for e in entries)))
-    drafts = [known[d] if d in known else fresh[d] for d in digests]
+    drafts = [known[d][0] if d in known else fresh[d] for d in digests]
+    hashes = [known[d][1] if d in known else None for d in digests]
     kept = FeedMemory.of(memory.envelope, memory.encoding, memory.version, memory.feed_language, digests, drafts)
-    return _Drafts(drafts, [], kept)
+    return _Drafts(drafts, [], kept, hashes)
 
 
 def _feedparser(body: bytes, sent: dict[str, str]) -> Any:
@@ -211,26 +226,34 @@ def _feedparser(body: bytes, sent: dict[str, str]) -> Any:
 def _result(done: _Drafts, source: str, item_key: str) -> ParseResult:
     """Keys, duplicates and warnings over all the entries' drafts (remembered or fresh alike)."""
     warnings = list(done.warnings)
-    drafts = [d for d in done.drafts if d]
+    kept = [i for i, d in enumerate(done.drafts) if d]
+    drafts = [done.drafts[i] for i in kept]
     skipped = len(done.drafts) - len(drafts)
     if skipped:
         warnings.append(f"skipped {skipped} entries without title, link or summary")
     keys = _assign_keys(drafts, item_key, warnings)
 
+    hashes = list(done.hashes or [None] * len(done.drafts))
     observations: list[Observation] = []
     seen: set[str] = set()
     duplicates = 0
-    for draft, key in zip(drafts, keys):
+    for i, key in zip(kept, keys):
         if key in seen:
             duplicates += 1
             continue
         seen.add(key)
         # news search: guids are as opaque as the links; kept out of the content hash so that a
         # re-issued guid is not a "revision"
-        observations.append(draft.observation(source, key, keep_guid=item_key != "title"))
+        obs = done.drafts[i].observation(source, key, keep_guid=item_key != "title")
+        if hashes[i] is not None:  # the same bytes as an entry of the last parse: the same content
+            obs.knowing_hash(hashes[i].hex())
+        elif done.memory is not None:  # hashed here once, for the log and for the next parse
+            hashes[i] = bytes.fromhex(obs.content_hash())
+        observations.append(obs)
     if duplicates:
         warnings.append(f"dropped {duplicates} entries whose key repeats an earlier entry")
-    return ParseResult(observations, warnings, skipped=skipped, memory=done.memory)
+    memory = done.memory and replace(done.memory, hashes=b"".join(h or _NO_HASH for h in hashes))
+    return ParseResult(observations, warnings, skipped=skipped, memory=memory)
 
 
 # --- the entry scan of incremental parsing ----------------------------------------------------

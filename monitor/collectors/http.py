@@ -417,6 +417,8 @@ class Fetcher:
             transport=transport or (_transport(limits) if _POOL_FITS else None),
             event_hooks={"request": [_only_http]},
         )
+        if _POOL_FITS:
+            self._client._cookies = _Cookies()  # noqa: SLF001 - where httpx 0.28 keeps the client's jar
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -613,11 +615,21 @@ class Fetcher:
         return "protocol", f"invalid HTTP exchange with {host}: {text}"
 
 
-# ``_Pool`` overrides a private method of httpcore's pool and ``_transport`` sets httpx's private
-# ``_pool``, both as httpcore 1.0 and httpx 0.28 have them (the locked versions): with other
-# releases the Fetcher keeps httpx's own pool, slower but sure.
+# ``_Pool`` overrides a private method of httpcore's pool, ``_transport`` sets httpx's private
+# ``_pool`` and the Fetcher the client's ``_cookies``, all as httpcore 1.0 and httpx 0.28 have them
+# (the locked versions): with other releases the Fetcher keeps httpx's own pool and jar, slower but sure.
 _POOL_FITS = (httpcore.__version__.startswith("1.0.") and httpx.__version__.startswith("0.28.")
               and hasattr(httpcore.AsyncConnectionPool, "_assign_requests_to_connections"))
+
+
+class _Cookies(httpx.Cookies):
+    """httpx's cookie jar, which wraps every response and its request for http.cookiejar (a urllib
+    Request, its URL parsed) to look for cookies that most responses do not set; here a response
+    without a cookie header is not wrapped (what the jar would find in it is nothing)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers or "set-cookie2" in response.headers:
+            super().extract_cookies(response)
 
 
 def _transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
