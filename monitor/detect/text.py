@@ -26,12 +26,11 @@ A cut of a normalised text is normalised again only in the run of ideographs the
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import re
 import unicodedata
 from typing import Any, Mapping
-
-import opencc
 
 __all__ = ["CJK", "ItemText", "lower_same_length", "normalize", "normalized_cut"]
 
@@ -41,7 +40,15 @@ CJK = re.compile(
     "\U0002ebf0-\U0002ee5f\U0002f800-\U0002fa1f\U00030000-\U000323af]"
 )
 
-_T2S = opencc.OpenCC("t2s")
+
+@functools.cache
+def _t2s_converter():
+    """OpenCC's t2s, loaded by the first text it may change (~4.5 MB resident with the library: a
+    daemon of English sources never needs it)."""
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
 
 # No code point above U+2FFFF changes under NFKC (checked against the Unicode 14/15 data), so the
 # table covers planes 0-2 only; that keeps the one-off cost at import to a few tens of ms.
@@ -109,7 +116,7 @@ def _has_astral(text: str) -> bool:
 def _convert_char(ch: str) -> str:
     if _SURROGATE.match(ch):
         return ch
-    c = _T2S.convert(ch)
+    c = _t2s_converter().convert(ch)
     return c if len(c) == 1 else ch
 
 
@@ -125,6 +132,12 @@ _CHANGING = importlib.resources.files("monitor").joinpath("data/t2s_changing.txt
 _MAY_CHANGE = re.compile(_char_class([c for c in _CHANGING if ord(c) < 0x10000])[:-1] + "\U00010000-\U0010ffff]")
 USE_CHANGING = True  # off only in the test that compares both ways
 
+# What t2s makes of the shipped gazetteer's Traditional aliases, normalised when a detector is built:
+# with them here, a daemon whose sources are in English never loads OpenCC (tests/test_text.py checks
+# each against OpenCC, and that the gazetteer needs no other).
+_SHIPPED = dict(line.split("\t") for line in importlib.resources.files("monitor").joinpath(
+    "data/t2s_shipped.txt").read_text("utf-8").splitlines())
+
 
 def _t2s_changes(text: str) -> bool:
     """False when t2s returns ``text`` unchanged (a True may still change nothing)."""
@@ -134,8 +147,11 @@ def _t2s_changes(text: str) -> bool:
 def _t2s(text: str) -> str:
     if not _t2s_changes(text):
         return text
+    shipped = _SHIPPED.get(text)
+    if shipped is not None:
+        return shipped
     try:
-        converted = _T2S.convert(text)
+        converted = _t2s_converter().convert(text)
     except UnicodeEncodeError:  # OpenCC takes UTF-8: a lone surrogate cannot be encoded
         converted = None
     if converted is not None and len(converted) == len(text):
@@ -146,7 +162,7 @@ def _t2s(text: str) -> str:
         if not run or _SURROGATE.match(run):
             out.append(run)
             continue
-        converted = _T2S.convert(run)
+        converted = _t2s_converter().convert(run)
         out.append(converted if len(converted) == len(run) else "".join(map(_convert_char, run)))
     return "".join(out)
 
