@@ -128,6 +128,7 @@ import monitor.daemon, monitor.polling  # the daemon's modules
 from monitor.config import load_config
 from monitor.daemon import make_detector
 from monitor.detect.changes import SourceInfo
+from monitor.detect import text
 from monitor.detect.text import normalize
 from monitor.events import ITEM_DISCOVERED, NewEvent, derive_event_id
 from monitor.observation import Observation
@@ -139,17 +140,20 @@ stream = "item:news:n1"
 event = NewEvent(ITEM_DISCOVERED, stream, {"source": "news", "key": "n1", "content_hash": obs.content_hash(),
                                            **obs.content()}, derive_event_id(stream, ITEM_DISCOVERED, obs.content_hash()))
 loaded = {"changes": len(detector.detect(event, SourceInfo("news", "feed", False))),
-          "after detecting": "opencc" in sys.modules}
+          "after detecting": ["opencc" in sys.modules, text._nfkc_tables.cache_info().currsize]}
 loaded["converted"] = normalize("美國商務部")
 loaded["after a Traditional text"] = "opencc" in sys.modules
+loaded["folded"] = normalize("ＡＢＣ，")
+loaded["after a full-width text"] = text._nfkc_tables.cache_info().currsize
 print(json.dumps(loaded, ensure_ascii=False))
 """
 
 
-def test_opencc_is_loaded_by_the_first_traditional_text_not_by_building_and_detecting_english(tmp_path):
+def test_opencc_and_the_nfkc_table_wait_for_a_text_that_needs_them_not_for_building_and_detecting_english(tmp_path):
     """OpenCC costs ~4.5 MB of resident memory a daemon of English sources never uses: building the
     detector (its gazetteer's Traditional aliases are in t2s_shipped.txt) and detecting English
-    items leave it unloaded; the first Traditional text loads it."""
+    items leave it unloaded; the first Traditional text loads it. So with the NFKC table (~0.6 MB)
+    and the first text that is not NFKC-normal."""
     config = tmp_path / "monitor.toml"
     config.write_text('[[sources]]\nid = "news"\nkind = "feed"\nurl = "https://news.example/feed"\n')
     done = subprocess.run([sys.executable, "-c", LAZY_OPENCC, str(config)], capture_output=True, text=True,
@@ -157,5 +161,5 @@ def test_opencc_is_loaded_by_the_first_traditional_text_not_by_building_and_dete
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout.splitlines()[-1])
     assert loaded["changes"] >= 1
-    assert loaded == {"changes": loaded["changes"], "after detecting": False, "converted": "美国商务部",
-                      "after a Traditional text": True}
+    assert loaded == {"changes": loaded["changes"], "after detecting": [False, 0], "converted": "美国商务部",
+                      "after a Traditional text": True, "folded": "ABC,", "after a full-width text": 1}

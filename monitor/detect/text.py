@@ -85,25 +85,32 @@ def _char_class(chars: list[str]) -> str:
     return "[" + "".join(parts) + "]"
 
 
-_NFKC_MAP = _nfkc_table()  # about 3,600 characters; built at import in about 40 ms
-# Python's re checks a class's astral ranges one by one for every character, which makes one big
-# class about ten times slower than a BMP-only class; astral characters are rare, so they get
-# their own class, searched only when the text has an astral character at all.
-# Each character to replace is found, then replaced at once (a text has one or two distinct ones,
-# the full-width comma above all): cheaper than a split on them or re.sub with a callback.
-_NFKC_BMP = re.compile(_char_class([c for c in _NFKC_MAP if ord(c) < 0x10000]))
-_NFKC_ASTRAL = re.compile(_char_class([c for c in _NFKC_MAP if ord(c) >= 0x10000]))
+@functools.cache
+def _nfkc_tables() -> tuple[dict[str, str], re.Pattern[str], re.Pattern[str]]:
+    """The table (about 3,600 characters; ~40 ms, ~0.6 MB), and its BMP and astral classes, built
+    by the first text that is not NFKC-normal (ASCII feeds never make one).
+
+    Python's re checks a class's astral ranges one by one for every character, which makes one big
+    class about ten times slower than a BMP-only class; astral characters are rare, so they get
+    their own class, searched only when the text has an astral character at all."""
+    table = _nfkc_table()
+    return (table, re.compile(_char_class([c for c in table if ord(c) < 0x10000])),
+            re.compile(_char_class([c for c in table if ord(c) >= 0x10000])))
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _is_normalized = unicodedata.is_normalized
 
 
-def _nfkc(pattern: re.Pattern[str], text: str) -> str:
-    # each character found is replaced everywhere at once, and the search goes on from where it
-    # was found (``findall`` made a string of every occurrence: 12 -> 6 µs for 2 KB of Chinese)
+def _nfkc(pattern: re.Pattern[str], table: dict[str, str], text: str) -> str:
+    # Each character to replace is found, then replaced everywhere at once (a text has one or two
+    # distinct ones, the full-width comma above all: cheaper than a split on them or re.sub with a
+    # callback), and the search goes on from where it was found (``findall`` made a string of every
+    # occurrence: 12 -> 6 µs for 2 KB of Chinese)
     found = pattern.search(text)
     while found is not None:
         ch = found.group()
-        text = text.replace(ch, _NFKC_MAP[ch])  # one character for one: offsets stay
+        text = text.replace(ch, table[ch])  # one character for one: offsets stay
         found = pattern.search(text, found.start())
     return text
 
@@ -173,9 +180,10 @@ def normalize(text: str) -> str:
         return text
     # A string that is NFKC-normal as a whole has no character that NFKC would change on its own.
     if not _is_normalized("NFKC", text):
-        text = _nfkc(_NFKC_BMP, text)
+        table, bmp, astral = _nfkc_tables()
+        text = _nfkc(bmp, table, text)
         if _has_astral(text):
-            text = _nfkc(_NFKC_ASTRAL, text)
+            text = _nfkc(astral, table, text)
     return _t2s(text)
 
 
