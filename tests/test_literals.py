@@ -9,6 +9,10 @@ PATTERNS = ["us", "u.s.", "usa", "a", "ab", "abc", "bc", "美国", "美", "中�
 _LITERALS = Literals(PATTERNS)
 _RECENT = Literals(PATTERNS, recent=2)
 _PLAIN = ahocorasick_rs.AhoCorasick(PATTERNS)
+# the ASCII patterns have an automaton of their own (for ASCII text), their indexes mapped back to
+# the caller's: interleaved with the others (above), first and in order (no mapping), or none
+_ORDERS = [sorted(PATTERNS, key=lambda p: not p.isascii()), [p for p in PATTERNS if not p.isascii()]]
+_BY_ORDER = [(Literals(order), ahocorasick_rs.AhoCorasick(order)) for order in _ORDERS]
 
 
 @settings(max_examples=400, deadline=None)
@@ -22,6 +26,8 @@ def test_find_is_the_overlapping_search(text):
     # and a prefix's occurrences are those of the whole text that end within it
     for size in range(len(text) + 1):
         assert _LITERALS.find(text[:size]) == [hit for hit in found if hit[2] <= size]
+    for literals, plain in _BY_ORDER:
+        assert literals.find(text) == plain.find_matches_as_indexes(text, overlapping=True)
 
 
 @settings(max_examples=200, deadline=None)

@@ -4,6 +4,7 @@ OpenCC's shipped t2s dictionaries that they rest on (read with OpenCC's own dict
 import json
 import random
 import subprocess
+import sys
 from pathlib import Path
 
 import opencc
@@ -97,3 +98,68 @@ def test_text_without_a_changing_character_is_what_t2s_makes_of_it(t2s_entries, 
     assert skipped > 200  # the Simplified corpus texts (~130) and the random ones that happen to be
     simplified = "美国商务部发布新规，收紧对华芯片出口管制。"
     assert not text_module._t2s_changes(simplified) and text_module._t2s_changes("美國商務部")
+
+
+def test_the_shipped_conversions_are_opencc_s_and_all_the_gazetteer_needs(monkeypatch):
+    """``monitor/data/t2s_shipped.txt`` is exactly what OpenCC's t2s makes of the texts the shipped
+    gazetteer gives it when it is built (without the table), so a detector is built without OpenCC."""
+    from monitor.detect.gazetteer import Gazetteer
+
+    given: list[str] = []
+
+    class Recording:
+        def convert(self, text: str) -> str:
+            given.append(text)
+            return opencc.OpenCC("t2s").convert(text)
+
+    shipped = dict(text_module._SHIPPED)
+    monkeypatch.setattr(text_module, "_SHIPPED", {})
+    monkeypatch.setattr(text_module, "_t2s_converter", Recording)
+    Gazetteer.load()
+    expected = {text: opencc.OpenCC("t2s").convert(text) for text in given}
+    assert len(expected) > 20 and all(k != v for k, v in expected.items())
+    assert shipped == expected, ("regenerate monitor/data/t2s_shipped.txt: one 'text<TAB>t2s' a line, sorted",
+                                 sorted(set(shipped.items()) ^ set(expected.items()))[:10])
+
+
+LAZY_OPENCC = """
+import json, sys
+import monitor.daemon, monitor.polling  # the daemon's modules
+from monitor.config import load_config
+from monitor.daemon import make_detector
+from monitor.detect.changes import SourceInfo
+from monitor.detect import text
+from monitor.detect.text import normalize
+from monitor.events import ITEM_DISCOVERED, NewEvent, derive_event_id
+from monitor.observation import Observation
+
+detector = make_detector(load_config(sys.argv[1]))
+obs = Observation(source="news", key="n1", title="US slows licences for Nvidia AI chip sales to the UAE",
+                  url="https://news.example/1", summary="Officials are holding up export licences.")
+stream = "item:news:n1"
+event = NewEvent(ITEM_DISCOVERED, stream, {"source": "news", "key": "n1", "content_hash": obs.content_hash(),
+                                           **obs.content()}, derive_event_id(stream, ITEM_DISCOVERED, obs.content_hash()))
+loaded = {"changes": len(detector.detect(event, SourceInfo("news", "feed", False))),
+          "after detecting": ["opencc" in sys.modules, text._nfkc_tables.cache_info().currsize]}
+loaded["converted"] = normalize("美國商務部")
+loaded["after a Traditional text"] = "opencc" in sys.modules
+loaded["folded"] = normalize("ＡＢＣ，")
+loaded["after a full-width text"] = text._nfkc_tables.cache_info().currsize
+print(json.dumps(loaded, ensure_ascii=False))
+"""
+
+
+def test_opencc_and_the_nfkc_table_wait_for_a_text_that_needs_them_not_for_building_and_detecting_english(tmp_path):
+    """OpenCC costs ~4.5 MB of resident memory a daemon of English sources never uses: building the
+    detector (its gazetteer's Traditional aliases are in t2s_shipped.txt) and detecting English
+    items leave it unloaded; the first Traditional text loads it. So with the NFKC table (~0.6 MB)
+    and the first text that is not NFKC-normal."""
+    config = tmp_path / "monitor.toml"
+    config.write_text('[[sources]]\nid = "news"\nkind = "feed"\nurl = "https://news.example/feed"\n')
+    done = subprocess.run([sys.executable, "-c", LAZY_OPENCC, str(config)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout.splitlines()[-1])
+    assert loaded["changes"] >= 1
+    assert loaded == {"changes": loaded["changes"], "after detecting": [False, 0], "converted": "美国商务部",
+                      "after a Traditional text": True, "folded": "ABC,", "after a full-width text": 1}

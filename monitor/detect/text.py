@@ -26,12 +26,11 @@ A cut of a normalised text is normalised again only in the run of ideographs the
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import re
 import unicodedata
 from typing import Any, Mapping
-
-import opencc
 
 __all__ = ["CJK", "ItemText", "lower_same_length", "normalize", "normalized_cut"]
 
@@ -41,7 +40,15 @@ CJK = re.compile(
     "\U0002ebf0-\U0002ee5f\U0002f800-\U0002fa1f\U00030000-\U000323af]"
 )
 
-_T2S = opencc.OpenCC("t2s")
+
+@functools.cache
+def _t2s_converter():
+    """OpenCC's t2s, loaded by the first text it may change (~4.5 MB resident with the library: a
+    daemon of English sources never needs it)."""
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
 
 # No code point above U+2FFFF changes under NFKC (checked against the Unicode 14/15 data), so the
 # table covers planes 0-2 only; that keeps the one-off cost at import to a few tens of ms.
@@ -78,25 +85,32 @@ def _char_class(chars: list[str]) -> str:
     return "[" + "".join(parts) + "]"
 
 
-_NFKC_MAP = _nfkc_table()  # about 3,600 characters; built at import in about 40 ms
-# Python's re checks a class's astral ranges one by one for every character, which makes one big
-# class about ten times slower than a BMP-only class; astral characters are rare, so they get
-# their own class, searched only when the text has an astral character at all.
-# Each character to replace is found, then replaced at once (a text has one or two distinct ones,
-# the full-width comma above all): cheaper than a split on them or re.sub with a callback.
-_NFKC_BMP = re.compile(_char_class([c for c in _NFKC_MAP if ord(c) < 0x10000]))
-_NFKC_ASTRAL = re.compile(_char_class([c for c in _NFKC_MAP if ord(c) >= 0x10000]))
+@functools.cache
+def _nfkc_tables() -> tuple[dict[str, str], re.Pattern[str], re.Pattern[str]]:
+    """The table (about 3,600 characters; ~40 ms, ~0.6 MB), and its BMP and astral classes, built
+    by the first text that is not NFKC-normal (ASCII feeds never make one).
+
+    Python's re checks a class's astral ranges one by one for every character, which makes one big
+    class about ten times slower than a BMP-only class; astral characters are rare, so they get
+    their own class, searched only when the text has an astral character at all."""
+    table = _nfkc_table()
+    return (table, re.compile(_char_class([c for c in table if ord(c) < 0x10000])),
+            re.compile(_char_class([c for c in table if ord(c) >= 0x10000])))
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _is_normalized = unicodedata.is_normalized
 
 
-def _nfkc(pattern: re.Pattern[str], text: str) -> str:
-    # each character found is replaced everywhere at once, and the search goes on from where it
-    # was found (``findall`` made a string of every occurrence: 12 -> 6 µs for 2 KB of Chinese)
+def _nfkc(pattern: re.Pattern[str], table: dict[str, str], text: str) -> str:
+    # Each character to replace is found, then replaced everywhere at once (a text has one or two
+    # distinct ones, the full-width comma above all: cheaper than a split on them or re.sub with a
+    # callback), and the search goes on from where it was found (``findall`` made a string of every
+    # occurrence: 12 -> 6 µs for 2 KB of Chinese)
     found = pattern.search(text)
     while found is not None:
         ch = found.group()
-        text = text.replace(ch, _NFKC_MAP[ch])  # one character for one: offsets stay
+        text = text.replace(ch, table[ch])  # one character for one: offsets stay
         found = pattern.search(text, found.start())
     return text
 
@@ -109,7 +123,7 @@ def _has_astral(text: str) -> bool:
 def _convert_char(ch: str) -> str:
     if _SURROGATE.match(ch):
         return ch
-    c = _T2S.convert(ch)
+    c = _t2s_converter().convert(ch)
     return c if len(c) == 1 else ch
 
 
@@ -125,6 +139,12 @@ _CHANGING = importlib.resources.files("monitor").joinpath("data/t2s_changing.txt
 _MAY_CHANGE = re.compile(_char_class([c for c in _CHANGING if ord(c) < 0x10000])[:-1] + "\U00010000-\U0010ffff]")
 USE_CHANGING = True  # off only in the test that compares both ways
 
+# What t2s makes of the shipped gazetteer's Traditional aliases, normalised when a detector is built:
+# with them here, a daemon whose sources are in English never loads OpenCC (tests/test_text.py checks
+# each against OpenCC, and that the gazetteer needs no other).
+_SHIPPED = dict(line.split("\t") for line in importlib.resources.files("monitor").joinpath(
+    "data/t2s_shipped.txt").read_text("utf-8").splitlines())
+
 
 def _t2s_changes(text: str) -> bool:
     """False when t2s returns ``text`` unchanged (a True may still change nothing)."""
@@ -134,8 +154,11 @@ def _t2s_changes(text: str) -> bool:
 def _t2s(text: str) -> str:
     if not _t2s_changes(text):
         return text
+    shipped = _SHIPPED.get(text)
+    if shipped is not None:
+        return shipped
     try:
-        converted = _T2S.convert(text)
+        converted = _t2s_converter().convert(text)
     except UnicodeEncodeError:  # OpenCC takes UTF-8: a lone surrogate cannot be encoded
         converted = None
     if converted is not None and len(converted) == len(text):
@@ -146,7 +169,7 @@ def _t2s(text: str) -> str:
         if not run or _SURROGATE.match(run):
             out.append(run)
             continue
-        converted = _T2S.convert(run)
+        converted = _t2s_converter().convert(run)
         out.append(converted if len(converted) == len(run) else "".join(map(_convert_char, run)))
     return "".join(out)
 
@@ -157,9 +180,10 @@ def normalize(text: str) -> str:
         return text
     # A string that is NFKC-normal as a whole has no character that NFKC would change on its own.
     if not _is_normalized("NFKC", text):
-        text = _nfkc(_NFKC_BMP, text)
+        table, bmp, astral = _nfkc_tables()
+        text = _nfkc(bmp, table, text)
         if _has_astral(text):
-            text = _nfkc(_NFKC_ASTRAL, text)
+            text = _nfkc(astral, table, text)
     return _t2s(text)
 
 
