@@ -41,6 +41,7 @@ from monitor.config import load_config
 from monitor.daemon import make_alerts, make_detector, make_fetcher, open_store
 from monitor.events import SOURCE_FAILED, SOURCE_POLLED
 from monitor.polling import Poller
+from monitor.service.runner import poll_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
@@ -152,8 +153,6 @@ async def paced_reference_cpu_per_poll(config, every: float, seconds: float) -> 
     per ``every`` seconds, in cycles of the polls that fall on one point of the daemon's grid,
     sleeping in between. What this costs beyond the flat-out reference is the pacing (a process
     that sleeps and wakes), not the daemon's scheduler, jobs or narration."""
-    from monitor.service.runner import poll_grid
-
     grid = poll_grid(every)
     with open_store(config.state_path) as store:
         async with make_fetcher(config) as fetcher:

@@ -297,7 +297,7 @@ def test_polls_due_together_share_one_cycle_and_a_slow_source_holds_up_no_other(
         loop = asyncio.get_running_loop()
         running = asyncio.create_task(service.run())
         while not getattr(service, "poller", None):
-            await asyncio.sleep(0)  # before the scheduler's first runs (their cycle waits for company)
+            await asyncio.sleep(0)  # before the scheduler's first runs (their cycle starts a turn after them)
         original = service.poller.cycle
 
         async def recorded(only=None, **options):

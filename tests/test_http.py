@@ -538,7 +538,7 @@ def test_cookies_a_server_sets_are_sent_back_and_a_response_without_one_leaves_t
             return type(f._client.cookies), [r.headers.get("cookie") for r in http_server.requests_for(f"/{run}/plain")]
 
     assert asyncio.run(cookies_sent("ours")) == (module._Cookies, [None, "session=abc", "session=abc"])
-    monkeypatch.setattr(module, "_POOL_FITS", False)
+    monkeypatch.setattr(module, "_INTERNALS_FIT", False)
     assert asyncio.run(cookies_sent("httpx")) == (httpx.Cookies, [None, "session=abc", "session=abc"])
 
 
@@ -554,8 +554,8 @@ def test_the_fetcher_pools_with_its_own_pool_on_the_locked_releases_and_with_htt
             answer = await f.get(f"{base}/feed.rss")
             return type(f._client._transport._pool), answer.status
 
-    assert module._POOL_FITS, "httpx or httpcore moved: check _Pool against the new release before re-enabling it"
+    assert module._INTERNALS_FIT, "httpx or httpcore moved: check _Pool and _Cookies against the new release before re-enabling them"
     assert asyncio.run(pool_and_status()) == (module._Pool, 200)
-    monkeypatch.setattr(module, "_POOL_FITS", False)
+    monkeypatch.setattr(module, "_INTERNALS_FIT", False)
     pool, status = asyncio.run(pool_and_status())
     assert pool is not module._Pool and status == 200

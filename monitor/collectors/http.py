@@ -414,10 +414,10 @@ class Fetcher:
             limits=limits,
             http1=True,
             http2=False,
-            transport=transport or (_transport(limits) if _POOL_FITS else None),
+            transport=transport or (_transport(limits) if _INTERNALS_FIT else None),
             event_hooks={"request": [_only_http]},
         )
-        if _POOL_FITS:
+        if _INTERNALS_FIT:
             self._client._cookies = _Cookies()  # noqa: SLF001 - where httpx 0.28 keeps the client's jar
 
     @property
@@ -618,7 +618,7 @@ class Fetcher:
 # ``_Pool`` overrides a private method of httpcore's pool, ``_transport`` sets httpx's private
 # ``_pool`` and the Fetcher the client's ``_cookies``, all as httpcore 1.0 and httpx 0.28 have them
 # (the locked versions): with other releases the Fetcher keeps httpx's own pool and jar, slower but sure.
-_POOL_FITS = (httpcore.__version__.startswith("1.0.") and httpx.__version__.startswith("0.28.")
+_INTERNALS_FIT = (httpcore.__version__.startswith("1.0.") and httpx.__version__.startswith("0.28.")
               and hasattr(httpcore.AsyncConnectionPool, "_assign_requests_to_connections"))
 
 

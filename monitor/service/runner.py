@@ -226,7 +226,7 @@ class Service:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STOP_BUDGET
         self.scheduler.pause()  # no new runs from here on
-        self._start_batch()  # the polls waiting for company start now
+        self._start_batch()  # now, not a turn later: its cycle is then among the jobs the stop waits for
         running = set(self._running)
         log.info("stopping: %d job(s) running", len(running), extra={"fields": {"event": "stopping",
                                                                                 "running": len(running)}})
